@@ -1,0 +1,119 @@
+//! Where a running task answers, and how to reach it.
+
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Which of a task's addresses users reach it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressKind {
+    /// The public IP of the task's ENI (public subnets, `assignPublicIp`).
+    #[default]
+    Public,
+    /// The private IP (private subnets reached over a VPN or peering).
+    Private,
+}
+
+impl std::str::FromStr for AddressKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "public" => Ok(AddressKind::Public),
+            "private" => Ok(AddressKind::Private),
+            other => Err(format!(
+                "`{other}` is not an address kind: use public or private"
+            )),
+        }
+    }
+}
+
+/// A reachable address of the service: always a real IP, never a placeholder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The task's IP.
+    pub ip: IpAddr,
+    /// The port the service listens on.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// The base URL, such as `http://203.0.113.7:3000` (IPv6 in brackets).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, SocketAddr::new(self.ip, self.port))
+    }
+}
+
+/// What runs in the task and how to reach it: Grafana by default, any HTTP service otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceProfile {
+    /// The name shown to users in messages ("Grafana").
+    pub display_name: String,
+    /// Which address users reach.
+    pub address: AddressKind,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// The port the service listens on.
+    pub port: u16,
+    /// The health check path; any 2xx answer counts as ready.
+    pub health_path: String,
+    /// How long one health check may take.
+    pub probe_timeout: Duration,
+}
+
+impl ServiceProfile {
+    /// Grafana: port 3000, `http`, `GET /api/health`, public IP.
+    pub fn grafana() -> Self {
+        ServiceProfile {
+            display_name: "Grafana".into(),
+            address: AddressKind::Public,
+            scheme: "http".into(),
+            port: 3000,
+            health_path: "/api/health".into(),
+            probe_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// The endpoint for an address, with this profile's scheme and port.
+    pub fn endpoint(&self, ip: IpAddr) -> Endpoint {
+        Endpoint {
+            scheme: self.scheme.clone(),
+            ip,
+            port: self.port,
+        }
+    }
+}
+
+impl Default for ServiceProfile {
+    fn default() -> Self {
+        ServiceProfile::grafana()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_well_formed_for_v4_and_v6() {
+        let p = ServiceProfile::grafana();
+        assert_eq!(
+            p.endpoint("203.0.113.7".parse().unwrap()).url(),
+            "http://203.0.113.7:3000"
+        );
+        assert_eq!(
+            p.endpoint("2001:db8::1".parse().unwrap()).url(),
+            "http://[2001:db8::1]:3000"
+        );
+        assert_eq!("PRIVATE".parse::<AddressKind>(), Ok(AddressKind::Private));
+        assert!(
+            "elastic"
+                .parse::<AddressKind>()
+                .unwrap_err()
+                .contains("public or private")
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! The state model and decisions of grafana-ondemand: run a service on ECS Fargate only
+//! while someone uses it.
+//!
+//! Backends translate the platform into an [`Observation`]; [`derive`] decides the
+//! [`Status`] from it, purely; [`Controller`] reads and acts through a [`Platform`];
+//! frontends talk to a [`ServiceController`].
+//!
+//! ```
+//! use grafana_ondemand_core::{derive, Observation, Readiness, ServiceProfile, State};
+//!
+//! let mut seen = Observation::default();
+//! seen.service.desired_count = 1; // asked for, nothing placed yet
+//! let status = derive(&seen, &ServiceProfile::grafana(), &Readiness::Unchecked);
+//! assert_eq!(status.state, State::Starting);
+//! assert!(status.endpoint.is_none());
+//! ```
+#![deny(missing_docs)]
+
+mod controller;
+mod derive;
+mod endpoint;
+mod error;
+mod observation;
+mod platform;
+mod readiness;
+mod service;
+mod state;
+mod status;
+mod wait;
+
+pub use controller::Controller;
+pub use derive::{derive, probe_target, select_task, task_endpoint};
+pub use endpoint::{AddressKind, Endpoint, ServiceProfile};
+pub use error::{Error, Result};
+pub use observation::{
+    Deployment, Health, Observation, ServiceSnapshot, TaskNetwork, TaskPhase, TaskSnapshot,
+};
+pub use platform::{DesiredStatus, NetworkInterface, Platform};
+pub use readiness::{HttpProbe, Readiness, ReadinessProbe};
+#[cfg(feature = "automock")]
+pub use service::MockServiceController;
+pub use service::ServiceController;
+pub use state::State;
+pub use status::{Status, TaskInfo};
+pub use wait::{poll_delay, wait_for};

@@ -1,0 +1,62 @@
+//! The seam to a backend: the few ECS and EC2 operations the controller needs, translated.
+//!
+//! A backend implements [`Platform`] by translating each call to its API and back; it decides
+//! nothing. The simulated ECS and the AWS backend both implement it, and the same
+//! [`Controller`](crate::Controller) runs on top of either.
+
+use crate::error::Result;
+use crate::observation::{ServiceSnapshot, TaskSnapshot};
+use async_trait::async_trait;
+use std::net::IpAddr;
+
+/// Which tasks ListTasks returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DesiredStatus {
+    /// Tasks asked to run (ECS's default filter).
+    Running,
+    /// Tasks asked to stop: those stopping, and those stopped in the last hour or so.
+    Stopped,
+}
+
+impl DesiredStatus {
+    /// ECS's spelling: `RUNNING` or `STOPPED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DesiredStatus::Running => "RUNNING",
+            DesiredStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// A network interface as EC2 DescribeNetworkInterfaces reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInterface {
+    /// The ENI id.
+    pub id: String,
+    /// Its public IP, when one is associated.
+    pub public_ip: Option<IpAddr>,
+    /// Its primary private IP.
+    pub private_ip: Option<IpAddr>,
+}
+
+/// The platform operations of one ECS service (its cluster and name are the backend's).
+#[async_trait]
+pub trait Platform: Send + Sync + std::fmt::Debug {
+    /// ECS DescribeServices for this service.
+    async fn describe_service(&self) -> Result<ServiceSnapshot>;
+    /// ECS ListTasks for this service, filtered by desired status.
+    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>>;
+    /// ECS DescribeTasks (at most 100 ARNs); the public IPs are left unknown.
+    async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskSnapshot>>;
+    /// EC2 DescribeNetworkInterfaces; interfaces that no longer exist are left out.
+    async fn describe_network_interfaces(
+        &self,
+        eni_ids: &[String],
+    ) -> Result<Vec<NetworkInterface>>;
+    /// ECS UpdateService: sets the desired count, optionally forcing a new deployment.
+    async fn update_service(
+        &self,
+        desired_count: u32,
+        force_new_deployment: bool,
+    ) -> Result<ServiceSnapshot>;
+}

@@ -1,0 +1,190 @@
+//! What a controller answers: the state, the endpoint when there is one, and why.
+
+use crate::endpoint::Endpoint;
+use crate::observation::TaskPhase;
+use crate::state::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// The task a status speaks of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// The short task id.
+    pub id: String,
+    /// Its ECS lifecycle phase.
+    pub phase: TaskPhase,
+    /// When it was created (asked for).
+    pub created_at: Option<DateTime<Utc>>,
+    /// When its containers started running.
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// The status of the service at one moment.
+///
+/// Serializes into the JSON contract of the original design (`status`, `url`, `ip`,
+/// `runningCount`, `desiredCount`, `message`) plus `reason`, `pendingCount`, `taskId`,
+/// `phase`, `createdAt`, `startedAt` and `healthy`. Absent values are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "StatusBody", from = "StatusBody")]
+pub struct Status {
+    /// Where the service stands.
+    pub state: State,
+    /// Where it answers: present exactly when the state is `Running`.
+    pub endpoint: Option<Endpoint>,
+    /// A sentence for people.
+    pub message: String,
+    /// Why it failed, or what it waits for.
+    pub reason: Option<String>,
+    /// Tasks asked for.
+    pub desired_count: u32,
+    /// Tasks in RUNNING.
+    pub running_count: u32,
+    /// Tasks on their way up.
+    pub pending_count: u32,
+    /// The task this status speaks of.
+    pub task: Option<TaskInfo>,
+    /// Whether the service answered its health check on the endpoint.
+    pub healthy: bool,
+}
+
+impl Status {
+    /// The endpoint's URL, when running.
+    pub fn url(&self) -> Option<String> {
+        self.endpoint.as_ref().map(Endpoint::url)
+    }
+}
+
+/// The wire form of [`Status`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody {
+    status: State,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
+    running_count: u32,
+    desired_count: u32,
+    #[serde(default)]
+    pending_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phase: Option<TaskPhase>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    healthy: bool,
+}
+
+impl From<Status> for StatusBody {
+    fn from(s: Status) -> Self {
+        let url = s.url();
+        StatusBody {
+            status: s.state,
+            message: s.message,
+            url,
+            ip: s.endpoint.as_ref().map(|e| e.ip),
+            port: s.endpoint.as_ref().map(|e| e.port),
+            running_count: s.running_count,
+            desired_count: s.desired_count,
+            pending_count: s.pending_count,
+            reason: s.reason,
+            task_id: s.task.as_ref().map(|t| t.id.clone()),
+            phase: s.task.as_ref().map(|t| t.phase.clone()),
+            created_at: s.task.as_ref().and_then(|t| t.created_at),
+            started_at: s.task.as_ref().and_then(|t| t.started_at),
+            healthy: s.healthy,
+        }
+    }
+}
+
+impl From<StatusBody> for Status {
+    fn from(b: StatusBody) -> Self {
+        let scheme = b
+            .url
+            .as_deref()
+            .and_then(|u| u.split_once("://"))
+            .map(|(s, _)| s.to_owned())
+            .unwrap_or_else(|| "http".into());
+        let endpoint = match (b.ip, b.port) {
+            (Some(ip), Some(port)) => Some(Endpoint { scheme, ip, port }),
+            _ => None,
+        };
+        let task = b.task_id.map(|id| TaskInfo {
+            id,
+            phase: b.phase.unwrap_or(TaskPhase::Other("UNKNOWN".into())),
+            created_at: b.created_at,
+            started_at: b.started_at,
+        });
+        Status {
+            state: b.status,
+            endpoint,
+            message: b.message,
+            reason: b.reason,
+            desired_count: b.desired_count,
+            running_count: b.running_count,
+            pending_count: b.pending_count,
+            task,
+            healthy: b.healthy,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn serializes_into_the_reference_contract() {
+        let s = Status {
+            state: State::Running,
+            endpoint: Some(Endpoint {
+                scheme: "http".into(),
+                ip: "203.0.113.7".parse().unwrap(),
+                port: 3000,
+            }),
+            message: "Grafana is running".into(),
+            reason: None,
+            desired_count: 1,
+            running_count: 1,
+            pending_count: 0,
+            task: Some(TaskInfo {
+                id: "abc".into(),
+                phase: TaskPhase::Running,
+                created_at: None,
+                started_at: None,
+            }),
+            healthy: true,
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["status"], "running");
+        assert_eq!(v["url"], "http://203.0.113.7:3000");
+        assert_eq!(v["ip"], "203.0.113.7");
+        assert_eq!(v["runningCount"], 1);
+        assert_eq!(v["desiredCount"], 1);
+        assert_eq!(v["phase"], "RUNNING");
+        assert_eq!(v["taskId"], "abc");
+        assert_eq!(v["healthy"], true);
+        let back: Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn a_status_without_endpoint_has_no_url_key() {
+        let v = json!({"status": "stopped", "message": "m", "runningCount": 0, "desiredCount": 0});
+        let s: Status = serde_json::from_value(v).unwrap();
+        let out = serde_json::to_value(&s).unwrap();
+        assert!(out.get("url").is_none() && out.get("ip").is_none());
+        assert!(!serde_json::to_string(&s).unwrap().contains("None"));
+    }
+}

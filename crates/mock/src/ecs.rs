@@ -1,0 +1,284 @@
+//! [`SimulatedEcs`]: the handle tests, demos and the wire stub share.
+
+use crate::model::{CallFault, Model};
+use crate::timing::Timing;
+use async_trait::async_trait;
+use grafana_ondemand_core::{
+    DesiredStatus, Error, NetworkInterface, Platform, Result, ServiceSnapshot, TaskPhase,
+    TaskSnapshot,
+};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+/// A simulated ECS service (and the EC2 interfaces of its tasks) on tokio time.
+///
+/// Cheap to clone: clones share one model. Time moves with tokio's clock, so under
+/// `tokio::time::pause()` a whole cold start takes no real time.
+#[derive(Debug, Clone)]
+pub struct SimulatedEcs {
+    model: Arc<Mutex<Model>>,
+    /// The runtime whose clock the model follows, even when called from another runtime.
+    clock: Option<Handle>,
+}
+
+impl SimulatedEcs {
+    /// A stopped service `grafana` in cluster `ondemand`, with Fargate-like timing.
+    pub fn new(timing: Timing) -> Self {
+        Self::named("ondemand", "grafana", timing)
+    }
+
+    /// A stopped service with the given cluster and service names.
+    pub fn named(cluster: &str, service: &str, timing: Timing) -> Self {
+        let clock = Handle::try_current().ok();
+        let now = Self::read_clock(&clock);
+        SimulatedEcs {
+            model: Arc::new(Mutex::new(Model::new(cluster, service, timing, now))),
+            clock,
+        }
+    }
+
+    fn read_clock(clock: &Option<Handle>) -> Instant {
+        match clock {
+            Some(handle) => {
+                let _inside = handle.enter();
+                Instant::now()
+            }
+            None => Instant::now(),
+        }
+    }
+
+    /// The model, brought up to the present.
+    pub(crate) fn model(&self) -> MutexGuard<'_, Model> {
+        let now = Self::read_clock(&self.clock);
+        let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        model.sync(now);
+        model
+    }
+
+    /// The cluster name.
+    pub fn cluster(&self) -> String {
+        self.model().cluster.clone()
+    }
+
+    /// The service name.
+    pub fn service(&self) -> String {
+        self.model().service.clone()
+    }
+
+    /// The timing in force.
+    pub fn timing(&self) -> Timing {
+        self.model().timing.clone()
+    }
+
+    // ---- faults -------------------------------------------------------------------------
+
+    /// The next `n` launched tasks fail in PENDING with `reason` (like an image pull error).
+    pub fn fail_next_launches(&self, n: usize, reason: &str) {
+        let mut m = self.model();
+        for _ in 0..n {
+            m.fail_launches.push_back(reason.to_owned());
+        }
+    }
+
+    /// The running task's essential container exits with `reason`; returns whether one ran.
+    pub fn crash_running_task(&self, reason: &str) -> bool {
+        self.model().crash(reason)
+    }
+
+    /// Whether tasks get a public IP (false: a private subnet).
+    pub fn set_assign_public_ip(&self, assign: bool) {
+        self.model().assign_public_ip = assign;
+    }
+
+    /// The next `n` API calls, of any operation, are throttled.
+    pub fn throttle_next_calls(&self, n: u32) {
+        self.model().throttle_calls = n;
+    }
+
+    /// Rolls out a new task definition revision: a new task starts beside the old one, which
+    /// drains once the new one answers.
+    pub fn start_deployment(&self) {
+        let mut m = self.model();
+        m.revision += 1;
+        m.new_deployment();
+    }
+
+    /// Deletes the service: calls now fail as ECS fails them for a missing service.
+    pub fn delete_service(&self) {
+        let mut m = self.model();
+        m.exists = false;
+        m.tasks.clear();
+    }
+
+    // ---- what tests look at -------------------------------------------------------------
+
+    /// Calls made so far, by operation name (`DescribeServices`, `UpdateService`, ...).
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.model().calls.clone()
+    }
+
+    /// All calls made so far.
+    pub fn total_calls(&self) -> u64 {
+        self.model().calls.values().sum()
+    }
+
+    /// Calls of one operation made so far.
+    pub fn call_count(&self, op: &str) -> u64 {
+        self.model().calls.get(op).copied().unwrap_or(0)
+    }
+
+    /// Forgets the call counts.
+    pub fn reset_calls(&self) {
+        self.model().calls.clear();
+    }
+
+    /// The desired count.
+    pub fn desired_count(&self) -> u32 {
+        self.model().desired
+    }
+
+    /// Tasks ever launched that are still remembered (alive, or stopped within the hour).
+    pub fn tasks(&self) -> Vec<TaskSnapshot> {
+        let m = self.model();
+        m.tasks.iter().map(|t| m.describe(t)).collect()
+    }
+
+    /// Tasks not STOPPED yet.
+    pub fn alive_tasks(&self) -> usize {
+        self.model()
+            .tasks
+            .iter()
+            .filter(|t| t.phase != TaskPhase::Stopped)
+            .count()
+    }
+
+    /// Whether the task reachable at `ip` answers its health check now.
+    pub fn is_answering(&self, ip: IpAddr) -> bool {
+        let m = self.model();
+        m.tasks.iter().any(|t| {
+            (IpAddr::V4(t.public_ip) == ip || IpAddr::V4(t.private_ip) == ip)
+                && m.is_answering_task(t)
+        })
+    }
+
+    // ---- the operations, shared by the Platform impl and the wire stub ------------------
+
+    /// Runs one operation against the model, counting it and applying faults.
+    pub(crate) fn call<T>(
+        &self,
+        op: &str,
+        needs_service: bool,
+        f: impl FnOnce(&mut Model) -> T,
+    ) -> std::result::Result<T, CallFault> {
+        let mut m = self.model();
+        match m.enter(op, needs_service) {
+            Some(fault) => Err(fault),
+            None => Ok(f(&mut m)),
+        }
+    }
+
+    pub(crate) fn op_describe_service(&self) -> std::result::Result<ServiceSnapshot, CallFault> {
+        self.call("DescribeServices", true, |m| m.snapshot())
+    }
+
+    pub(crate) fn op_list_tasks(
+        &self,
+        desired: DesiredStatus,
+    ) -> std::result::Result<Vec<String>, CallFault> {
+        self.call("ListTasks", true, |m| {
+            let want_running = desired == DesiredStatus::Running;
+            m.tasks
+                .iter()
+                .filter(|t| t.desired_running == want_running)
+                .map(|t| t.arn.clone())
+                .collect()
+        })
+    }
+
+    pub(crate) fn op_describe_tasks(
+        &self,
+        arns: &[String],
+    ) -> std::result::Result<Vec<TaskSnapshot>, CallFault> {
+        self.call("DescribeTasks", false, |m| {
+            arns.iter()
+                .filter_map(|a| m.tasks.iter().find(|t| &t.arn == a))
+                .map(|t| m.describe(t))
+                .collect()
+        })
+    }
+
+    pub(crate) fn op_describe_interfaces(
+        &self,
+        ids: &[String],
+    ) -> std::result::Result<Vec<NetworkInterface>, CallFault> {
+        self.call("DescribeNetworkInterfaces", false, |m| {
+            ids.iter().filter_map(|id| m.interface(id)).collect()
+        })
+    }
+
+    pub(crate) fn op_update_service(
+        &self,
+        desired: u32,
+        force_new_deployment: bool,
+    ) -> std::result::Result<ServiceSnapshot, CallFault> {
+        self.call("UpdateService", true, |m| {
+            m.desired = desired;
+            if force_new_deployment {
+                m.new_deployment();
+            }
+            let now = m.now;
+            m.sync(now);
+            m.snapshot()
+        })
+    }
+
+    fn fault(&self, fault: CallFault, action: &str) -> Error {
+        match fault {
+            CallFault::Throttled => Error::Throttled {
+                action: action.into(),
+            },
+            CallFault::ServiceNotFound => {
+                let m = self.model();
+                Error::ServiceNotFound {
+                    cluster: m.cluster.clone(),
+                    service: m.service.clone(),
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Platform for SimulatedEcs {
+    async fn describe_service(&self) -> Result<ServiceSnapshot> {
+        self.op_describe_service()
+            .map_err(|f| self.fault(f, "ecs:DescribeServices"))
+    }
+
+    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>> {
+        self.op_list_tasks(desired)
+            .map_err(|f| self.fault(f, "ecs:ListTasks"))
+    }
+
+    async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskSnapshot>> {
+        self.op_describe_tasks(arns)
+            .map_err(|f| self.fault(f, "ecs:DescribeTasks"))
+    }
+
+    async fn describe_network_interfaces(&self, ids: &[String]) -> Result<Vec<NetworkInterface>> {
+        self.op_describe_interfaces(ids)
+            .map_err(|f| self.fault(f, "ec2:DescribeNetworkInterfaces"))
+    }
+
+    async fn update_service(
+        &self,
+        desired_count: u32,
+        force_new_deployment: bool,
+    ) -> Result<ServiceSnapshot> {
+        self.op_update_service(desired_count, force_new_deployment)
+            .map_err(|f| self.fault(f, "ecs:UpdateService"))
+    }
+}

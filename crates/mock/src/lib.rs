@@ -1,0 +1,31 @@
+//! A simulated ECS and EC2 for grafana-ondemand: a model of a service, its tasks moving
+//! through their lifecycle and their ENIs, on tokio time, with faults to inject and calls
+//! counted. The core's [`Controller`](grafana_ondemand_core::Controller) runs on it
+//! unchanged, so every behaviour can be tried offline, in milliseconds under paused time.
+//!
+//! ```
+//! use grafana_ondemand_core::{wait_for, Controller, ServiceController, ServiceProfile, State};
+//! use grafana_ondemand_mock::{SimulatedEcs, SimulatedProbe, Timing};
+//! use std::{sync::Arc, time::Duration};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//! let ecs = SimulatedEcs::new(Timing::fargate());
+//! let grafana = Controller::new(ecs.clone(), ServiceProfile::grafana(), Arc::new(SimulatedProbe::new(ecs)));
+//! grafana.start().await.unwrap();
+//! let up = wait_for(&grafana, State::Running, Duration::from_secs(120)).await.unwrap();
+//! assert!(up.url().unwrap().starts_with("http://127.0.0."));
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod ecs;
+mod model;
+mod probe;
+mod stand_in;
+mod timing;
+
+pub use ecs::SimulatedEcs;
+pub use model::{ADDRESS_POOL, FIRST_ADDRESS};
+pub use probe::SimulatedProbe;
+pub use stand_in::StandIn;
+pub use timing::Timing;

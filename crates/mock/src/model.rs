@@ -1,0 +1,459 @@
+//! The discrete-event model of one ECS service, its tasks and their ENIs.
+//!
+//! Time only moves when [`Model::sync`] is called with a later instant: every transition due
+//! by then is applied in order, and the service scheduler reconciles after each one.
+
+use crate::timing::Timing;
+use chrono::{DateTime, Utc};
+use grafana_ondemand_core::{
+    Deployment, Health, NetworkInterface, ServiceSnapshot, TaskNetwork, TaskPhase, TaskSnapshot,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How many loopback addresses simulated tasks cycle through (127.0.0.10 and up).
+pub const ADDRESS_POOL: u8 = 16;
+/// The first public address of the pool.
+pub const FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 10);
+
+/// Stopped tasks stay visible this long, as in ECS.
+const STOPPED_RETENTION: Duration = Duration::from_secs(3600);
+
+/// A fault the next call meets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFault {
+    /// The call is throttled.
+    Throttled,
+    /// The service does not exist.
+    ServiceNotFound,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimDeployment {
+    pub id: String,
+    pub task_definition: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimTask {
+    pub arn: String,
+    pub deployment_id: String,
+    pub task_definition: String,
+    pub phase: TaskPhase,
+    pub since: Instant,
+    pub desired_running: bool,
+    pub created: Instant,
+    pub started: Option<Instant>,
+    pub stopped: Option<Instant>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub fails_with: Option<String>,
+    pub eni_id: String,
+    pub public_ip: Ipv4Addr,
+    pub private_ip: Ipv4Addr,
+}
+
+#[derive(Debug)]
+pub(crate) struct Model {
+    pub timing: Timing,
+    pub cluster: String,
+    pub service: String,
+    pub exists: bool,
+    pub desired: u32,
+    /// Primary first.
+    pub deployments: Vec<SimDeployment>,
+    pub tasks: Vec<SimTask>,
+    pub next_launch_at: Instant,
+    pub fail_launches: VecDeque<String>,
+    pub throttle_calls: u32,
+    pub assign_public_ip: bool,
+    pub calls: BTreeMap<String, u64>,
+    pub serial: u64,
+    pub revision: u32,
+    pub now: Instant,
+    epoch: (Instant, DateTime<Utc>),
+}
+
+fn next_phase(task: &SimTask, t: &Timing) -> Option<(Instant, TaskPhase)> {
+    let after = |d: Duration| task.since + d;
+    Some(match task.phase {
+        TaskPhase::Provisioning => (after(t.provisioning), TaskPhase::Pending),
+        TaskPhase::Pending if task.fails_with.is_some() => {
+            (after(t.pending), TaskPhase::Deprovisioning)
+        }
+        TaskPhase::Pending => (after(t.pending), TaskPhase::Activating),
+        TaskPhase::Activating => (after(t.activating), TaskPhase::Running),
+        TaskPhase::Deactivating => (after(t.deactivating), TaskPhase::Stopping),
+        TaskPhase::Stopping => (after(t.stopping), TaskPhase::Deprovisioning),
+        TaskPhase::Deprovisioning => (after(t.deprovisioning), TaskPhase::Stopped),
+        _ => return None,
+    })
+}
+
+impl Model {
+    pub fn new(cluster: &str, service: &str, timing: Timing, now: Instant) -> Self {
+        let mut model = Model {
+            timing,
+            cluster: cluster.into(),
+            service: service.into(),
+            exists: true,
+            desired: 0,
+            deployments: Vec::new(),
+            tasks: Vec::new(),
+            next_launch_at: now,
+            fail_launches: VecDeque::new(),
+            throttle_calls: 0,
+            assign_public_ip: true,
+            calls: BTreeMap::new(),
+            serial: 0,
+            revision: 1,
+            now,
+            epoch: (now, Utc::now()),
+        };
+        model.new_deployment();
+        model
+    }
+
+    pub fn wall(&self, at: Instant) -> DateTime<Utc> {
+        let offset = at.saturating_duration_since(self.epoch.0);
+        self.epoch.1 + chrono::Duration::from_std(offset).unwrap_or_default()
+    }
+
+    fn next_serial(&mut self) -> u64 {
+        self.serial += 1;
+        self.serial
+    }
+
+    pub fn task_definition(&self) -> String {
+        format!(
+            "arn:aws:ecs:eu-west-3:123456789012:task-definition/{}:{}",
+            self.service, self.revision
+        )
+    }
+
+    pub fn new_deployment(&mut self) {
+        let id = format!(
+            "ecs-svc/{:019}",
+            4_000_000_000_000_000_000u64 + self.next_serial()
+        );
+        let task_definition = self.task_definition();
+        self.deployments.insert(
+            0,
+            SimDeployment {
+                id,
+                task_definition,
+            },
+        );
+        self.next_launch_at = self.now;
+    }
+
+    /// Counts a call and returns the fault it meets, if any.
+    pub fn enter(&mut self, op: &str, needs_service: bool) -> Option<CallFault> {
+        *self.calls.entry(op.to_owned()).or_default() += 1;
+        if self.throttle_calls > 0 {
+            self.throttle_calls -= 1;
+            return Some(CallFault::Throttled);
+        }
+        (needs_service && !self.exists).then_some(CallFault::ServiceNotFound)
+    }
+
+    pub fn sync(&mut self, now: Instant) {
+        loop {
+            self.reconcile();
+            let timing = self.timing.clone();
+            let at = self.now;
+            let mut progressed = false;
+            let mut failures = Vec::new();
+            for task in &mut self.tasks {
+                while let Some((when, phase)) = next_phase(task, &timing).filter(|(w, _)| *w <= at)
+                {
+                    if task.phase == TaskPhase::Pending
+                        && let Some(reason) = task.fails_with.take()
+                    {
+                        task.desired_running = false;
+                        task.stop_code = Some("TaskFailedToStart".into());
+                        task.stopped_reason = Some(reason);
+                        failures.push(when);
+                    }
+                    if phase == TaskPhase::Running {
+                        task.started = Some(when);
+                    }
+                    if phase == TaskPhase::Stopped {
+                        task.stopped = Some(when);
+                    }
+                    task.phase = phase;
+                    task.since = when;
+                    progressed = true;
+                }
+            }
+            for when in failures {
+                self.next_launch_at = self.next_launch_at.max(when + timing.relaunch_delay);
+            }
+            if progressed {
+                continue;
+            }
+            match self.next_event().filter(|t| *t <= now) {
+                Some(t) => self.now = t,
+                None => break,
+            }
+        }
+        self.now = self.now.max(now);
+        self.reconcile();
+        let horizon = self.now;
+        self.tasks.retain(|t| {
+            t.stopped
+                .is_none_or(|s| horizon.saturating_duration_since(s) < STOPPED_RETENTION)
+        });
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        let now = self.now;
+        let transitions = self
+            .tasks
+            .iter()
+            .filter_map(|t| next_phase(t, &self.timing))
+            .map(|(w, _)| w);
+        let health = self
+            .tasks
+            .iter()
+            .filter_map(|t| t.started.map(|s| s + self.timing.health_delay))
+            .filter(|w| *w > now);
+        let launch =
+            (self.exists && self.primary_alive() < self.desired && self.next_launch_at > now)
+                .then_some(self.next_launch_at);
+        transitions
+            .chain(health)
+            .chain(launch)
+            .filter(|w| *w > now)
+            .min()
+    }
+
+    fn primary_id(&self) -> Option<&str> {
+        self.deployments.first().map(|d| d.id.as_str())
+    }
+
+    fn primary_alive(&self) -> u32 {
+        let primary = self.primary_id();
+        self.tasks
+            .iter()
+            .filter(|t| {
+                t.desired_running
+                    && t.phase != TaskPhase::Stopped
+                    && Some(t.deployment_id.as_str()) == primary
+            })
+            .count() as u32
+    }
+
+    pub fn is_answering_task(&self, task: &SimTask) -> bool {
+        task.phase == TaskPhase::Running
+            && task
+                .started
+                .is_some_and(|s| self.now >= s + self.timing.health_delay)
+    }
+
+    /// The service scheduler: launch what is missing, stop what is extra, drain old deployments.
+    fn reconcile(&mut self) {
+        if !self.exists {
+            return;
+        }
+        let now = self.now;
+        let Some(primary) = self.primary_id().map(str::to_owned) else {
+            return;
+        };
+        let alive = self.primary_alive();
+        if alive < self.desired && now >= self.next_launch_at {
+            for _ in alive..self.desired {
+                self.launch(&primary);
+            }
+        }
+        if alive > self.desired {
+            let extra = (alive - self.desired) as usize;
+            let reason = format!("Scaling activity initiated by (deployment {primary})");
+            let mut victims: Vec<usize> = (0..self.tasks.len())
+                .filter(|&i| {
+                    let t = &self.tasks[i];
+                    t.desired_running && t.phase != TaskPhase::Stopped && t.deployment_id == primary
+                })
+                .collect();
+            victims.sort_by_key(|&i| std::cmp::Reverse(self.tasks[i].created));
+            for i in victims.into_iter().take(extra) {
+                self.request_stop(i, "ServiceSchedulerInitiated", &reason);
+            }
+        }
+        let ready = self
+            .tasks
+            .iter()
+            .filter(|t| t.deployment_id == primary && self.is_answering_task(t))
+            .count() as u32;
+        if self.desired == 0 || ready >= self.desired {
+            let reason = format!("Scaling activity initiated by (deployment {primary})");
+            for i in 0..self.tasks.len() {
+                let t = &self.tasks[i];
+                if t.deployment_id != primary && t.desired_running && t.phase != TaskPhase::Stopped
+                {
+                    self.request_stop(i, "ServiceSchedulerInitiated", &reason);
+                }
+            }
+        }
+        let tasks = &self.tasks;
+        self.deployments.retain(|d| {
+            d.id == primary
+                || tasks
+                    .iter()
+                    .any(|t| t.deployment_id == d.id && t.phase != TaskPhase::Stopped)
+        });
+    }
+
+    fn launch(&mut self, deployment: &str) {
+        let n = self.next_serial();
+        let slot = ((n - 1) % u64::from(ADDRESS_POOL)) as u8;
+        let [a, b, c, d] = FIRST_ADDRESS.octets();
+        let task_definition = self
+            .deployments
+            .iter()
+            .find(|x| x.id == deployment)
+            .map(|x| x.task_definition.clone())
+            .unwrap_or_default();
+        let now = self.now;
+        self.tasks.push(SimTask {
+            arn: format!(
+                "arn:aws:ecs:eu-west-3:123456789012:task/{}/{:032x}",
+                self.cluster,
+                0xa11ce000u64 + n
+            ),
+            deployment_id: deployment.to_owned(),
+            task_definition,
+            phase: TaskPhase::Provisioning,
+            since: now,
+            desired_running: true,
+            created: now,
+            started: None,
+            stopped: None,
+            stop_code: None,
+            stopped_reason: None,
+            fails_with: self.fail_launches.pop_front(),
+            eni_id: format!("eni-{:017x}", 0x0feed000u64 + n),
+            public_ip: Ipv4Addr::new(a, b, c, d + slot),
+            private_ip: Ipv4Addr::new(a, b, c + 1, d + slot),
+        });
+    }
+
+    pub fn request_stop(&mut self, i: usize, code: &str, reason: &str) {
+        let now = self.now;
+        let task = &mut self.tasks[i];
+        task.desired_running = false;
+        task.stop_code.get_or_insert_with(|| code.to_owned());
+        task.stopped_reason.get_or_insert_with(|| reason.to_owned());
+        let next = match task.phase {
+            TaskPhase::Provisioning | TaskPhase::Pending | TaskPhase::Activating => {
+                TaskPhase::Deprovisioning
+            }
+            TaskPhase::Running => TaskPhase::Deactivating,
+            _ => return,
+        };
+        task.fails_with = None;
+        task.phase = next;
+        task.since = now;
+    }
+
+    pub fn crash(&mut self, reason: &str) -> bool {
+        let now = self.now;
+        let Some(task) = self
+            .tasks
+            .iter_mut()
+            .find(|t| t.phase == TaskPhase::Running)
+        else {
+            return false;
+        };
+        task.desired_running = false;
+        task.stop_code = Some("EssentialContainerExited".into());
+        task.stopped_reason = Some(reason.to_owned());
+        task.phase = TaskPhase::Stopping;
+        task.since = now;
+        self.next_launch_at = now + self.timing.relaunch_delay;
+        true
+    }
+
+    pub fn snapshot(&self) -> ServiceSnapshot {
+        let count =
+            |f: fn(&TaskPhase) -> bool| self.tasks.iter().filter(|t| f(&t.phase)).count() as u32;
+        ServiceSnapshot {
+            desired_count: self.desired,
+            running_count: count(|p| *p == TaskPhase::Running),
+            pending_count: count(|p| {
+                matches!(
+                    p,
+                    TaskPhase::Provisioning | TaskPhase::Pending | TaskPhase::Activating
+                )
+            }),
+            deployments: self
+                .deployments
+                .iter()
+                .enumerate()
+                .map(|(i, d)| Deployment {
+                    id: d.id.clone(),
+                    primary: i == 0,
+                    task_definition: Some(d.task_definition.clone()),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn has_eni(task: &SimTask) -> bool {
+        !matches!(task.phase, TaskPhase::Provisioning | TaskPhase::Stopped)
+    }
+
+    pub fn public_ip_of(&self, task: &SimTask) -> Option<Ipv4Addr> {
+        let visible = task
+            .started
+            .is_some_and(|s| self.now >= s + self.timing.public_ip_delay);
+        (self.assign_public_ip && visible && Model::has_eni(task)).then_some(task.public_ip)
+    }
+
+    pub fn describe(&self, task: &SimTask) -> TaskSnapshot {
+        let attached = Model::has_eni(task) || task.phase == TaskPhase::Stopped;
+        TaskSnapshot {
+            arn: task.arn.clone(),
+            last_status: task.phase.clone(),
+            desired_status: if task.desired_running {
+                TaskPhase::Running
+            } else {
+                TaskPhase::Stopped
+            },
+            started_by: Some(task.deployment_id.clone()),
+            task_definition: Some(task.task_definition.clone()),
+            health: if self.is_answering_task(task) {
+                Health::Healthy
+            } else {
+                Health::Unknown
+            },
+            stop_code: task.stop_code.clone().filter(|_| !task.desired_running),
+            stopped_reason: task
+                .stopped_reason
+                .clone()
+                .filter(|_| !task.desired_running),
+            created_at: Some(self.wall(task.created)),
+            started_at: task.started.map(|s| self.wall(s)),
+            stopped_at: task.stopped.map(|s| self.wall(s)),
+            network: TaskNetwork {
+                eni_id: attached.then(|| task.eni_id.clone()),
+                private_ip: attached.then_some(IpAddr::V4(task.private_ip)),
+                public_ip: None,
+            },
+        }
+    }
+
+    pub fn interface(&self, eni_id: &str) -> Option<NetworkInterface> {
+        let task = self
+            .tasks
+            .iter()
+            .find(|t| t.eni_id == eni_id && Model::has_eni(t))?;
+        Some(NetworkInterface {
+            id: task.eni_id.clone(),
+            public_ip: self.public_ip_of(task).map(IpAddr::V4),
+            private_ip: Some(IpAddr::V4(task.private_ip)),
+        })
+    }
+}

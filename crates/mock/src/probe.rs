@@ -1,0 +1,30 @@
+//! Readiness without a network: asks the simulated ECS whether the task at an IP answers.
+
+use crate::ecs::SimulatedEcs;
+use async_trait::async_trait;
+use grafana_ondemand_core::{Endpoint, Readiness, ReadinessProbe};
+
+/// A [`ReadinessProbe`] answered by the model: ready once the task has run for the
+/// configured health delay. For tests under paused time, where no socket may wait.
+#[derive(Debug, Clone)]
+pub struct SimulatedProbe {
+    ecs: SimulatedEcs,
+}
+
+impl SimulatedProbe {
+    /// A probe over this simulated ECS.
+    pub fn new(ecs: SimulatedEcs) -> Self {
+        SimulatedProbe { ecs }
+    }
+}
+
+#[async_trait]
+impl ReadinessProbe for SimulatedProbe {
+    async fn check(&self, endpoint: &Endpoint) -> Readiness {
+        if self.ecs.is_answering(endpoint.ip) {
+            Readiness::Ready
+        } else {
+            Readiness::NotReady("/api/health answered HTTP 503".into())
+        }
+    }
+}

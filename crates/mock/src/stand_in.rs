@@ -1,0 +1,67 @@
+//! A stand-in for Grafana on loopback, so the real HTTP probe and the "Open Grafana" link
+//! work on the simulated backend.
+
+use crate::ecs::SimulatedEcs;
+use crate::model::{ADDRESS_POOL, FIRST_ADDRESS};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// Serves `/api/health` (200 once the simulated task at that address answers, 503 before)
+/// and a page that says it stands in for Grafana, on every simulated task address.
+#[derive(Debug)]
+pub struct StandIn {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl StandIn {
+    /// Binds `port` on each loopback address the simulated tasks use (127.0.0.10 and up).
+    pub async fn spawn(ecs: SimulatedEcs, port: u16) -> std::io::Result<StandIn> {
+        let mut tasks = Vec::new();
+        for slot in 0..ADDRESS_POOL {
+            let [a, b, c, d] = FIRST_ADDRESS.octets();
+            let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d + slot)), port);
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let app = Router::new()
+                .route("/api/health", get(health))
+                .fallback(get(page))
+                .with_state((ecs.clone(), addr.ip()));
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::warn!(error = %e, "stand-in stopped");
+                }
+            }));
+        }
+        Ok(StandIn { tasks })
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn health(State((ecs, ip)): State<(SimulatedEcs, IpAddr)>) -> impl IntoResponse {
+    if ecs.is_answering(ip) {
+        (StatusCode::OK, r#"{"database":"ok","version":"stand-in"}"#)
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"database":"starting"}"#,
+        )
+    }
+}
+
+async fn page() -> Html<&'static str> {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Grafana stand-in</title>\
+         <h1>Grafana stand-in</h1><p>This page stands in for Grafana: it is served by the \
+         simulated ECS of grafana-ondemand, on the address of a simulated task.</p>",
+    )
+}

@@ -1,0 +1,78 @@
+//! How long each step of a simulated task takes.
+
+use std::time::Duration;
+
+/// Durations of the simulated lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timing {
+    /// PROVISIONING: capacity is found.
+    pub provisioning: Duration,
+    /// PENDING: the image is pulled.
+    pub pending: Duration,
+    /// ACTIVATING: networking is wired.
+    pub activating: Duration,
+    /// After RUNNING, until the ENI's public IP shows in EC2.
+    pub public_ip_delay: Duration,
+    /// After RUNNING, until the service answers its health check.
+    pub health_delay: Duration,
+    /// DEACTIVATING.
+    pub deactivating: Duration,
+    /// STOPPING: the container gets its stop signal and exits.
+    pub stopping: Duration,
+    /// DEPROVISIONING: the ENI is deleted.
+    pub deprovisioning: Duration,
+    /// How long the scheduler waits before replacing a task that failed.
+    pub relaunch_delay: Duration,
+}
+
+impl Timing {
+    /// Figures close to a Grafana task on Fargate: about 37 s from start to answering.
+    pub fn fargate() -> Self {
+        Timing {
+            provisioning: Duration::from_secs(8),
+            pending: Duration::from_secs(15),
+            activating: Duration::from_secs(4),
+            public_ip_delay: Duration::from_secs(2),
+            health_delay: Duration::from_secs(10),
+            deactivating: Duration::from_secs(3),
+            stopping: Duration::from_secs(5),
+            deprovisioning: Duration::from_secs(8),
+            relaunch_delay: Duration::from_secs(20),
+        }
+    }
+
+    /// Every duration multiplied by `factor` (for demos in real time: `0.1` is ten times faster).
+    pub fn scaled(&self, factor: f64) -> Self {
+        let f = |d: Duration| d.mul_f64(factor.max(0.0));
+        Timing {
+            provisioning: f(self.provisioning),
+            pending: f(self.pending),
+            activating: f(self.activating),
+            public_ip_delay: f(self.public_ip_delay),
+            health_delay: f(self.health_delay),
+            deactivating: f(self.deactivating),
+            stopping: f(self.stopping),
+            deprovisioning: f(self.deprovisioning),
+            relaunch_delay: f(self.relaunch_delay),
+        }
+    }
+
+    /// From the start request until the service answers.
+    pub fn cold_start(&self) -> Duration {
+        self.provisioning
+            + self.pending
+            + self.activating
+            + self.health_delay.max(self.public_ip_delay)
+    }
+
+    /// From the stop request of a running task until it is STOPPED.
+    pub fn shutdown(&self) -> Duration {
+        self.deactivating + self.stopping + self.deprovisioning
+    }
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing::fargate()
+    }
+}

@@ -1,0 +1,17 @@
+//! grafana-ondemand: run Grafana (or any HTTP service) on ECS Fargate only while someone uses
+//! it. This facade re-exports the core and, behind features, the backends:
+//! `aws` ([`aws`]) and `mock` ([`mock`]).
+//!
+//! ```
+//! use grafana_ondemand::{ServiceProfile, State};
+//! assert_eq!(ServiceProfile::grafana().port, 3000);
+//! assert_eq!(State::Running.to_string(), "running");
+//! ```
+#![deny(missing_docs)]
+
+pub use grafana_ondemand_core::*;
+
+#[cfg(feature = "aws")]
+pub use grafana_ondemand_aws as aws;
+#[cfg(feature = "mock")]
+pub use grafana_ondemand_mock as mock;

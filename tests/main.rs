@@ -1,0 +1,5 @@
+//! Integration tests: one binary, so the AWS SDK is linked once.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap should fail loudly
+
+mod scenarios;
+mod simulated;
