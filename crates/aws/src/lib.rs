@@ -1,1 +1,25 @@
-//! placeholder
+//! The ECS Fargate backend of grafana-ondemand, on the official AWS SDK for Rust (rustls only).
+//!
+//! [`EcsPlatform`] translates the core's [`Platform`](grafana_ondemand_core::Platform)
+//! operations to ECS (`UpdateService`, `DescribeServices`, `ListTasks`, `DescribeTasks`) and
+//! EC2 (`DescribeNetworkInterfaces`) calls; every decision stays in the core's `Controller`.
+//!
+//! ```no_run
+//! # async fn run() -> grafana_ondemand_core::Result<()> {
+//! use grafana_ondemand_core::ServiceController;
+//! let grafana = grafana_ondemand_aws::Builder::new().cluster("ondemand").service("grafana")
+//!     .region("eu-west-3").build_controller().await?;
+//! let status = grafana.start().await?; // returns at once: "starting"
+//! # Ok(()) }
+//! ```
+//!
+//! Calls per status: see [`Controller`](grafana_ondemand_core::Controller); the IAM policy
+//! it needs is `iam-policy.json` beside this crate.
+#![deny(missing_docs)]
+
+mod config;
+mod errors;
+mod platform;
+
+pub use config::Builder;
+pub use platform::EcsPlatform;

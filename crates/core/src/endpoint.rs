@@ -87,6 +87,67 @@ impl ServiceProfile {
     }
 }
 
+impl ServiceProfile {
+    /// Grafana's profile, overridden by `SERVICE_DISPLAY_NAME`, `SERVICE_ADDRESS`
+    /// (`public`/`private`), `SERVICE_SCHEME`, `SERVICE_PORT`, `HEALTH_PATH` and
+    /// `HEALTH_TIMEOUT_MS` where set.
+    pub fn from_env() -> crate::Result<Self> {
+        fn var(name: &str) -> Option<String> {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        }
+        let mut p = ServiceProfile::grafana();
+        if let Some(v) = var("SERVICE_DISPLAY_NAME") {
+            p.display_name = v;
+        }
+        if let Some(v) = var("SERVICE_ADDRESS") {
+            p.address = v
+                .parse()
+                .map_err(|e: String| crate::Error::invalid_config("SERVICE_ADDRESS", e))?;
+        }
+        if let Some(v) = var("SERVICE_SCHEME") {
+            if v != "http" && v != "https" {
+                return Err(crate::Error::invalid_config(
+                    "SERVICE_SCHEME",
+                    format!("`{v}` is not http or https"),
+                ));
+            }
+            p.scheme = v;
+        }
+        if let Some(v) = var("SERVICE_PORT") {
+            p.port = v.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+                crate::Error::invalid_config(
+                    "SERVICE_PORT",
+                    format!("`{v}` is not a port (1 to 65535)"),
+                )
+            })?;
+        }
+        if let Some(v) = var("HEALTH_PATH") {
+            p.health_path = if v.starts_with('/') {
+                v
+            } else {
+                format!("/{v}")
+            };
+        }
+        if let Some(v) = var("HEALTH_TIMEOUT_MS") {
+            let ms: u64 = v
+                .parse()
+                .ok()
+                .filter(|ms| (1..=60_000).contains(ms))
+                .ok_or_else(|| {
+                    crate::Error::invalid_config(
+                        "HEALTH_TIMEOUT_MS",
+                        format!("`{v}` is not milliseconds from 1 to 60000"),
+                    )
+                })?;
+            p.probe_timeout = Duration::from_millis(ms);
+        }
+        Ok(p)
+    }
+}
+
 impl Default for ServiceProfile {
     fn default() -> Self {
         ServiceProfile::grafana()

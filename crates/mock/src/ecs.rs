@@ -98,6 +98,11 @@ impl SimulatedEcs {
         self.model().throttle_calls = n;
     }
 
+    /// Calls of operation `op` (such as `UpdateService`) are denied from now on.
+    pub fn deny(&self, op: &str) {
+        self.model().denied.insert(op.to_owned());
+    }
+
     /// Rolls out a new task definition revision: a new task starts beside the old one, which
     /// drains once the new one answers.
     pub fn start_deployment(&self) {
@@ -238,6 +243,9 @@ impl SimulatedEcs {
     fn fault(&self, fault: CallFault, action: &str) -> Error {
         match fault {
             CallFault::Throttled => Error::Throttled {
+                action: action.into(),
+            },
+            CallFault::AccessDenied => Error::PermissionDenied {
                 action: action.into(),
             },
             CallFault::ServiceNotFound => {

@@ -23,6 +23,8 @@ mod model;
 mod probe;
 mod stand_in;
 mod timing;
+#[cfg(feature = "wire")]
+pub mod wire;
 
 pub use ecs::SimulatedEcs;
 pub use model::{ADDRESS_POOL, FIRST_ADDRESS};

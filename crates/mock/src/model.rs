@@ -28,6 +28,8 @@ pub enum CallFault {
     Throttled,
     /// The service does not exist.
     ServiceNotFound,
+    /// The caller may not call this operation.
+    AccessDenied,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,7 @@ pub(crate) struct Model {
     pub next_launch_at: Instant,
     pub fail_launches: VecDeque<String>,
     pub throttle_calls: u32,
+    pub denied: std::collections::BTreeSet<String>,
     pub assign_public_ip: bool,
     pub calls: BTreeMap<String, u64>,
     pub serial: u64,
@@ -105,6 +108,7 @@ impl Model {
             next_launch_at: now,
             fail_launches: VecDeque::new(),
             throttle_calls: 0,
+            denied: Default::default(),
             assign_public_ip: true,
             calls: BTreeMap::new(),
             serial: 0,
@@ -152,6 +156,9 @@ impl Model {
     /// Counts a call and returns the fault it meets, if any.
     pub fn enter(&mut self, op: &str, needs_service: bool) -> Option<CallFault> {
         *self.calls.entry(op.to_owned()).or_default() += 1;
+        if self.denied.contains(op) {
+            return Some(CallFault::AccessDenied);
+        }
         if self.throttle_calls > 0 {
             self.throttle_calls -= 1;
             return Some(CallFault::Throttled);

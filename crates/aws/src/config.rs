@@ -1,0 +1,146 @@
+//! Configuration: a builder, or the environment with one call.
+
+use crate::platform::EcsPlatform;
+use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
+use grafana_ondemand_core::{Controller, Error, HttpProbe, Result, ServiceProfile};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Per-attempt limit: ECS answers in well under a second when healthy.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-operation limit, retries included: fits well inside API Gateway's 29 s.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(12);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Builds an [`EcsPlatform`], or a whole [`Controller`] over it.
+///
+/// ```no_run
+/// # async fn run() -> grafana_ondemand_core::Result<()> {
+/// use grafana_ondemand_core::ServiceController;
+/// let grafana = grafana_ondemand_aws::Builder::from_env()?.build_controller().await?;
+/// println!("{}", grafana.status().await?.state);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    cluster: Option<String>,
+    service: Option<String>,
+    region: Option<String>,
+    profile: ServiceProfile,
+    sdk_config: Option<SdkConfig>,
+}
+
+fn required(var: &str, what: &str) -> Result<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        Ok(_) => Err(Error::invalid_config(
+            var,
+            format!("is empty: set it to the {what}"),
+        )),
+        Err(_) => Err(Error::invalid_config(
+            var,
+            format!("is not set: set it to the {what}"),
+        )),
+    }
+}
+
+impl Builder {
+    /// An empty builder: cluster and service must be set.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Reads `CLUSTER_NAME` and `SERVICE_NAME` (required), `AWS_REGION` through the AWS
+    /// chain, and the service profile (`SERVICE_PORT`, `HEALTH_PATH`, ...; see
+    /// [`ServiceProfile::from_env`]).
+    pub fn from_env() -> Result<Self> {
+        Ok(Builder {
+            cluster: Some(required("CLUSTER_NAME", "ECS cluster's name")?),
+            service: Some(required("SERVICE_NAME", "ECS service's name")?),
+            region: None,
+            profile: ServiceProfile::from_env()?,
+            sdk_config: None,
+        })
+    }
+
+    /// The ECS cluster (name or ARN).
+    pub fn cluster(mut self, cluster: impl Into<String>) -> Self {
+        self.cluster = Some(cluster.into());
+        self
+    }
+
+    /// The ECS service (name or ARN).
+    pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// The AWS region, overriding the AWS chain's.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// What runs in the task and how it is reached (address kind, port, health check).
+    pub fn profile(mut self, profile: ServiceProfile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Uses this SDK configuration instead of loading the AWS chain (tests, custom setups).
+    pub fn sdk_config(mut self, config: SdkConfig) -> Self {
+        self.sdk_config = Some(config);
+        self
+    }
+
+    /// Builds the platform, loading the AWS chain (profile, role, `AWS_ENDPOINT_URL`, ...).
+    pub async fn build(self) -> Result<EcsPlatform> {
+        let cluster = self
+            .cluster
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| {
+                Error::invalid_config("cluster", "is required: the ECS cluster's name")
+            })?;
+        let service = self
+            .service
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                Error::invalid_config("service", "is required: the ECS service's name")
+            })?;
+        let sdk = match self.sdk_config {
+            Some(sdk) => sdk,
+            None => {
+                let timeouts = TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build();
+                let mut loader =
+                    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+                if let Some(region) = self.region {
+                    loader = loader.region(Region::new(region));
+                }
+                loader.load().await
+            }
+        };
+        if sdk.region().is_none() {
+            return Err(Error::invalid_config(
+                "AWS_REGION",
+                "no region found: set AWS_REGION (or a region in the AWS profile)",
+            ));
+        }
+        Ok(EcsPlatform::new(
+            aws_sdk_ecs::Client::new(&sdk),
+            aws_sdk_ec2::Client::new(&sdk),
+            cluster,
+            service,
+        ))
+    }
+
+    /// Builds a controller over the platform, with the HTTP readiness probe of the profile.
+    pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
+        let profile = self.profile.clone();
+        let probe = Arc::new(HttpProbe::new(&profile));
+        Ok(Controller::new(self.build().await?, profile, probe))
+    }
+}

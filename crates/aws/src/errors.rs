@@ -1,0 +1,80 @@
+//! AWS SDK errors mapped to the core's errors by meaning.
+
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use grafana_ondemand_core::Error;
+
+/// Names the mapping needs to say which thing was missing.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    pub cluster: String,
+    pub service: String,
+}
+
+/// Walks an error's sources looking for a word (the SDK nests the interesting part).
+fn mentions(err: &(dyn std::error::Error + 'static), word: &str) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.to_string().to_ascii_lowercase().contains(word) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// Maps an SDK error of IAM action `action` (such as `ecs:UpdateService`).
+pub(crate) fn map<E, R>(err: SdkError<E, R>, action: &str, names: &Names) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let action = action.to_owned();
+    match &err {
+        SdkError::TimeoutError(_) => {
+            return Error::Timeout {
+                action,
+                after: None,
+            };
+        }
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            return Error::Timeout {
+                action,
+                after: None,
+            };
+        }
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+            if mentions(&err, "credential") =>
+        {
+            return Error::invalid_config(
+                "AWS credentials",
+                "none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
+            );
+        }
+        _ => {}
+    }
+    match err.code() {
+        Some("ServiceNotFoundException" | "ServiceNotActiveException") => Error::ServiceNotFound {
+            cluster: names.cluster.clone(),
+            service: names.service.clone(),
+        },
+        Some("ClusterNotFoundException") => Error::ClusterNotFound {
+            cluster: names.cluster.clone(),
+        },
+        Some(
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "UnauthorizedOperation"
+            | "UnrecognizedClientException",
+        ) => Error::PermissionDenied { action },
+        Some(
+            "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "Throttling"
+            | "TooManyRequestsException",
+        ) => Error::Throttled { action },
+        _ => Error::backend(
+            action,
+            aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),
+        ),
+    }
+}

@@ -1,0 +1,448 @@
+//! The simulated ECS served over the real AWS wire protocols, with `wiremock`.
+//!
+//! ECS speaks JSON 1.1 (`POST /`, `X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`,
+//! errors as `{"__type": ..., "message": ...}` with `x-amzn-ErrorType`); EC2 speaks the query
+//! protocol (form-encoded `Action=DescribeNetworkInterfaces`, XML answers, `<Response><Errors>`
+//! errors). Answers are written in the shape AWS documents and returns, field by field, from
+//! the model's state — not with the SDK's serializers — so the real SDK clients can be pointed
+//! at [`WireStub::uri`] (`endpoint_url`, or `AWS_ENDPOINT_URL`).
+
+use crate::ecs::SimulatedEcs;
+use crate::model::{CallFault, Model};
+use grafana_ondemand_core::{DesiredStatus, ServiceSnapshot, TaskSnapshot};
+use serde_json::{Value, json};
+use std::time::Duration;
+use wiremock::matchers::{body_string_contains, header_exists, method};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "eu-west-3";
+
+/// A running HTTP server that answers ECS and EC2 calls from a [`SimulatedEcs`].
+#[derive(Debug)]
+pub struct WireStub {
+    server: MockServer,
+    ecs: SimulatedEcs,
+}
+
+impl WireStub {
+    /// Starts a stub that answers at once.
+    pub async fn start(ecs: SimulatedEcs) -> WireStub {
+        WireStub::with_delay(ecs, Duration::ZERO).await
+    }
+
+    /// Starts a stub that waits `delay` before each answer (a stand-in for the round trip).
+    pub async fn with_delay(ecs: SimulatedEcs, delay: Duration) -> WireStub {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header_exists("x-amz-target"))
+            .respond_with(EcsWire {
+                ecs: ecs.clone(),
+                delay,
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(body_string_contains("Action=DescribeNetworkInterfaces"))
+            .respond_with(Ec2Wire {
+                ecs: ecs.clone(),
+                delay,
+            })
+            .mount(&server)
+            .await;
+        WireStub { server, ecs }
+    }
+
+    /// The base URL to point the SDK at.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The wiremock server, to mount one-off answers (priority 1 wins over the model).
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    /// The simulated ECS behind the stub.
+    pub fn ecs(&self) -> &SimulatedEcs {
+        &self.ecs
+    }
+}
+
+fn epoch(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    // ECS JSON timestamps are epoch seconds with a fraction, like 1.700000000123E9.
+    t.map(|t| json!(t.timestamp_millis() as f64 / 1000.0))
+        .unwrap_or(Value::Null)
+}
+
+fn service_arn(m: &Model) -> String {
+    format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}",
+        m.cluster, m.service
+    )
+}
+
+fn cluster_arn(m: &Model) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", m.cluster)
+}
+
+/// Whether `given` names `name` (by name, or by an ARN ending in `/name`).
+fn names(given: Option<&str>, name: &str) -> bool {
+    given.is_some_and(|g| g == name || g.ends_with(&format!("/{name}")))
+}
+
+fn ecs_error(kind: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400)
+        .insert_header(
+            "x-amzn-ErrorType",
+            format!("{kind}:http://internal.amazon.com/coral/com.amazonaws.ecs/"),
+        )
+        .insert_header("x-amzn-RequestId", "9a1e4b6e-0c58-4b4a-9e2a-6f1d2c3b4a50")
+        .set_body_raw(
+            json!({"__type": kind, "message": message}).to_string(),
+            "application/x-amz-json-1.1",
+        )
+}
+
+fn ecs_ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .insert_header("x-amzn-RequestId", "3c5e2f0a-7b1d-4e2c-8a9f-0d1e2f3a4b5c")
+        .set_body_raw(body.to_string(), "application/x-amz-json-1.1")
+}
+
+fn fault_response(fault: CallFault) -> ResponseTemplate {
+    match fault {
+        CallFault::Throttled => ecs_error("ThrottlingException", "Rate exceeded"),
+        CallFault::ServiceNotFound => ecs_error("ServiceNotFoundException", "Service not found."),
+        CallFault::AccessDenied => ecs_error(
+            "AccessDeniedException",
+            "User: arn:aws:sts::123456789012:assumed-role/controller/fn is not authorized to perform this action",
+        ),
+    }
+}
+
+fn service_json(m: &Model, s: &ServiceSnapshot) -> Value {
+    let deployments: Vec<Value> = s
+        .deployments
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id,
+                "status": if d.primary { "PRIMARY" } else { "ACTIVE" },
+                "taskDefinition": d.task_definition,
+                "desiredCount": if d.primary { s.desired_count } else { 0 },
+                "pendingCount": 0,
+                "runningCount": 0,
+                "failedTasks": 0,
+                "createdAt": 1.764061200E9,
+                "updatedAt": 1.764061260E9,
+                "launchType": "FARGATE",
+                "platformVersion": "1.4.0",
+                "platformFamily": "Linux",
+                "networkConfiguration": {"awsvpcConfiguration": {
+                    "subnets": ["subnet-0a1b2c3d4e5f60718"],
+                    "securityGroups": ["sg-0123456789abcdef0"],
+                    "assignPublicIp": if m.assign_public_ip { "ENABLED" } else { "DISABLED" }
+                }},
+                "rolloutState": if d.primary { "IN_PROGRESS" } else { "COMPLETED" },
+                "rolloutStateReason": "ECS deployment in progress."
+            })
+        })
+        .collect();
+    json!({
+        "serviceArn": service_arn(m),
+        "serviceName": m.service,
+        "clusterArn": cluster_arn(m),
+        "loadBalancers": [],
+        "serviceRegistries": [],
+        "status": "ACTIVE",
+        "desiredCount": s.desired_count,
+        "runningCount": s.running_count,
+        "pendingCount": s.pending_count,
+        "launchType": "FARGATE",
+        "platformVersion": "LATEST",
+        "platformFamily": "Linux",
+        "taskDefinition": s.deployments.iter().find(|d| d.primary).and_then(|d| d.task_definition.clone()),
+        "deploymentConfiguration": {
+            "deploymentCircuitBreaker": {"enable": true, "rollback": false},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100
+        },
+        "deployments": deployments,
+        "events": [],
+        "createdAt": 1.764000000E9,
+        "schedulingStrategy": "REPLICA",
+        "enableECSManagedTags": false,
+        "propagateTags": "NONE",
+        "enableExecuteCommand": false
+    })
+}
+
+fn task_json(m: &Model, t: &TaskSnapshot) -> Value {
+    let mut details = vec![json!({"name": "subnetId", "value": "subnet-0a1b2c3d4e5f60718"})];
+    if let Some(eni) = &t.network.eni_id {
+        details.push(json!({"name": "networkInterfaceId", "value": eni}));
+        details.push(json!({"name": "macAddress", "value": "0a:1b:2c:3d:4e:5f"}));
+        details.push(
+            json!({"name": "privateDnsName", "value": "ip-10-0-1-5.eu-west-3.compute.internal"}),
+        );
+    }
+    if let Some(ip) = t.network.private_ip {
+        details.push(json!({"name": "privateIPv4Address", "value": ip.to_string()}));
+    }
+    let mut task = json!({
+        "taskArn": t.arn,
+        "clusterArn": cluster_arn(m),
+        "taskDefinitionArn": t.task_definition,
+        "lastStatus": t.last_status.as_str(),
+        "desiredStatus": t.desired_status.as_str(),
+        "startedBy": t.started_by,
+        "group": format!("service:{}", m.service),
+        "launchType": "FARGATE",
+        "platformVersion": "1.4.0",
+        "platformFamily": "Linux",
+        "cpu": "256",
+        "memory": "512",
+        "connectivity": "CONNECTED",
+        "healthStatus": "UNKNOWN",
+        "createdAt": epoch(t.created_at),
+        "attachments": [{
+            "id": "3a6f1c2e-8d4b-4e5f-9a0b-1c2d3e4f5a6b",
+            "type": "ElasticNetworkInterface",
+            "status": if t.network.eni_id.is_some() { "ATTACHED" } else { "PRECREATED" },
+            "details": details
+        }],
+        "containers": [{
+            "containerArn": format!("{}/grafana", t.arn.replace(":task/", ":container/")),
+            "taskArn": t.arn,
+            "name": "grafana",
+            "image": "grafana/grafana-oss:11.3.0",
+            "lastStatus": t.last_status.as_str(),
+            "healthStatus": "UNKNOWN",
+            "cpu": "0"
+        }],
+        "version": 3
+    });
+    if let Some(obj) = task.as_object_mut() {
+        for (key, value) in [
+            ("startedAt", epoch(t.started_at)),
+            ("stoppedAt", epoch(t.stopped_at)),
+        ] {
+            if !value.is_null() {
+                obj.insert(key.into(), value);
+            }
+        }
+        if let Some(code) = &t.stop_code {
+            obj.insert("stopCode".into(), json!(code));
+        }
+        if let Some(reason) = &t.stopped_reason {
+            obj.insert("stoppedReason".into(), json!(reason));
+        }
+    }
+    task
+}
+
+#[derive(Debug)]
+struct EcsWire {
+    ecs: SimulatedEcs,
+    delay: Duration,
+}
+
+impl EcsWire {
+    fn answer(&self, op: &str, body: &Value) -> ResponseTemplate {
+        let (cluster, service) = {
+            let m = self.ecs.model();
+            (m.cluster.clone(), m.service.clone())
+        };
+        let cluster_given = body.get("cluster").and_then(Value::as_str);
+        if !names(cluster_given.or(Some("default")), &cluster) {
+            return ecs_error("ClusterNotFoundException", "Cluster not found.");
+        }
+        match op {
+            "DescribeServices" => {
+                let asked = body
+                    .get("services")
+                    .and_then(|s| s.get(0))
+                    .and_then(Value::as_str);
+                let found = if names(asked, &service) {
+                    self.ecs.op_describe_service()
+                } else {
+                    Err(CallFault::ServiceNotFound)
+                };
+                match found {
+                    Ok(s) => {
+                        let m = self.ecs.model();
+                        ecs_ok(json!({"services": [service_json(&m, &s)], "failures": []}))
+                    }
+                    Err(CallFault::ServiceNotFound) => {
+                        let m = self.ecs.model();
+                        let arn = format!(
+                            "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}",
+                            m.cluster,
+                            asked.unwrap_or("")
+                        );
+                        ecs_ok(
+                            json!({"services": [], "failures": [{"arn": arn, "reason": "MISSING"}]}),
+                        )
+                    }
+                    Err(f) => fault_response(f),
+                }
+            }
+            "ListTasks" => {
+                if !names(body.get("serviceName").and_then(Value::as_str), &service) {
+                    return ecs_error("ServiceNotFoundException", "Service not found.");
+                }
+                let desired = match body.get("desiredStatus").and_then(Value::as_str) {
+                    Some("STOPPED") => DesiredStatus::Stopped,
+                    _ => DesiredStatus::Running,
+                };
+                match self.ecs.op_list_tasks(desired) {
+                    Ok(arns) => ecs_ok(json!({"taskArns": arns})),
+                    Err(f) => fault_response(f),
+                }
+            }
+            "DescribeTasks" => {
+                let arns: Vec<String> = body
+                    .get("tasks")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if arns.is_empty() || arns.len() > 100 {
+                    return ecs_error("InvalidParameterException", "Tasks cannot be empty.");
+                }
+                match self.ecs.op_describe_tasks(&arns) {
+                    Ok(tasks) => {
+                        let m = self.ecs.model();
+                        let failures: Vec<Value> = arns
+                            .iter()
+                            .filter(|a| !tasks.iter().any(|t| &&t.arn == a))
+                            .map(|a| json!({"arn": a, "reason": "MISSING"}))
+                            .collect();
+                        let tasks: Vec<Value> = tasks.iter().map(|t| task_json(&m, t)).collect();
+                        ecs_ok(json!({"tasks": tasks, "failures": failures}))
+                    }
+                    Err(f) => fault_response(f),
+                }
+            }
+            "UpdateService" => {
+                if !names(body.get("service").and_then(Value::as_str), &service) {
+                    return ecs_error("ServiceNotFoundException", "Service not found.");
+                }
+                let desired = body
+                    .get("desiredCount")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                let force = body
+                    .get("forceNewDeployment")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                match self
+                    .ecs
+                    .op_update_service(u32::try_from(desired).unwrap_or(u32::MAX), force)
+                {
+                    Ok(s) => {
+                        let m = self.ecs.model();
+                        ecs_ok(json!({"service": service_json(&m, &s)}))
+                    }
+                    Err(f) => fault_response(f),
+                }
+            }
+            other => ecs_error("InvalidAction", &format!("{other} is not simulated")),
+        }
+    }
+}
+
+impl Respond for EcsWire {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let op = request
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.strip_prefix("AmazonEC2ContainerServiceV20141113."))
+            .unwrap_or_default()
+            .to_owned();
+        let response = match serde_json::from_slice::<Value>(&request.body) {
+            Ok(body) => self.answer(&op, &body),
+            Err(_) => ecs_error(
+                "SerializationException",
+                "The request body is not valid JSON.",
+            ),
+        };
+        response.set_delay(self.delay)
+    }
+}
+
+#[derive(Debug)]
+struct Ec2Wire {
+    ecs: SimulatedEcs,
+    delay: Duration,
+}
+
+fn ec2_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>5e1c2b3a-4d5e-6f70-8192-a3b4c5d6e7f8</RequestID></Response>"
+    );
+    ResponseTemplate::new(status).set_body_raw(xml, "text/xml;charset=UTF-8")
+}
+
+impl Respond for Ec2Wire {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let body = String::from_utf8_lossy(&request.body);
+        let ids: Vec<String> = body
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .filter(|(k, _)| k.starts_with("NetworkInterfaceId."))
+            .map(|(_, v)| v.to_owned())
+            .collect();
+        let response = match self.ecs.op_describe_interfaces(&ids) {
+            Ok(found) if found.len() < ids.len() => {
+                let missing = ids
+                    .iter()
+                    .find(|id| !found.iter().any(|f| &&f.id == id))
+                    .cloned()
+                    .unwrap_or_default();
+                ec2_error(
+                    400,
+                    "InvalidNetworkInterfaceID.NotFound",
+                    &format!("The networkInterface ID '{missing}' does not exist"),
+                )
+            }
+            Ok(found) => {
+                let items: String = found
+                    .iter()
+                    .map(|n| {
+                        let association = n
+                            .public_ip
+                            .map(|ip| format!("\n            <association>\n                <publicIp>{ip}</publicIp>\n                <publicDnsName></publicDnsName>\n                <ipOwnerId>amazon</ipOwnerId>\n            </association>"))
+                            .unwrap_or_default();
+                        let private = n.private_ip.map(|ip| ip.to_string()).unwrap_or_default();
+                        format!(
+                            "\n        <item>\n            <networkInterfaceId>{}</networkInterfaceId>\n            <subnetId>subnet-0a1b2c3d4e5f60718</subnetId>\n            <vpcId>vpc-0123456789abcdef0</vpcId>\n            <availabilityZone>eu-west-3a</availabilityZone>\n            <description>arn:aws:ecs:eu-west-3:123456789012:attachment/3a6f1c2e-8d4b-4e5f-9a0b-1c2d3e4f5a6b</description>\n            <ownerId>123456789012</ownerId>\n            <requesterId>578734482556</requesterId>\n            <requesterManaged>true</requesterManaged>\n            <status>in-use</status>\n            <macAddress>0a:1b:2c:3d:4e:5f</macAddress>\n            <privateIpAddress>{private}</privateIpAddress>\n            <sourceDestCheck>true</sourceDestCheck>\n            <interfaceType>interface</interfaceType>{association}\n        </item>",
+                            n.id
+                        )
+                    })
+                    .collect();
+                let xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeNetworkInterfacesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n    <requestId>7b2d9e1f-3c4a-4b5d-8e6f-9a0b1c2d3e4f</requestId>\n    <networkInterfaceSet>{items}\n    </networkInterfaceSet>\n</DescribeNetworkInterfacesResponse>"
+                );
+                ResponseTemplate::new(200).set_body_raw(xml, "text/xml;charset=UTF-8")
+            }
+            Err(CallFault::Throttled) => {
+                ec2_error(503, "RequestLimitExceeded", "Request limit exceeded.")
+            }
+            Err(CallFault::AccessDenied) => ec2_error(
+                403,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation.",
+            ),
+            Err(CallFault::ServiceNotFound) => {
+                ec2_error(400, "InvalidParameterValue", "unexpected")
+            }
+        };
+        response.set_delay(self.delay)
+    }
+}

@@ -1,0 +1,234 @@
+//! Benchmark: AWS calls and latency per action, ours against the reference design's.
+//!
+//! Runs the AWS backend (real SDK) against the simulated ECS served over the ECS and EC2 wire
+//! protocols, every answer delayed by a fixed round trip (30 ms by default, `RTT_MS` to
+//! change), and prints calls per action and latency in round trips, beside the reference
+//! design's sequence measured the same way in the same run.
+//!
+//! ```sh
+//! cargo run --example calls_bench
+//! ```
+
+use grafana_ondemand::aws::{Builder, EcsPlatform};
+use grafana_ondemand::mock::wire::WireStub;
+use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
+use grafana_ondemand::{
+    Controller, DesiredStatus, Platform, ServiceController, ServiceProfile, State, wait_for,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RUNS: u32 = 10;
+
+struct Row {
+    action: &'static str,
+    calls: f64,
+    latency: Duration,
+    reference: Option<(f64, Duration)>,
+}
+
+async fn platform(uri: &str) -> EcsPlatform {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(uri)
+        .region(aws_config::Region::new("eu-west-3"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKID", "SECRET", None, None, "bench",
+        ))
+        .load()
+        .await;
+    Builder::new()
+        .cluster("ondemand")
+        .service("grafana")
+        .sdk_config(sdk)
+        .build()
+        .await
+        .expect("platform")
+}
+
+fn controller(p: EcsPlatform, ecs: &SimulatedEcs) -> Controller<EcsPlatform> {
+    Controller::new(
+        p,
+        ServiceProfile::grafana(),
+        Arc::new(SimulatedProbe::new(ecs.clone())),
+    )
+}
+
+/// Mean calls and latency of `RUNS` runs of `f`.
+async fn measure<F, Fut>(ecs: &SimulatedEcs, mut f: F) -> (f64, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut total = Duration::ZERO;
+    let mut calls = 0;
+    for _ in 0..RUNS {
+        ecs.reset_calls();
+        let begun = Instant::now();
+        f().await;
+        total += begun.elapsed();
+        calls += ecs.total_calls();
+    }
+    (calls as f64 / f64::from(RUNS), total / RUNS)
+}
+
+/// The reference Lambda's status while running: four calls, one after the other.
+async fn reference_running_status(p: &EcsPlatform) {
+    p.describe_service().await.expect("DescribeServices");
+    let arns = p
+        .list_tasks(DesiredStatus::Running)
+        .await
+        .expect("ListTasks");
+    let tasks = p.describe_tasks(&arns).await.expect("DescribeTasks");
+    let eni = tasks[0].network.eni_id.clone().expect("eni");
+    p.describe_network_interfaces(&[eni])
+        .await
+        .expect("DescribeNetworkInterfaces");
+}
+
+#[tokio::main]
+async fn main() {
+    let rtt = Duration::from_millis(
+        std::env::var("RTT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30),
+    );
+    let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.01));
+    let stub = WireStub::with_delay(ecs.clone(), rtt).await;
+    let uri = stub.uri();
+    let mut rows = Vec::new();
+
+    // Stopped.
+    let warm = controller(platform(&uri).await, &ecs);
+    warm.status().await.expect("status");
+    let (calls, latency) = measure(&ecs, || async {
+        warm.status().await.expect("status");
+    })
+    .await;
+    let reference_platform = platform(&uri).await;
+    let reference = measure(&ecs, || async {
+        reference_platform.describe_service().await.expect("ds");
+    })
+    .await;
+    rows.push(Row {
+        action: "status, stopped",
+        calls,
+        latency,
+        reference: Some(reference),
+    });
+
+    // Start (from stopped), then stop: each measured from a stopped service.
+    let mut start_runs = Vec::new();
+    let mut stop_runs = Vec::new();
+    for _ in 0..RUNS {
+        let c = controller(platform(&uri).await, &ecs);
+        c.status().await.expect("status");
+        ecs.reset_calls();
+        let begun = Instant::now();
+        assert_eq!(c.start().await.expect("start").state, State::Starting);
+        start_runs.push((ecs.total_calls(), begun.elapsed()));
+        wait_for(&c, State::Running, Duration::from_secs(30))
+            .await
+            .expect("running");
+        c.status().await.expect("status");
+        ecs.reset_calls();
+        let begun = Instant::now();
+        assert_eq!(c.stop().await.expect("stop").state, State::Stopping);
+        stop_runs.push((ecs.total_calls(), begun.elapsed()));
+        wait_for(&c, State::Stopped, Duration::from_secs(30))
+            .await
+            .expect("stopped");
+    }
+    let mean = |runs: &[(u64, Duration)]| {
+        let n = runs.len() as u32;
+        (
+            runs.iter().map(|r| r.0).sum::<u64>() as f64 / f64::from(n),
+            runs.iter().map(|r| r.1).sum::<Duration>() / n,
+        )
+    };
+    let reference_update = measure(&ecs, || async {
+        reference_platform
+            .update_service(0, false)
+            .await
+            .expect("us");
+    })
+    .await;
+    let (calls, latency) = mean(&start_runs);
+    rows.push(Row {
+        action: "start (ask, return at once)",
+        calls,
+        latency,
+        reference: Some(reference_update),
+    });
+    let (calls, latency) = mean(&stop_runs);
+    rows.push(Row {
+        action: "stop",
+        calls,
+        latency,
+        reference: Some(reference_update),
+    });
+
+    // Running: cold process (a new controller each time), then steady.
+    let up = controller(platform(&uri).await, &ecs);
+    up.start().await.expect("start");
+    wait_for(&up, State::Running, Duration::from_secs(30))
+        .await
+        .expect("running");
+    let fresh: Vec<_> = {
+        let mut v = Vec::new();
+        for _ in 0..RUNS {
+            v.push(controller(platform(&uri).await, &ecs));
+        }
+        v
+    };
+    let mut i = 0;
+    let (calls, latency) = measure(&ecs, || {
+        let c = &fresh[i];
+        i += 1;
+        async move {
+            assert_eq!(c.status().await.expect("status").state, State::Running);
+        }
+    })
+    .await;
+    let reference = measure(&ecs, || reference_running_status(&reference_platform)).await;
+    rows.push(Row {
+        action: "status, running (cold process)",
+        calls,
+        latency,
+        reference: Some(reference),
+    });
+    let (calls, latency) = measure(&ecs, || async {
+        assert_eq!(up.status().await.expect("status").state, State::Running);
+    })
+    .await;
+    rows.push(Row {
+        action: "status, running (steady)",
+        calls,
+        latency,
+        reference: Some(reference),
+    });
+
+    println!(
+        "AWS backend over the wire stub, {} ms per round trip, mean of {RUNS} runs",
+        rtt.as_millis()
+    );
+    println!();
+    println!(
+        "| action | calls | latency | round trips | reference calls | reference round trips | speed-up |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let rt = |d: Duration| d.as_secs_f64() / rtt.as_secs_f64();
+    for r in rows {
+        let (rc, rl) = r.reference.unwrap_or((f64::NAN, Duration::ZERO));
+        println!(
+            "| {} | {:.1} | {:.0} ms | {:.2} | {:.1} | {:.2} | {:.1}x |",
+            r.action,
+            r.calls,
+            r.latency.as_secs_f64() * 1000.0,
+            rt(r.latency),
+            rc,
+            rt(rl),
+            rl.as_secs_f64() / r.latency.as_secs_f64()
+        );
+    }
+}

@@ -1,0 +1,383 @@
+//! The AWS backend, with the real SDK clients, against the simulated ECS served over the real
+//! ECS (JSON 1.1) and EC2 (query/XML) wire protocols.
+//!
+//! The scenarios run under tokio's paused clock like every other backend. Real sockets cannot
+//! wait on a paused clock (it would jump ahead while a response is in flight), so each SDK
+//! call runs on a small real-time runtime, awaited from `spawn_blocking`, which holds the
+//! paused clock still until the answer is in. The model behind the stub follows the paused
+//! clock, so ECS time still only moves when a scenario sleeps.
+
+use crate::scenarios::World;
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError, future};
+use grafana_ondemand::aws::{Builder, EcsPlatform};
+use grafana_ondemand::mock::wire::WireStub;
+use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
+use grafana_ondemand::{
+    Controller, DesiredStatus, Error, NetworkInterface, Platform, Result, ServiceController,
+    ServiceProfile, ServiceSnapshot, State, TaskSnapshot,
+};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use wiremock::matchers::{body_string_contains, header};
+use wiremock::{Mock, ResponseTemplate};
+
+fn io() -> &'static tokio::runtime::Runtime {
+    static IO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    IO.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("io runtime")
+    })
+}
+
+/// Runs `f` on the real-time runtime while the paused clock waits for it.
+async fn off_clock<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> T {
+    let io = io().handle().clone();
+    tokio::task::spawn_blocking(move || io.block_on(f))
+        .await
+        .expect("io task")
+}
+
+#[derive(Debug, Clone)]
+struct OffClock(Arc<EcsPlatform>);
+
+#[async_trait]
+impl Platform for OffClock {
+    async fn describe_service(&self) -> Result<ServiceSnapshot> {
+        let p = self.0.clone();
+        off_clock(async move { p.describe_service().await }).await
+    }
+    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>> {
+        let p = self.0.clone();
+        off_clock(async move { p.list_tasks(desired).await }).await
+    }
+    async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskSnapshot>> {
+        let (p, arns) = (self.0.clone(), arns.to_vec());
+        off_clock(async move { p.describe_tasks(&arns).await }).await
+    }
+    async fn describe_network_interfaces(&self, ids: &[String]) -> Result<Vec<NetworkInterface>> {
+        let (p, ids) = (self.0.clone(), ids.to_vec());
+        off_clock(async move { p.describe_network_interfaces(&ids).await }).await
+    }
+    async fn update_service(&self, desired: u32, force: bool) -> Result<ServiceSnapshot> {
+        let p = self.0.clone();
+        off_clock(async move { p.update_service(desired, force).await }).await
+    }
+}
+
+/// SDK settings a test uses: the stub's URL, static credentials, a fixed region, short backoff.
+pub async fn sdk_config(uri: String, credentials: Option<Credentials>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(uri)
+        .region(Region::new("eu-west-3"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(5)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .build(),
+        );
+    loader = match credentials {
+        Some(c) => loader.credentials_provider(c),
+        None => loader.credentials_provider(NoCredentials),
+    };
+    loader.load().await
+}
+
+#[derive(Debug)]
+struct NoCredentials;
+
+impl ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::ready(Err(CredentialsError::not_loaded(
+            "no providers in chain provided credentials",
+        )))
+    }
+}
+
+fn test_credentials() -> Credentials {
+    Credentials::new(
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        None,
+        None,
+        "test",
+    )
+}
+
+pub struct OverTheWire {
+    stub: WireStub,
+    controller: Controller<OffClock>,
+}
+
+impl OverTheWire {
+    pub async fn new() -> Self {
+        Self::named("ondemand", "grafana", Some(test_credentials())).await
+    }
+
+    async fn named(
+        cluster: &'static str,
+        service: &'static str,
+        credentials: Option<Credentials>,
+    ) -> Self {
+        let ecs = SimulatedEcs::new(Timing::fargate());
+        let stub = WireStub::start(ecs.clone()).await;
+        let uri = stub.uri();
+        let platform = off_clock(async move {
+            let sdk = sdk_config(uri, credentials).await;
+            Builder::new()
+                .cluster(cluster)
+                .service(service)
+                .sdk_config(sdk)
+                .build()
+                .await
+        })
+        .await
+        .expect("platform");
+        let probe = Arc::new(SimulatedProbe::new(ecs));
+        let controller = Controller::new(
+            OffClock(Arc::new(platform)),
+            ServiceProfile::grafana(),
+            probe,
+        );
+        OverTheWire { stub, controller }
+    }
+}
+
+impl World for OverTheWire {
+    fn controller(&self) -> &dyn ServiceController {
+        &self.controller
+    }
+    fn ecs(&self) -> &SimulatedEcs {
+        self.stub.ecs()
+    }
+}
+
+crate::scenario_suite!(OverTheWire::new().await);
+
+// ---- what only the wire can show -------------------------------------------------------------
+
+#[tokio::test(start_paused = true)]
+async fn requests_speak_the_real_protocols() {
+    let w = OverTheWire::new().await;
+    w.controller.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(w.controller.status().await.unwrap().state, State::Running);
+    let requests = w.stub.server().received_requests().await.unwrap();
+    let mut ops = std::collections::BTreeSet::new();
+    for r in &requests {
+        assert_eq!(r.method.as_str(), "POST");
+        assert_eq!(r.url.path(), "/");
+        assert!(
+            r.headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+        );
+        match r.headers.get("x-amz-target") {
+            Some(target) => {
+                assert_eq!(
+                    r.headers.get("content-type").unwrap(),
+                    "application/x-amz-json-1.1"
+                );
+                let op = target
+                    .to_str()
+                    .unwrap()
+                    .strip_prefix("AmazonEC2ContainerServiceV20141113.")
+                    .unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                assert_eq!(body["cluster"], "ondemand", "{op}: {body}");
+                ops.insert(op.to_owned());
+            }
+            None => {
+                let body = String::from_utf8(r.body.clone()).unwrap();
+                assert!(body.starts_with("Action=DescribeNetworkInterfaces&Version=2016-11-15&NetworkInterfaceId.1=eni-"), "{body}");
+                ops.insert("DescribeNetworkInterfaces".to_owned());
+            }
+        }
+    }
+    let expected = [
+        "DescribeNetworkInterfaces",
+        "DescribeServices",
+        "DescribeTasks",
+        "ListTasks",
+        "UpdateService",
+    ];
+    assert_eq!(ops.into_iter().collect::<Vec<_>>(), expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_then_success_is_absorbed_by_the_sdk_retry() {
+    let w = OverTheWire::new().await;
+    w.stub.ecs().throttle_next_calls(2);
+    assert_eq!(w.controller.status().await.unwrap().state, State::Stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttling_past_the_retry_budget_is_throttled() {
+    let w = OverTheWire::new().await;
+    w.stub.ecs().throttle_next_calls(100);
+    match w.controller.status().await {
+        Err(e @ Error::Throttled { .. }) => assert!(e.is_retryable()),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn access_denied_names_the_iam_action() {
+    let w = OverTheWire::new().await;
+    w.stub.ecs().deny("UpdateService");
+    match w.controller.start().await {
+        Err(Error::PermissionDenied { action }) => assert_eq!(action, "ecs:UpdateService"),
+        other => panic!("expected PermissionDenied, got {other:?}"),
+    }
+    w.stub.ecs().deny("DescribeNetworkInterfaces");
+    let err = Error::PermissionDenied {
+        action: "ec2:DescribeNetworkInterfaces".into(),
+    };
+    assert!(err.to_string().contains("ec2:DescribeNetworkInterfaces"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ec2_access_denied_names_the_ec2_action() {
+    let w = OverTheWire::new().await;
+    w.stub.ecs().deny("DescribeNetworkInterfaces");
+    w.controller.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    match w.controller.status().await {
+        Err(Error::PermissionDenied { action }) => {
+            assert_eq!(action, "ec2:DescribeNetworkInterfaces")
+        }
+        other => panic!("expected PermissionDenied, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_cluster_is_named() {
+    let w = OverTheWire::named("nope", "grafana", Some(test_credentials())).await;
+    match w.controller.status().await {
+        Err(Error::ClusterNotFound { cluster }) => assert_eq!(cluster, "nope"),
+        other => panic!("expected ClusterNotFound, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_service_answered_as_missing_is_named() {
+    let w = OverTheWire::named("ondemand", "grafana-typo", Some(test_credentials())).await;
+    for result in [w.controller.status().await, w.controller.start().await] {
+        match result {
+            Err(Error::ServiceNotFound { cluster, service }) => assert_eq!(
+                (cluster.as_str(), service.as_str()),
+                ("ondemand", "grafana-typo")
+            ),
+            other => panic!("expected ServiceNotFound, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn missing_credentials_are_named_at_the_first_call() {
+    let w = OverTheWire::named("ondemand", "grafana", None).await;
+    match w.controller.status().await {
+        Err(Error::InvalidConfig { setting, problem }) => {
+            assert_eq!(setting, "AWS credentials");
+            assert!(problem.contains("AWS_PROFILE"), "{problem}");
+        }
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_truncated_answer_is_a_backend_error_not_a_panic() {
+    let w = OverTheWire::new().await;
+    Mock::given(header(
+        "x-amz-target",
+        "AmazonEC2ContainerServiceV20141113.DescribeServices",
+    ))
+    .respond_with(ResponseTemplate::new(200).set_body_raw(
+        r#"{"services": [{"serviceName": "graf"#,
+        "application/x-amz-json-1.1",
+    ))
+    .with_priority(1)
+    .mount(w.stub.server())
+    .await;
+    match w.controller.status().await {
+        Err(e @ Error::Backend { .. }) => {
+            assert!(e.to_string().contains("ecs:DescribeServices"), "{e}")
+        }
+        other => panic!("expected Backend, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn answers_with_missing_fields_do_not_panic() {
+    let w = OverTheWire::new().await;
+    w.controller.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Mock::given(header(
+        "x-amz-target",
+        "AmazonEC2ContainerServiceV20141113.DescribeServices",
+    ))
+    .respond_with(ResponseTemplate::new(200).set_body_raw(
+        r#"{"services": [{"desiredCount": 1}]}"#,
+        "application/x-amz-json-1.1",
+    ))
+    .with_priority(1)
+    .mount(w.stub.server())
+    .await;
+    Mock::given(header("x-amz-target", "AmazonEC2ContainerServiceV20141113.DescribeTasks"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(r#"{"tasks": [{}, {"lastStatus": "RUNNING", "attachments": [{"type": "ElasticNetworkInterface"}]}]}"#, "application/x-amz-json-1.1"))
+        .with_priority(1)
+        .mount(w.stub.server())
+        .await;
+    let s = w.controller.status().await.unwrap();
+    assert_eq!(s.state, State::Starting, "{s:?}");
+    assert!(s.endpoint.is_none());
+    let described = w
+        .stub
+        .server()
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.headers
+                .get("x-amz-target")
+                .is_some_and(|t| t.to_str().unwrap().ends_with(".DescribeTasks"))
+        })
+        .count();
+    assert_eq!(described, 1, "the odd DescribeTasks answer was read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn malformed_ec2_xml_is_a_backend_error_naming_the_call() {
+    let w = OverTheWire::new().await;
+    w.controller.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    Mock::given(body_string_contains("Action=DescribeNetworkInterfaces"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("}}} this is not XML", "text/xml"))
+        .with_priority(1)
+        .mount(w.stub.server())
+        .await;
+    match w.controller.status().await {
+        Err(e @ Error::Backend { .. }) => assert!(
+            e.to_string().contains("ec2:DescribeNetworkInterfaces"),
+            "{e}"
+        ),
+        other => panic!("expected Backend, got {other:?}"),
+    }
+}
