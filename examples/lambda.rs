@@ -1,1 +1,303 @@
-fn main() {}
+//! The Lambda behind API Gateway (REST v1, HTTP API v2) or a function URL.
+//!
+//! Speaks the original design's JSON contract: `POST {"action": "start" | "stop" | "status"}`
+//! (plus an optional `"wait"`, capped at 25 s to stay under API Gateway's 29 s), CORS, and
+//! `GET` for the control page. Environment: `CLUSTER_NAME`, `SERVICE_NAME`, and for access
+//! `ACCESS_TOKEN_SECRET_ARN` (a Secrets Manager secret read once at cold start) or
+//! `ACCESS_TOKEN`, `PROTECT_STATUS`, `ALLOWED_ORIGINS`.
+//!
+//! ```sh
+//! pip install cargo-lambda
+//! cargo lambda build --release --x86-64 --example lambda --output-format zip
+//! ```
+
+use grafana_ondemand::api::{Access, Api};
+use grafana_ondemand::backend::{Settings, connect};
+use lambda_http::{Body, Request, RequestExt, Response, run, service_fn};
+use std::convert::Infallible;
+use tracing::Instrument;
+
+/// Parse → call → render, all in [`Api::handle`]; this only converts the event.
+async fn handler(api: &Api, event: Request) -> Result<Response<Body>, Infallible> {
+    let request_id = event
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let (parts, body) = event.into_parts();
+    let request = http::Request::from_parts(parts, bytes::Bytes::copy_from_slice(body.as_ref()));
+    let answer = api
+        .handle(request)
+        .instrument(tracing::info_span!("request", %request_id))
+        .await;
+    Ok(answer.map(Body::Text))
+}
+
+/// The access token, read once: from Secrets Manager when `ACCESS_TOKEN_SECRET_ARN` is set.
+async fn token() -> Result<Option<String>, lambda_http::Error> {
+    let Some(secret) = std::env::var("ACCESS_TOKEN_SECRET_ARN")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let out = aws_sdk_secretsmanager::Client::new(&config)
+        .get_secret_value()
+        .secret_id(&secret)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read the access token from secret {secret}: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    let value = out.secret_string().map(str::trim).filter(|v| !v.is_empty());
+    Ok(Some(
+        value
+            .ok_or_else(|| format!("secret {secret} holds no text token"))?
+            .to_owned(),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(true)
+        .without_time()
+        .init();
+    let backend = connect(Settings::default()).await?;
+    let api = Api::new(backend.controller, Access::from_env(token().await?)?);
+    tracing::info!(backend = %backend.description, "ready");
+    run(service_fn(|event| handler(&api, event))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use grafana_ondemand::{Error, MockServiceController, State, Status};
+    use std::sync::Arc;
+
+    fn status(state: State) -> Status {
+        serde_json::from_value(serde_json::json!({
+            "status": state, "message": format!("Grafana is {state}."), "runningCount": 0, "desiredCount": 1,
+        }))
+        .unwrap()
+    }
+
+    fn api(mock: MockServiceController, token: Option<&str>, origins: &[&str]) -> Api {
+        let access = Access {
+            token: token.map(str::to_owned),
+            protect_status: false,
+            allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
+        };
+        Api::new(Arc::new(mock), access)
+    }
+
+    async fn send(api: &Api, fixture: &str) -> (u16, http::HeaderMap, serde_json::Value) {
+        let event = lambda_http::request::from_str(fixture).expect("fixture parses");
+        let response = handler(api, event).await.unwrap();
+        let code = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.body() {
+            Body::Text(t) => t.clone(),
+            other => panic!("expected text, got {other:?}"),
+        };
+        let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+        (code, headers, json)
+    }
+
+    fn starting_mock() -> MockServiceController {
+        let mut m = MockServiceController::new();
+        m.expect_start()
+            .times(1)
+            .returning(|| Ok(status(State::Starting)));
+        m
+    }
+
+    #[tokio::test]
+    async fn start_through_each_gateway_answers_202_starting_with_cors() {
+        for fixture in [
+            include_str!("fixtures/apigw_rest_start.json"),
+            include_str!("fixtures/apigw_http_start.json"),
+            include_str!("fixtures/function_url_start.json"),
+        ] {
+            let (code, headers, body) = send(&api(starting_mock(), None, &["*"]), fixture).await;
+            assert_eq!(code, 202, "{body}");
+            assert_eq!(body["status"], "starting");
+            assert_eq!(body["desiredCount"], 1);
+            assert_eq!(headers["access-control-allow-origin"], "*");
+            assert_eq!(headers["content-type"], "application/json");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_body_means_status() {
+        let mut m = MockServiceController::new();
+        m.expect_status()
+            .times(1)
+            .returning(|| Ok(status(State::Stopped)));
+        let (code, _, body) = send(
+            &api(m, None, &["*"]),
+            include_str!("fixtures/apigw_rest_no_body.json"),
+        )
+        .await;
+        assert_eq!((code, body["status"].as_str()), (200, Some("stopped")));
+    }
+
+    #[tokio::test]
+    async fn preflight_is_answered_without_calling_the_backend() {
+        let m = MockServiceController::new(); // any call would panic
+        let (code, headers, _) = send(
+            &api(
+                m,
+                Some("s3cret-token-0123456789"),
+                &["https://dash.example.com"],
+            ),
+            include_str!("fixtures/apigw_http_options.json"),
+        )
+        .await;
+        assert_eq!(code, 204);
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "https://dash.example.com"
+        );
+        assert!(
+            headers["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains("Authorization")
+        );
+    }
+
+    #[tokio::test]
+    async fn with_a_token_start_needs_it_and_status_does_not() {
+        let token = "s3cret-token-0123456789";
+        let (code, headers, body) = send(
+            &api(MockServiceController::new(), Some(token), &[]),
+            include_str!("fixtures/apigw_http_start.json"),
+        )
+        .await;
+        assert_eq!(code, 401);
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization: Bearer")
+        );
+        assert!(
+            headers.get("access-control-allow-origin").is_none(),
+            "no CORS for unlisted origins once a token is set"
+        );
+        let (code, _, _) = send(
+            &api(starting_mock(), Some(token), &[]),
+            include_str!("fixtures/apigw_http_start_with_token.json"),
+        )
+        .await;
+        assert_eq!(code, 202);
+        let mut m = MockServiceController::new();
+        m.expect_status()
+            .times(1)
+            .returning(|| Ok(status(State::Stopped)));
+        assert_eq!(
+            send(
+                &api(m, Some(token), &[]),
+                include_str!("fixtures/apigw_rest_no_body.json")
+            )
+            .await
+            .0,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_a_4xx_that_says_what_to_fix() {
+        let cases = [
+            (
+                include_str!("fixtures/apigw_rest_bad_json.json"),
+                400,
+                "not the expected JSON",
+            ),
+            (
+                include_str!("fixtures/apigw_rest_unknown_action.json"),
+                400,
+                "valid actions are start, stop, status",
+            ),
+            (
+                include_str!("fixtures/apigw_http_delete.json"),
+                405,
+                "DELETE is not supported",
+            ),
+        ];
+        for (fixture, expected, words) in cases {
+            let (code, _, body) =
+                send(&api(MockServiceController::new(), None, &["*"]), fixture).await;
+            assert_eq!(code, expected, "{body}");
+            assert!(body["error"].as_str().unwrap().contains(words), "{body}");
+        }
+        let big = include_str!("fixtures/apigw_http_start.json").replace(
+            r#"{\"action\": \"start\"}"#,
+            &format!(
+                r#"{{\"action\": \"start\", \"pad\": \"{}\"}}"#,
+                "x".repeat(5000)
+            ),
+        );
+        let (code, _, body) = send(&api(MockServiceController::new(), None, &["*"]), &big).await;
+        assert_eq!(code, 413, "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_backend_failure_is_a_5xx_with_a_safe_message() {
+        let mut m = MockServiceController::new();
+        m.expect_start().returning(|| {
+            Err(Error::backend(
+                "ecs:UpdateService",
+                "dispatch failure: io error: connection reset; request id 123 key AKIDEXAMPLE",
+            ))
+        });
+        let (code, _, body) = send(
+            &api(m, None, &["*"]),
+            include_str!("fixtures/apigw_http_start.json"),
+        )
+        .await;
+        assert_eq!(code, 502);
+        let text = body["error"].as_str().unwrap();
+        assert!(
+            !text.contains("AKID") && !text.contains("connection reset"),
+            "{text}"
+        );
+        let mut m = MockServiceController::new();
+        m.expect_start().returning(|| {
+            Err(Error::Throttled {
+                action: "ecs:UpdateService".into(),
+            })
+        });
+        let (code, headers, _) = send(
+            &api(m, None, &["*"]),
+            include_str!("fixtures/apigw_http_start.json"),
+        )
+        .await;
+        assert_eq!((code, headers["retry-after"].to_str().unwrap()), (503, "5"));
+    }
+
+    #[tokio::test]
+    async fn get_serves_the_control_page() {
+        let (code, headers, body) = send(
+            &api(MockServiceController::new(), None, &["*"]),
+            include_str!("fixtures/apigw_rest_get_page.json"),
+        )
+        .await;
+        assert_eq!(code, 200);
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(body.as_str().unwrap().contains("Start Grafana"));
+    }
+}

@@ -1,1 +1,69 @@
-fn main() {}
+//! The web server: the control page and the JSON API.
+//!
+//! ```sh
+//! cargo run --example server            # simulated backend, http://127.0.0.1:8080
+//! CLUSTER_NAME=ondemand SERVICE_NAME=grafana AWS_REGION=eu-west-3 cargo run --example server
+//! ```
+//! `LISTEN` sets the address (default `127.0.0.1:8080`); `STATUS_SHARE_MS` how long one
+//! status is shared among all watchers (default 1000).
+
+use grafana_ondemand::api::{Access, Api};
+use grafana_ondemand::backend::{BackendKind, Settings, connect};
+use grafana_ondemand::{SharedStatus, web};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let backend = connect(Settings::default()).await?;
+    let share = std::env::var("STATUS_SHARE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let controller = Arc::new(SharedStatus::new(
+        backend.controller.clone(),
+        Duration::from_millis(share),
+    ));
+    let mut api = Api::new(controller, Access::from_env(None)?);
+    if backend.kind == BackendKind::Simulated {
+        tracing::warn!(
+            "simulated backend: no AWS account is used; set CLUSTER_NAME and SERVICE_NAME for a real service"
+        );
+        api = api.with_notice(
+            "Simulated backend: no AWS account is used and nothing is billed. \
+             Set CLUSTER_NAME and SERVICE_NAME to drive a real ECS service.",
+        );
+    }
+    let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen} ({e}): set LISTEN to a free address"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = %backend.description, "serving the control page");
+    println!(
+        "Control page: http://{addr}/  (driving {})",
+        backend.description
+    );
+    axum::serve(listener, web::router(api))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! grafana-ondemand: run Grafana (or any HTTP service) on ECS Fargate only while someone uses
-//! it. This facade re-exports the core and, behind features, the backends:
-//! `aws` ([`aws`]) and `mock` ([`mock`]).
+//! it. This facade re-exports the core and, behind features, the backends — `aws`
+//! ([`aws`]) and `mock` ([`mock`]) — and what the frontends share: the HTTP contract
+//! ([`api`]), the web router ([`web`]) and backend selection ([`backend`]).
 //!
 //! ```
 //! use grafana_ondemand::{ServiceProfile, State};
@@ -10,6 +11,12 @@
 #![deny(missing_docs)]
 
 pub use grafana_ondemand_core::*;
+
+pub mod api;
+#[cfg(all(feature = "aws", feature = "mock"))]
+pub mod backend;
+#[cfg(feature = "web")]
+pub mod web;
 
 #[cfg(feature = "aws")]
 pub use grafana_ondemand_aws as aws;

@@ -24,6 +24,7 @@ mod observation;
 mod platform;
 mod readiness;
 mod service;
+mod shared;
 mod state;
 mod status;
 mod wait;
@@ -40,6 +41,7 @@ pub use readiness::{HttpProbe, Readiness, ReadinessProbe};
 #[cfg(feature = "automock")]
 pub use service::MockServiceController;
 pub use service::ServiceController;
+pub use shared::SharedStatus;
 pub use state::State;
 pub use status::{Status, TaskInfo};
 pub use wait::{poll_delay, wait_for};

@@ -18,3 +18,16 @@ pub trait ServiceController: Send + Sync {
     /// Reports the current status, checking the endpoint's health when a task runs.
     async fn status(&self) -> Result<Status>;
 }
+
+#[async_trait]
+impl<T: ServiceController + ?Sized> ServiceController for std::sync::Arc<T> {
+    async fn start(&self) -> Result<Status> {
+        (**self).start().await
+    }
+    async fn stop(&self) -> Result<Status> {
+        (**self).stop().await
+    }
+    async fn status(&self) -> Result<Status> {
+        (**self).status().await
+    }
+}

@@ -1,0 +1,406 @@
+//! The HTTP contract every frontend speaks, once: parse, authorize, call, render.
+//!
+//! `POST {"action": "start" | "stop" | "status", "wait": seconds}` answered with the
+//! [`Status`] JSON; `GET …/api/status` for the status alone; `GET` anything else for the
+//! control page; `OPTIONS` for CORS preflight. The Lambda and the web server both hand their
+//! requests to [`Api::handle`].
+
+use crate::{Error, ServiceController, State, Status, wait_for};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest body accepted.
+pub const MAX_BODY: usize = 4096;
+/// The longest `wait` a request may ask for: API Gateway cuts integrations at 29 s.
+pub const MAX_WAIT: Duration = Duration::from_secs(25);
+/// The control page, one HTML file with plain JavaScript.
+pub const PAGE: &str = include_str!("page.html");
+
+/// Who may do what.
+#[derive(Debug, Clone, Default)]
+pub struct Access {
+    /// When set, `start` and `stop` need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// When true (and a token is set), `status` needs it too.
+    pub protect_status: bool,
+    /// Origins allowed by CORS; `*` allows all. Empty: no CORS headers at all.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Access {
+    /// From `ACCESS_TOKEN` (the token itself, when not read from a secret by the caller),
+    /// `PROTECT_STATUS` (`true`/`false`) and `ALLOWED_ORIGINS` (comma-separated). Without a
+    /// token every origin is allowed by default; with one, none unless listed.
+    pub fn from_env(token: Option<String>) -> crate::Result<Self> {
+        let var = |n: &str| {
+            std::env::var(n)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let token = token.or_else(|| var("ACCESS_TOKEN"));
+        if token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(Error::invalid_config(
+                "ACCESS_TOKEN",
+                "is shorter than 16 characters: use a long random token",
+            ));
+        }
+        let protect_status = match var("PROTECT_STATUS").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(Error::invalid_config(
+                    "PROTECT_STATUS",
+                    format!("`{other}` is not true or false"),
+                ));
+            }
+        };
+        let allowed_origins = match var("ALLOWED_ORIGINS") {
+            Some(list) => list
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            None if token.is_none() => vec!["*".into()],
+            None => Vec::new(),
+        };
+        Ok(Access {
+            token,
+            protect_status,
+            allowed_origins,
+        })
+    }
+}
+
+/// The action a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Scale to one task.
+    Start,
+    /// Scale to zero.
+    Stop,
+    /// Report.
+    Status,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    wait: Option<f64>,
+}
+
+/// A parsed request: what to do, and how long the caller is willing to wait.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// What to do.
+    pub action: Action,
+    /// How long to wait for the target state (start: Running, stop: Stopped); zero: answer at once.
+    pub wait: Duration,
+}
+
+/// A request the API refuses, with the status code and a message saying what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What was wrong and what to do.
+    pub message: String,
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
+}
+
+/// Parses a POST body: empty means `status`; a missing action means `status`.
+pub fn parse(body: &[u8]) -> Result<Command, Refusal> {
+    if body.len() > MAX_BODY {
+        return Err(refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_BODY} bytes: send {{\"action\": \"start\"}}"),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Command {
+            action: Action::Status,
+            wait: Duration::ZERO,
+        });
+    }
+    let parsed: Body = serde_json::from_slice(body).map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not the expected JSON ({e}): send {{\"action\": \"start\" | \"stop\" | \"status\"}}"),
+        )
+    })?;
+    let action = match parsed.action.as_deref().map(str::trim) {
+        None | Some("status") => Action::Status,
+        Some("start") => Action::Start,
+        Some("stop") => Action::Stop,
+        Some(other) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("unknown action `{other}`: valid actions are start, stop, status"),
+            ));
+        }
+    };
+    let wait = match parsed.wait {
+        None => Duration::ZERO,
+        Some(w) if w.is_finite() && w >= 0.0 => Duration::from_secs_f64(w).min(MAX_WAIT),
+        Some(_) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "`wait` must be a number of seconds from 0 to 25",
+            ));
+        }
+    };
+    Ok(Command { action, wait })
+}
+
+/// The HTTP status and a message safe to show a client, for an error. The full error goes
+/// to the logs, never to the client.
+pub fn error_response(e: &Error) -> Refusal {
+    match e {
+        Error::ServiceNotFound { .. } | Error::ClusterNotFound { .. } => {
+            refuse(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Error::PermissionDenied { action } => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the controller may not call {action}: ask the operator to grant it"),
+        ),
+        Error::Throttled { .. } => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "AWS is throttling requests: try again in a few seconds",
+        ),
+        Error::Timeout { .. } => refuse(
+            StatusCode::GATEWAY_TIMEOUT,
+            "AWS did not answer in time: try again",
+        ),
+        Error::InvalidConfig { setting, .. } => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "the controller is misconfigured ({setting}): ask the operator to check its logs"
+            ),
+        ),
+        _ => refuse(
+            StatusCode::BAD_GATEWAY,
+            "AWS answered with an error: try again, or ask the operator to check the logs",
+        ),
+    }
+}
+
+/// The HTTP API over one controller.
+#[derive(Clone)]
+pub struct Api {
+    controller: Arc<dyn ServiceController>,
+    access: Access,
+    page: Arc<str>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("token", &self.access.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+impl Api {
+    /// An API over `controller` with these access rules.
+    pub fn new(controller: Arc<dyn ServiceController>, access: Access) -> Self {
+        Api {
+            controller,
+            access,
+            page: PAGE.into(),
+        }
+    }
+
+    /// Shows `notice` at the top of the control page (such as "simulated backend").
+    pub fn with_notice(mut self, notice: &str) -> Self {
+        let escaped = notice
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        self.page = PAGE
+            .replace("<!--NOTICE-->", &format!("<p id=notice>{escaped}</p>"))
+            .into();
+        self
+    }
+
+    /// The controller behind the API.
+    pub fn controller(&self) -> &Arc<dyn ServiceController> {
+        &self.controller
+    }
+
+    fn authorized(&self, headers: &HeaderMap, action: Action) -> bool {
+        let Some(token) = &self.access.token else {
+            return true;
+        };
+        if action == Action::Status && !self.access.protect_status {
+            return true;
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes()).into()
+    }
+
+    fn cors(&self, request: &HeaderMap, response: &mut HeaderMap) {
+        let origins = &self.access.allowed_origins;
+        let allow = if origins.iter().any(|o| o == "*") {
+            Some(HeaderValue::from_static("*"))
+        } else {
+            request
+                .get(header::ORIGIN)
+                .filter(|o| origins.iter().any(|a| o.as_bytes() == a.as_bytes()))
+                .cloned()
+        };
+        if let Some(origin) = allow {
+            response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            response.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Content-Type, Authorization"),
+            );
+            response.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            );
+            response.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<String> {
+        let (parts, body) = request.into_parts();
+        let mut response = self
+            .route(&parts.method, parts.uri.path(), &parts.headers, &body)
+            .await;
+        self.cors(&parts.headers, response.headers_mut());
+        response
+    }
+
+    async fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Response<String> {
+        match *method {
+            Method::OPTIONS => respond(StatusCode::NO_CONTENT, String::new(), None),
+            Method::GET | Method::HEAD if path.trim_end_matches('/').ends_with("/api/status") => {
+                self.act(
+                    headers,
+                    Command {
+                        action: Action::Status,
+                        wait: Duration::ZERO,
+                    },
+                )
+                .await
+            }
+            Method::GET | Method::HEAD => respond(
+                StatusCode::OK,
+                self.page.to_string(),
+                Some("text/html; charset=utf-8"),
+            ),
+            Method::POST => match parse(body) {
+                Ok(command) => self.act(headers, command).await,
+                Err(refusal) => refused(&refusal),
+            },
+            _ => {
+                let mut r = refused(&refuse(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{method} is not supported: POST {{\"action\": ...}}, or GET the page"),
+                ));
+                r.headers_mut().insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("GET, POST, OPTIONS"),
+                );
+                r
+            }
+        }
+    }
+
+    async fn act(&self, headers: &HeaderMap, command: Command) -> Response<String> {
+        if !self.authorized(headers, command.action) {
+            let mut r = refused(&refuse(
+                StatusCode::UNAUTHORIZED,
+                "this action needs the access token: send Authorization: Bearer <token>",
+            ));
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return r;
+        }
+        let c = self.controller.as_ref();
+        let result = match command.action {
+            Action::Status => c.status().await,
+            Action::Start => match c.start().await {
+                Ok(s) if !command.wait.is_zero() && s.state == State::Starting => {
+                    wait_for(c, State::Running, command.wait).await
+                }
+                other => other,
+            },
+            Action::Stop => match c.stop().await {
+                Ok(s) if !command.wait.is_zero() && s.state == State::Stopping => {
+                    wait_for(c, State::Stopped, command.wait).await
+                }
+                other => other,
+            },
+        };
+        match result {
+            Ok(status) => {
+                tracing::info!(action = ?command.action, state = %status.state, "answered");
+                let code = match (command.action, status.state) {
+                    (Action::Start, State::Starting) => StatusCode::ACCEPTED,
+                    _ => StatusCode::OK,
+                };
+                render(code, &status)
+            }
+            Err(e) => {
+                tracing::error!(action = ?command.action, error = %e, detail = ?e, "the action failed");
+                refused(&error_response(&e))
+            }
+        }
+    }
+}
+
+fn respond(code: StatusCode, body: String, content_type: Option<&'static str>) -> Response<String> {
+    let mut r = Response::new(body);
+    *r.status_mut() = code;
+    if let Some(ct) = content_type {
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn render(code: StatusCode, status: &Status) -> Response<String> {
+    let body = serde_json::to_string(status)
+        .unwrap_or_else(|_| r#"{"error":"could not render the status"}"#.into());
+    respond(code, body, Some("application/json"))
+}
+
+fn refused(refusal: &Refusal) -> Response<String> {
+    let mut r = respond(
+        refusal.status,
+        json!({"error": refusal.message}).to_string(),
+        Some("application/json"),
+    );
+    if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    r
+}

@@ -1,0 +1,151 @@
+//! Choosing and connecting a backend from flags and the environment, for every frontend.
+
+use crate::aws::Builder;
+use crate::mock::{SimulatedEcs, StandIn, Timing};
+use crate::{Controller, Error, HttpProbe, Result, ServiceController, ServiceProfile};
+use std::sync::Arc;
+
+/// Which platform a frontend drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// ECS on AWS, through the AWS SDK and its usual configuration chain.
+    Aws,
+    /// The simulated ECS, in this process, with a Grafana stand-in on loopback.
+    Simulated,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "aws" => Ok(BackendKind::Aws),
+            "simulated" | "mock" => Ok(BackendKind::Simulated),
+            other => Err(Error::invalid_config(
+                "BACKEND",
+                format!("`{other}` is not a backend: use aws or simulated"),
+            )),
+        }
+    }
+}
+
+/// Settings a frontend may take from its own flags; each falls back to the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `BACKEND`; default: `aws` when `CLUSTER_NAME` is set, else `simulated`.
+    pub kind: Option<BackendKind>,
+    /// `CLUSTER_NAME`.
+    pub cluster: Option<String>,
+    /// `SERVICE_NAME`.
+    pub service: Option<String>,
+    /// `AWS_REGION`, through the AWS chain.
+    pub region: Option<String>,
+}
+
+/// A connected backend.
+pub struct Backend {
+    /// The controller to call.
+    pub controller: Arc<dyn ServiceController>,
+    /// Which backend this is.
+    pub kind: BackendKind,
+    /// One line for logs and pages: what is driven.
+    pub description: String,
+    /// The simulated ECS, when simulated.
+    pub simulated: Option<SimulatedEcs>,
+    _stand_in: Option<StandIn>,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("kind", &self.kind)
+            .field("description", &self.description)
+            .finish()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Connects the backend the settings and environment ask for.
+pub async fn connect(settings: Settings) -> Result<Backend> {
+    let kind = match settings.kind {
+        Some(kind) => kind,
+        None => match env("BACKEND") {
+            Some(b) => b.parse()?,
+            None if settings.cluster.is_some() || env("CLUSTER_NAME").is_some() => BackendKind::Aws,
+            None => BackendKind::Simulated,
+        },
+    };
+    let profile = ServiceProfile::from_env()?;
+    let cluster = settings.cluster.or_else(|| env("CLUSTER_NAME"));
+    let service = settings.service.or_else(|| env("SERVICE_NAME"));
+    match kind {
+        BackendKind::Aws => {
+            let missing = |var: &str, what: &str| {
+                Error::invalid_config(
+                    var,
+                    format!(
+                        "is not set: set it (or --{}) to the {what}",
+                        var.split('_').next().unwrap_or(var).to_ascii_lowercase()
+                    ),
+                )
+            };
+            let cluster = cluster.ok_or_else(|| missing("CLUSTER_NAME", "ECS cluster's name"))?;
+            let service = service.ok_or_else(|| missing("SERVICE_NAME", "ECS service's name"))?;
+            let description = format!("ECS service `{service}` in cluster `{cluster}`");
+            let mut builder = Builder::new()
+                .cluster(cluster)
+                .service(service)
+                .profile(profile);
+            if let Some(region) = settings.region {
+                builder = builder.region(region);
+            }
+            Ok(Backend {
+                controller: Arc::new(builder.build_controller().await?),
+                kind,
+                description,
+                simulated: None,
+                _stand_in: None,
+            })
+        }
+        BackendKind::Simulated => {
+            let scale = match env("SIMULATED_TIME_SCALE") {
+                None => 1.0,
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|f| *f > 0.0 && *f <= 10.0)
+                    .ok_or_else(|| {
+                        Error::invalid_config(
+                            "SIMULATED_TIME_SCALE",
+                            format!("`{v}` is not a factor from 0 to 10 (0.1: ten times faster)"),
+                        )
+                    })?,
+            };
+            let ecs = SimulatedEcs::named(
+                cluster.as_deref().unwrap_or("ondemand"),
+                service.as_deref().unwrap_or("grafana"),
+                Timing::fargate().scaled(scale),
+            );
+            let stand_in = StandIn::spawn(ecs.clone(), profile.port).await.map_err(|e| {
+                Error::invalid_config(
+                    "SERVICE_PORT",
+                    format!("the Grafana stand-in cannot listen on port {} of 127.0.0.10 to .25 ({e}): set SERVICE_PORT to a free port", profile.port),
+                )
+            })?;
+            let probe = Arc::new(HttpProbe::new(&profile));
+            Ok(Backend {
+                controller: Arc::new(Controller::new(ecs.clone(), profile, probe)),
+                kind,
+                description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
+                simulated: Some(ecs),
+                _stand_in: Some(stand_in),
+            })
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The CLI, run as a binary: outputs and exit codes, on the simulated backend and on the AWS
+//! backend over the wire stub.
+
+use crate::support::{command, free_port};
+use grafana_ondemand::mock::wire::WireStub;
+use grafana_ondemand::mock::{SimulatedEcs, Timing};
+use serde_json::Value;
+use std::process::Output;
+
+fn simulated(args: &[&str], scale: &str) -> Output {
+    command("cli")
+        .args(["--backend", "simulated"])
+        .args(args)
+        .env("SIMULATED_TIME_SCALE", scale)
+        .env("SERVICE_PORT", free_port().to_string())
+        .output()
+        .expect("cli runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn status_prints_the_state_in_words_and_exits_0() {
+    let out = simulated(&["status"], "1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("stopped: Grafana is stopped."),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn start_wait_json_ends_running_with_a_url_that_answered() {
+    let out = simulated(&["start", "--wait", "--timeout", "60s", "--json"], "0.02");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(s["status"], "running");
+    assert_eq!(
+        s["healthy"], true,
+        "the real HTTP probe reached the stand-in"
+    );
+    assert!(
+        s["url"].as_str().unwrap().starts_with("http://127.0.0."),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_wait_that_times_out_exits_2_still_starting() {
+    let out = simulated(&["start", "--wait", "--timeout", "1s", "--json"], "1");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["status"], "starting");
+}
+
+#[test]
+fn url_when_not_running_exits_1_saying_why() {
+    let out = simulated(&["url"], "1");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("no URL: Grafana is stopped"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn errors_are_one_line_that_says_what_to_do() {
+    let out = command("cli")
+        .args(["--backend", "aws", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("CLUSTER_NAME") && err.contains("--cluster"),
+        "{err}"
+    );
+    let out = command("cli")
+        .args(["start", "--timeout", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bad flags are errors (exit 1), not timeouts (exit 2)"
+    );
+    assert!(text(&out.stderr).contains("use 90, 90s or 2m"));
+    let out = command("cli")
+        .args(["--backend", "kubernetes", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("use aws or simulated"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_aws_it_reads_and_starts_the_named_service_over_the_wire() {
+    let ecs = SimulatedEcs::named("ondemand", "grafana", Timing::fargate());
+    let stub = WireStub::start(ecs.clone()).await;
+    let aws = |args: &[&str]| {
+        let mut c = command("cli");
+        c.args([
+            "--backend",
+            "aws",
+            "--cluster",
+            "ondemand",
+            "--region",
+            "eu-west-3",
+        ])
+        .args(args)
+        .env("AWS_ENDPOINT_URL", stub.uri())
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        );
+        c
+    };
+    let out = tokio::task::spawn_blocking({
+        let mut c = aws(&["--service", "grafana", "status", "--json"]);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (s["status"].as_str(), s["desiredCount"].as_u64()),
+        (Some("stopped"), Some(0))
+    );
+
+    let out = tokio::task::spawn_blocking({
+        let mut c = aws(&["--service", "grafana", "start"]);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("starting:"));
+    assert_eq!(ecs.desired_count(), 1, "UpdateService reached the service");
+
+    let out = tokio::task::spawn_blocking({
+        let mut c = aws(&["--service", "grafna", "status"]);
+        move || c.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("`grafna` was not found in cluster `ondemand`"),
+        "{}",
+        text(&out.stderr)
+    );
+}

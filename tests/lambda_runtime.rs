@@ -1,0 +1,198 @@
+//! The Lambda binary, end to end: driven through the Lambda Runtime API by a small emulator
+//! on loopback, on the simulated backend. Prints its cold start.
+
+use crate::support::{command, free_port};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+#[derive(Clone)]
+struct Emulator {
+    events: Arc<Mutex<VecDeque<(String, Value)>>>,
+    first_next: Arc<Mutex<Option<Instant>>>,
+    answers: mpsc::UnboundedSender<(String, Value)>,
+}
+
+async fn next(State(e): State<Emulator>) -> (HeaderMap, String) {
+    e.first_next
+        .lock()
+        .unwrap()
+        .get_or_insert_with(Instant::now);
+    loop {
+        let event = e.events.lock().unwrap().pop_front();
+        if let Some((id, event)) = event {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "lambda-runtime-aws-request-id",
+                HeaderValue::from_str(&id).unwrap(),
+            );
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                + Duration::from_secs(30);
+            h.insert(
+                "lambda-runtime-deadline-ms",
+                HeaderValue::from_str(&deadline.as_millis().to_string()).unwrap(),
+            );
+            h.insert(
+                "lambda-runtime-invoked-function-arn",
+                HeaderValue::from_static(
+                    "arn:aws:lambda:eu-west-3:123456789012:function:grafana-controller",
+                ),
+            );
+            h.insert(
+                "lambda-runtime-trace-id",
+                HeaderValue::from_static("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
+            );
+            return (h, event.to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn response(State(e): State<Emulator>, Path(id): Path<String>, body: String) -> &'static str {
+    let _ = e.answers.send((
+        id,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    ));
+    "{}"
+}
+
+async fn error(State(e): State<Emulator>, Path(id): Path<String>, body: String) -> &'static str {
+    let _ = e.answers.send((id, json!({"runtimeError": body})));
+    "{}"
+}
+
+fn event(method: &str, body: Option<&str>) -> Value {
+    let mut e: Value =
+        serde_json::from_str(include_str!("../examples/fixtures/apigw_http_start.json")).unwrap();
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["routeKey"] = json!(format!("{method} /grafana"));
+    e["body"] = body.map(|b| json!(b)).unwrap_or(Value::Null);
+    e
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_invocations_through_the_runtime_api() {
+    let (tx, mut answers) = mpsc::unbounded_channel();
+    let emulator = Emulator {
+        events: Default::default(),
+        first_next: Default::default(),
+        answers: tx,
+    };
+    let cases = [
+        ("status", event("POST", Some(r#"{"action": "status"}"#))),
+        ("start", event("POST", Some(r#"{"action": "start"}"#))),
+        (
+            "start-wait",
+            event("POST", Some(r#"{"action": "start", "wait": 20}"#)),
+        ),
+        ("page", event("GET", None)),
+        ("bad", event("POST", Some(r#"{"action": "restart"}"#))),
+        ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
+    ];
+    emulator
+        .events
+        .lock()
+        .unwrap()
+        .extend(cases.iter().map(|(id, e)| (id.to_string(), e.clone())));
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .with_state(emulator.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let spawned = Instant::now();
+    let mut lambda = tokio::process::Command::from(command("lambda"));
+    let mut child = lambda
+        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "grafana-controller")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/grafana-controller",
+        )
+        .env("BACKEND", "simulated")
+        .env("SIMULATED_TIME_SCALE", "0.02")
+        .env("SERVICE_PORT", free_port().to_string())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("lambda starts");
+
+    let mut got = Vec::new();
+    let mut first_answer = None;
+    while got.len() < cases.len() {
+        let answer = tokio::time::timeout(Duration::from_secs(60), answers.recv())
+            .await
+            .expect("answer in time")
+            .unwrap();
+        first_answer.get_or_insert_with(|| spawned.elapsed());
+        got.push(answer);
+    }
+    let init = emulator
+        .first_next
+        .lock()
+        .unwrap()
+        .map(|t| t - spawned)
+        .unwrap();
+    println!(
+        "lambda cold start through the runtime API: init {init:?}, first answer {:?}",
+        first_answer.unwrap()
+    );
+    child.kill().await.ok();
+
+    let by_id = |id: &str| {
+        got.iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let body = |v: &Value| serde_json::from_str::<Value>(v["body"].as_str().unwrap()).unwrap();
+    let status = by_id("status");
+    assert_eq!(status["statusCode"], 200, "{status}");
+    assert_eq!(body(&status)["status"], "stopped");
+    assert_eq!(status["headers"]["access-control-allow-origin"], "*");
+    let start = by_id("start");
+    assert_eq!(
+        (
+            start["statusCode"].as_u64(),
+            body(&start)["status"].as_str()
+        ),
+        (Some(202), Some("starting"))
+    );
+    let up = by_id("start-wait");
+    assert_eq!(up["statusCode"], 200, "{up}");
+    assert_eq!(body(&up)["status"], "running");
+    assert!(
+        body(&up)["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.")
+    );
+    let page = by_id("page");
+    assert!(page["body"].as_str().unwrap().contains("Start Grafana"));
+    let bad = by_id("bad");
+    assert_eq!(bad["statusCode"], 400);
+    assert!(
+        body(&bad)["error"]
+            .as_str()
+            .unwrap()
+            .contains("valid actions are start, stop, status")
+    );
+    assert_eq!(body(&by_id("stop"))["status"], "stopping");
+}

@@ -1,0 +1,248 @@
+//! The web server: shared status under load (in process, calls counted), and the page in a
+//! real headless Chromium driven over WebDriver.
+
+use crate::support::{artifacts, command, free_port};
+use grafana_ondemand::api::{Access, Api};
+use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
+use grafana_ondemand::{Controller, ServiceProfile, SharedStatus, web};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_watchers_share_one_backend_read_per_interval() {
+    let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.01));
+    let probe = Arc::new(SimulatedProbe::new(ecs.clone()));
+    let controller = Controller::new(ecs.clone(), ServiceProfile::grafana(), probe);
+    let ttl = Duration::from_millis(250);
+    let api = Api::new(
+        Arc::new(SharedStatus::new(controller, ttl)),
+        Access::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api/status", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, web::router(api)).await });
+
+    let window = Duration::from_secs(2);
+    let served = Arc::new(AtomicU64::new(0));
+    let client = reqwest::Client::new();
+    ecs.reset_calls();
+    let begun = Instant::now();
+    let watchers: Vec<_> = (0..32)
+        .map(|_| {
+            let (client, url, served) = (client.clone(), url.clone(), served.clone());
+            tokio::spawn(async move {
+                while begun.elapsed() < window {
+                    let r = client.get(&url).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    let s: serde_json::Value = r.json().await.unwrap();
+                    assert_eq!(s["status"], "stopped");
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in watchers {
+        w.await.unwrap();
+    }
+    let took = begun.elapsed();
+    let served = served.load(Ordering::Relaxed);
+    let reads = ecs.call_count("DescribeServices");
+    println!(
+        "shared status: {served} answers in {took:.2?} ({:.0}/s) from 32 watchers, {reads} backend reads ({:.1}/s)",
+        served as f64 / took.as_secs_f64(),
+        reads as f64 / took.as_secs_f64()
+    );
+    assert!(served > 100, "the watchers were served ({served})");
+    let bound = (took.as_millis() / ttl.as_millis()) as u64 + 1;
+    assert!(
+        reads <= bound,
+        "{reads} backend reads for {served} answers: at most one per {ttl:?} ({bound})"
+    );
+}
+
+async fn wait_until<F, Fut>(what: &str, limit: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let begun = Instant::now();
+    while !f().await {
+        assert!(begun.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
+    use fantoccini::{ClientBuilder, Locator};
+
+    let (driver_port, listen) = (free_port(), format!("127.0.0.1:{}", free_port()));
+    let mut driver = tokio::process::Command::new("chromedriver")
+        .arg(format!("--port={driver_port}"))
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver (Debian package chromium-driver; .ci/install installs it)");
+    let mut server = tokio::process::Command::from(command("server"));
+    let mut server = server
+        .env("LISTEN", &listen)
+        .env("SIMULATED_TIME_SCALE", "0.05")
+        .env("SERVICE_PORT", free_port().to_string())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server starts");
+    let page = format!("http://{listen}/");
+    wait_until("the server", Duration::from_secs(30), || async {
+        reqwest::get(&page).await.is_ok()
+    })
+    .await;
+    let webdriver = format!("http://127.0.0.1:{driver_port}");
+    wait_until("chromedriver", Duration::from_secs(30), || async {
+        reqwest::get(format!("{webdriver}/status")).await.is_ok()
+    })
+    .await;
+
+    let profile = tempdir();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
+                     "--window-size=420,800", format!("--user-data-dir={}", profile.display())]
+        }),
+    );
+    let browser = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&webdriver)
+        .await
+        .expect("a browser session");
+
+    browser.goto(&page).await.unwrap();
+    let notice = browser
+        .wait()
+        .for_element(Locator::Id("notice"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(notice.contains("Simulated backend"), "{notice}");
+    let start = browser
+        .wait()
+        .for_element(Locator::Css("#start:not([hidden])"))
+        .await
+        .unwrap();
+    assert_eq!(
+        browser
+            .find(Locator::Id("state"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .to_lowercase(),
+        "stopped"
+    );
+    start.click().await.unwrap();
+
+    let state = |b: fantoccini::Client| async move {
+        b.find(Locator::Id("state"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .to_lowercase()
+    };
+    wait_until("starting", Duration::from_secs(10), || {
+        let b = browser.clone();
+        async move { state(b).await == "starting" }
+    })
+    .await;
+    let detail = browser
+        .find(Locator::Id("detail"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(detail.contains("usually under a minute"), "{detail}");
+
+    wait_until("the Open Grafana link", Duration::from_secs(30), || {
+        let b = browser.clone();
+        async move {
+            b.find(Locator::Id("open"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert_eq!(state(browser.clone()).await, "running");
+    let href = browser
+        .find(Locator::Id("open"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(href.starts_with("http://127.0.0."), "{href}");
+    let shot = artifacts().join("browser-running.png");
+    std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
+    println!("screenshot: {}", shot.display());
+
+    browser
+        .find(Locator::Id("stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until("stopped", Duration::from_secs(30), || {
+        let b = browser.clone();
+        async move { state(b).await == "stopped" }
+    })
+    .await;
+    assert!(
+        !browser
+            .find(Locator::Id("open"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+
+    browser.goto(&href).await.unwrap();
+    let body = browser
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("stands in for Grafana"),
+        "the link opened the stand-in: {body}"
+    );
+
+    browser.close().await.unwrap();
+    server.kill().await.ok();
+    driver.kill().await.ok();
+    std::fs::remove_dir_all(profile).ok();
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("grafana-ondemand-chromium-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
