@@ -1,0 +1,114 @@
+# A complete deployment: a VPC of its own with two public subnets, and the module.
+#
+#   cargo lambda build --release --x86-64 --example lambda --output-format zip
+#   terraform init && terraform apply -var 'allowed_cidrs=["203.0.113.0/24"]'
+
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.90, < 7.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}
+
+variable "region" {
+  description = "The AWS region to deploy in."
+  type        = string
+  default     = "eu-west-3"
+}
+
+variable "allowed_cidrs" {
+  description = "IPv4 ranges allowed to reach Grafana (your office or home IP as x.x.x.x/32)."
+  type        = list(string)
+}
+
+variable "lambda_zip_path" {
+  description = "The controller's bootstrap.zip."
+  type        = string
+  default     = "../../../target/lambda/lambda/bootstrap.zip"
+}
+
+data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394:The example takes the first two zones of the region for its two subnets; a new zone does not move them.
+  state = "available"
+}
+
+resource "aws_vpc" "this" {
+  #checkov:skip=CKV2_AWS_11:Flow logs cost more than the Grafana they would watch; enable them in a shared VPC.
+  cidr_block           = "10.42.0.0/16"
+  enable_dns_support   = true
+  enable_dns_hostnames = true
+  tags                 = { Name = "grafana-ondemand" }
+}
+
+# No rule at all: nothing uses the default security group.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+}
+
+resource "aws_internet_gateway" "this" {
+  vpc_id = aws_vpc.this.id
+  tags   = { Name = "grafana-ondemand" }
+}
+
+resource "aws_subnet" "public" {
+  count             = 2
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = cidrsubnet(aws_vpc.this.cidr_block, 8, count.index)
+  availability_zone = data.aws_availability_zones.available.names[count.index]
+  # ECS assigns the task's public IP itself; nothing else gets one.
+  map_public_ip_on_launch = false
+  tags                    = { Name = "grafana-ondemand-public-${count.index}" }
+}
+
+resource "aws_route_table" "public" {
+  vpc_id = aws_vpc.this.id
+  route {
+    cidr_block = "0.0.0.0/0"
+    gateway_id = aws_internet_gateway.this.id
+  }
+  tags = { Name = "grafana-ondemand-public" }
+}
+
+resource "aws_route_table_association" "public" {
+  count          = 2
+  subnet_id      = aws_subnet.public[count.index].id
+  route_table_id = aws_route_table.public.id
+}
+
+module "grafana" {
+  #checkov:skip=CKV_TF_1:The module is a local path in this same repository, versioned with it.
+  #checkov:skip=CKV_TF_2:The module is a local path in this same repository, versioned with it.
+  source          = "../../modules/grafana_on_demand"
+  name            = "grafana-ondemand"
+  vpc_id          = aws_vpc.this.id
+  subnet_ids      = aws_subnet.public[*].id
+  allowed_cidrs   = var.allowed_cidrs
+  lambda_zip_path = var.lambda_zip_path
+}
+
+output "api_url" {
+  description = "Open this in a browser: the control page."
+  value       = module.grafana.api_url
+}
+
+output "cluster_name" {
+  description = "CLUSTER_NAME for the CLI."
+  value       = module.grafana.cluster_name
+}
+
+output "service_name" {
+  description = "SERVICE_NAME for the CLI."
+  value       = module.grafana.service_name
+}
+
+output "token_command" {
+  description = "Prints the API token the control page asks for."
+  value       = "aws secretsmanager get-secret-value --region ${var.region} --query SecretString --output text --secret-id ${module.grafana.access_token_secret_arn}"
+}

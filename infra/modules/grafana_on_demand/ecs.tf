@@ -1,0 +1,162 @@
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+
+  tags = local.tags
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+}
+
+locals {
+  # The CloudWatch data source, provisioned at start so Grafana is useful at once.
+  datasources = yamlencode({
+    apiVersion = 1
+    datasources = [{
+      name      = "CloudWatch"
+      type      = "cloudwatch"
+      isDefault = true
+      jsonData  = { authType = "default", defaultRegion = local.region }
+    }]
+  })
+
+  environment = concat(
+    [
+      { name = "GF_SERVER_HTTP_PORT", value = tostring(var.grafana_port) },
+      { name = "GF_SECURITY_ADMIN_USER", value = "admin" },
+      { name = "GF_AUTH_ANONYMOUS_ENABLED", value = "false" },
+      { name = "GF_SERVER_ENFORCE_DOMAIN", value = "false" },
+      { name = "GF_PATHS_PROVISIONING", value = "/tmp/provisioning" },
+      { name = "GF_DATASOURCES_YAML", value = local.datasources },
+      { name = "GF_ANALYTICS_REPORTING_ENABLED", value = "false" },
+    ],
+    var.grafana_root_url == null ? [] : [{ name = "GF_SERVER_ROOT_URL", value = var.grafana_root_url }],
+  )
+}
+
+resource "aws_ecs_task_definition" "grafana" {
+  family                   = var.name
+  network_mode             = "awsvpc"
+  requires_compatibilities = ["FARGATE"]
+  cpu                      = tostring(var.cpu)
+  memory                   = tostring(var.memory)
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.architecture
+  }
+
+  container_definitions = jsonencode([{
+    name      = "grafana"
+    image     = var.grafana_image
+    essential = true
+    # Writes the data source file, then hands over to Grafana's own entry point.
+    entryPoint = ["/bin/sh", "-c"]
+    command = [
+      "mkdir -p /tmp/provisioning/datasources /tmp/provisioning/dashboards /tmp/provisioning/plugins /tmp/provisioning/alerting && printf '%s' \"$GF_DATASOURCES_YAML\" > /tmp/provisioning/datasources/cloudwatch.yaml && exec /run.sh"
+    ]
+    portMappings = [{ containerPort = var.grafana_port, protocol = "tcp" }]
+    environment  = local.environment
+    secrets = [{
+      name      = "GF_SECURITY_ADMIN_PASSWORD"
+      valueFrom = aws_secretsmanager_secret.admin_password.arn
+    }]
+    mountPoints = var.persistent_storage ? [{
+      sourceVolume  = "grafana-data"
+      containerPath = "/var/lib/grafana"
+      readOnly      = false
+    }] : []
+    healthCheck = {
+      command     = ["CMD-SHELL", "wget -q -O /dev/null http://localhost:${var.grafana_port}/api/health || exit 1"]
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 60
+    }
+    readonlyRootFilesystem = false
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.grafana.name
+        "awslogs-region"        = local.region
+        "awslogs-stream-prefix" = "grafana"
+      }
+    }
+  }])
+
+  dynamic "volume" {
+    for_each = var.persistent_storage ? [1] : []
+    content {
+      name = "grafana-data"
+      efs_volume_configuration {
+        file_system_id     = aws_efs_file_system.grafana[0].id
+        transit_encryption = "ENABLED"
+        authorization_config {
+          access_point_id = aws_efs_access_point.grafana[0].id
+          iam             = "ENABLED"
+        }
+      }
+    }
+  }
+
+  tags = local.tags
+}
+
+resource "aws_ecs_service" "grafana" {
+  #checkov:skip=CKV_AWS_333:A public IP instead of a load balancer is the point ($0 when stopped); ingress is limited to allowed_cidrs, and assign_public_ip = false serves private subnets.
+  name            = var.name
+  cluster         = aws_ecs_cluster.this.id
+  task_definition = aws_ecs_task_definition.grafana.arn
+  # Off by default: the controller Lambda sets it to 1 on demand.
+  desired_count = 0
+
+  dynamic "capacity_provider_strategy" {
+    for_each = var.use_fargate_spot ? [] : [1]
+    content {
+      capacity_provider = "FARGATE"
+      weight            = 1
+    }
+  }
+
+  dynamic "capacity_provider_strategy" {
+    for_each = var.use_fargate_spot ? [1] : []
+    content {
+      capacity_provider = "FARGATE_SPOT"
+      weight            = 1
+    }
+  }
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.grafana.id]
+    assign_public_ip = var.assign_public_ip
+  }
+
+  # One Grafana on SQLite: never two tasks writing the same database.
+  deployment_minimum_healthy_percent = 0
+  deployment_maximum_percent         = 100
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = false
+  }
+
+  propagate_tags = "SERVICE"
+
+  lifecycle {
+    # Managed by the controller at run time.
+    ignore_changes = [desired_count]
+  }
+
+  depends_on = [aws_ecs_cluster_capacity_providers.this, aws_efs_mount_target.grafana]
+
+  tags = local.tags
+}

@@ -1,0 +1,79 @@
+# Grafana's data (SQLite database, plugins) on EFS: nothing is lost at stop.
+
+resource "aws_efs_file_system" "grafana" {
+  count            = var.persistent_storage ? 1 : 0
+  creation_token   = "${var.name}-data"
+  encrypted        = true
+  kms_key_id       = var.kms_key_arn
+  performance_mode = "generalPurpose"
+  throughput_mode  = "elastic"
+
+  lifecycle_policy {
+    transition_to_ia = "AFTER_7_DAYS"
+  }
+
+  lifecycle_policy {
+    transition_to_primary_storage_class = "AFTER_1_ACCESS"
+  }
+
+  tags = merge(local.tags, { Name = "${var.name}-data" })
+}
+
+resource "aws_efs_backup_policy" "grafana" {
+  count          = var.persistent_storage && var.efs_backup ? 1 : 0
+  file_system_id = aws_efs_file_system.grafana[0].id
+  backup_policy {
+    status = "ENABLED"
+  }
+}
+
+resource "aws_efs_mount_target" "grafana" {
+  # count, not for_each: subnet ids are often unknown until the VPC is applied.
+  count           = var.persistent_storage ? length(var.subnet_ids) : 0
+  file_system_id  = aws_efs_file_system.grafana[0].id
+  subnet_id       = var.subnet_ids[count.index]
+  security_groups = [aws_security_group.efs[0].id]
+}
+
+resource "aws_efs_access_point" "grafana" {
+  count          = var.persistent_storage ? 1 : 0
+  file_system_id = aws_efs_file_system.grafana[0].id
+
+  # Grafana's image runs as uid/gid 472.
+  posix_user {
+    uid = 472
+    gid = 472
+  }
+
+  root_directory {
+    path = "/grafana"
+    creation_info {
+      owner_uid   = 472
+      owner_gid   = 472
+      permissions = "0750"
+    }
+  }
+
+  tags = local.tags
+}
+
+resource "aws_efs_file_system_policy" "grafana" {
+  count          = var.persistent_storage ? 1 : 0
+  file_system_id = aws_efs_file_system.grafana[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "TaskThroughAccessPointOverTls"
+        Effect    = "Allow"
+        Principal = { AWS = aws_iam_role.task.arn }
+        Action    = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+        Resource  = aws_efs_file_system.grafana[0].arn
+        Condition = {
+          Bool         = { "aws:SecureTransport" = "true" }
+          StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.grafana[0].arn }
+        }
+      }
+    ]
+  })
+}

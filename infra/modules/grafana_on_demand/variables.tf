@@ -1,0 +1,159 @@
+variable "name" {
+  description = "Name prefix of every resource (letters, digits and dashes)."
+  type        = string
+  default     = "grafana-ondemand"
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,30}$", var.name))
+    error_message = "name must start with a letter and hold 2 to 31 letters, digits or dashes."
+  }
+}
+
+variable "vpc_id" {
+  description = "The VPC the task runs in."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the task (public subnets when assign_public_ip is true) and of the EFS mount targets, one per availability zone."
+  type        = list(string)
+  validation {
+    condition     = length(var.subnet_ids) > 0
+    error_message = "subnet_ids needs at least one subnet."
+  }
+}
+
+variable "allowed_cidrs" {
+  description = "IPv4 ranges allowed to reach Grafana on its port (your office, your VPN). No default: nothing is open to the world unless you say so."
+  type        = list(string)
+  validation {
+    condition     = alltrue([for c in var.allowed_cidrs : can(cidrhost(c, 0))])
+    error_message = "allowed_cidrs must be CIDR blocks such as 203.0.113.0/24."
+  }
+}
+
+variable "allowed_ipv6_cidrs" {
+  description = "IPv6 ranges allowed to reach Grafana (only useful in dual-stack subnets)."
+  type        = list(string)
+  default     = []
+}
+
+variable "assign_public_ip" {
+  description = "Give the task a public IP (public subnets, no load balancer). False for private subnets reached over a VPN; set the Lambda's SERVICE_ADDRESS to private then."
+  type        = bool
+  default     = true
+}
+
+variable "grafana_image" {
+  description = "The Grafana container image."
+  type        = string
+  default     = "grafana/grafana-oss:11.3.0"
+}
+
+variable "grafana_port" {
+  description = "The port Grafana listens on."
+  type        = number
+  default     = 3000
+}
+
+variable "grafana_root_url" {
+  description = "Grafana's public root URL when it has a stable name (a DNS record); null lets Grafana answer on whatever address it is reached by."
+  type        = string
+  default     = null
+}
+
+variable "cpu" {
+  description = "Fargate CPU units for the task (256 = 0.25 vCPU)."
+  type        = number
+  default     = 256
+}
+
+variable "memory" {
+  description = "Fargate memory for the task, in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "architecture" {
+  description = "CPU architecture of the task and of the Lambda: X86_64 or ARM64 (about 20% cheaper; the Lambda zip must be built for it)."
+  type        = string
+  default     = "X86_64"
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.architecture)
+    error_message = "architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "use_fargate_spot" {
+  description = "Run the task on Fargate Spot (about 70% cheaper; AWS may reclaim it with two minutes' notice)."
+  type        = bool
+  default     = false
+}
+
+variable "persistent_storage" {
+  description = "Keep Grafana's data (/var/lib/grafana) on an encrypted EFS file system, so dashboards and users survive every stop."
+  type        = bool
+  default     = true
+}
+
+variable "efs_backup" {
+  description = "Back Grafana's EFS up daily with AWS Backup (about $0.05 per GB-month of backups)."
+  type        = bool
+  default     = true
+}
+
+variable "lambda_zip_path" {
+  description = "Path to the controller Lambda's bootstrap.zip (cargo lambda build --release --example lambda --output-format zip)."
+  type        = string
+}
+
+variable "api_auth" {
+  description = "How callers of the API prove who they are: \"token\" (a bearer token kept in Secrets Manager) or \"iam\" (SigV4-signed requests)."
+  type        = string
+  default     = "token"
+  validation {
+    condition     = contains(["token", "iam"], var.api_auth)
+    error_message = "api_auth must be token or iam."
+  }
+}
+
+variable "protect_status" {
+  description = "Require the token for status too (by default anyone with the URL may read the status)."
+  type        = bool
+  default     = false
+}
+
+variable "allowed_origins" {
+  description = "Browser origins allowed by CORS to call the API (your frontend); the control page served by the API itself needs none."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_throttle_rate" {
+  description = "Steady requests per second the API accepts."
+  type        = number
+  default     = 5
+}
+
+variable "api_throttle_burst" {
+  description = "Burst of requests the API accepts."
+  type        = number
+  default     = 10
+}
+
+variable "log_retention_days" {
+  description = "How long logs of Grafana, the Lambda and the API are kept."
+  type        = number
+  default     = 30
+}
+
+variable "kms_key_arn" {
+  description = "A customer-managed KMS key for logs, secrets and EFS; null uses AWS-managed keys."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
