@@ -36,12 +36,7 @@ impl Access {
     /// `PROTECT_STATUS` (`true`/`false`) and `ALLOWED_ORIGINS` (comma-separated). Without a
     /// token every origin is allowed by default; with one, none unless listed.
     pub fn from_env(token: Option<String>) -> crate::Result<Self> {
-        let var = |n: &str| {
-            std::env::var(n)
-                .ok()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = crate::setting;
         let token = token.or_else(|| var("ACCESS_TOKEN"));
         if token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(Error::invalid_config(

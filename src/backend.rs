@@ -64,12 +64,7 @@ impl std::fmt::Debug for Backend {
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
+use crate::setting as env;
 
 /// Connects the backend the settings and environment ask for.
 pub async fn connect(settings: Settings) -> Result<Backend> {

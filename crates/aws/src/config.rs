@@ -31,17 +31,9 @@ pub struct Builder {
 }
 
 fn required(var: &str, what: &str) -> Result<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
-        Ok(_) => Err(Error::invalid_config(
-            var,
-            format!("is empty: set it to the {what}"),
-        )),
-        Err(_) => Err(Error::invalid_config(
-            var,
-            format!("is not set: set it to the {what}"),
-        )),
-    }
+    grafana_ondemand_core::setting(var).ok_or_else(|| {
+        Error::invalid_config(var, format!("is not set or empty: set it to the {what}"))
+    })
 }
 
 impl Builder {

@@ -92,12 +92,7 @@ impl ServiceProfile {
     /// (`public`/`private`), `SERVICE_SCHEME`, `SERVICE_PORT`, `HEALTH_PATH` and
     /// `HEALTH_TIMEOUT_MS` where set.
     pub fn from_env() -> crate::Result<Self> {
-        fn var(name: &str) -> Option<String> {
-            std::env::var(name)
-                .ok()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        }
+        use crate::env::setting as var;
         let mut p = ServiceProfile::grafana();
         if let Some(v) = var("SERVICE_DISPLAY_NAME") {
             p.display_name = v;

@@ -19,6 +19,7 @@
 mod controller;
 mod derive;
 mod endpoint;
+mod env;
 mod error;
 mod observation;
 mod platform;
@@ -32,6 +33,7 @@ mod wait;
 pub use controller::Controller;
 pub use derive::{derive, probe_target, select_task, task_endpoint};
 pub use endpoint::{AddressKind, Endpoint, ServiceProfile};
+pub use env::setting;
 pub use error::{Error, Result};
 pub use observation::{
     Deployment, Health, Observation, ServiceSnapshot, TaskNetwork, TaskPhase, TaskSnapshot,
