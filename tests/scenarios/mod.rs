@@ -68,7 +68,7 @@ pub async fn cold_start_reaches_an_answering_endpoint(world: &impl World) {
 /// Ten concurrent starts scale up once and place one task.
 pub async fn concurrent_starts_scale_up_once(world: &impl World) {
     let c = world.controller();
-    let all = futures_join_all((0..10).map(|_| c.start())).await;
+    let all = join_all((0..10).map(|_| c.start())).await;
     for s in all {
         let s = s.unwrap();
         assert!(matches!(s.state, State::Starting), "{s:?}");
@@ -302,19 +302,9 @@ pub async fn status_is_cheap_in_calls(world: &impl World) {
     assert_eq!((calls["DescribeServices"], calls["DescribeTasks"]), (1, 1));
 }
 
-async fn futures_join_all<F: std::future::Future>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.collect();
-    let mut out = Vec::new();
-    // Poll all at once: a JoinSet would need 'static futures.
-    let joined = join_all_inner(handles).await;
-    out.extend(joined);
-    out
-}
-
-async fn join_all_inner<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+/// Polls all the futures at once (a JoinSet would need 'static futures).
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
     let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;
