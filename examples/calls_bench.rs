@@ -74,11 +74,11 @@ where
 /// The reference Lambda's status while running: four calls, one after the other.
 async fn reference_running_status(p: &EcsPlatform) {
     p.describe_service().await.expect("DescribeServices");
-    let arns = p
-        .list_tasks(DesiredStatus::Running)
+    let page = p
+        .list_tasks(DesiredStatus::Running, None)
         .await
         .expect("ListTasks");
-    let tasks = p.describe_tasks(&arns).await.expect("DescribeTasks");
+    let tasks = p.describe_tasks(&page.arns).await.expect("DescribeTasks");
     let eni = tasks[0].network.eni_id.clone().expect("eni");
     p.describe_network_interfaces(&[eni])
         .await

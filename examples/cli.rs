@@ -112,8 +112,15 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         cluster: cli.cluster,
         service: cli.service,
         region: cli.region,
+        simulated_by_default: true,
+        readiness: None,
     };
     let backend = connect(settings).await?;
+    if backend.kind == BackendKind::Simulated && cli.backend.is_none() {
+        eprintln!(
+            "note: no CLUSTER_NAME or SERVICE_NAME set: driving the simulated ECS (set them, or --cluster and --service, for your ECS service)"
+        );
+    }
     let c = backend.controller.as_ref();
     let (status, target, timeout) = match cli.command {
         Command::Status => (c.status().await?, None, Duration::ZERO),

@@ -2,31 +2,48 @@
 //!
 //! Speaks the original design's JSON contract: `POST {"action": "start" | "stop" | "status"}`
 //! (plus an optional `"wait"`, capped at 25 s to stay under API Gateway's 29 s), CORS, and
-//! `GET` for the control page. Environment: `CLUSTER_NAME`, `SERVICE_NAME`, and for access
-//! `ACCESS_TOKEN_SECRET_ARN` (a Secrets Manager secret read once at cold start) or
-//! `ACCESS_TOKEN`, `PROTECT_STATUS`, `ALLOWED_ORIGINS`.
+//! `GET` for the control page. Environment: `CLUSTER_NAME`, `SERVICE_NAME` (required: a
+//! Lambda never falls back to the simulated ECS), `READINESS` (default `ecs`: the function
+//! runs outside the VPC and cannot reach the task), and for access `ACCESS_TOKEN_SECRET_ARN`
+//! (a Secrets Manager secret read once at cold start) or `ACCESS_TOKEN`, `PROTECT_STATUS`,
+//! `ALLOWED_ORIGINS`. Every answer fits in what the invocation has left.
 //!
 //! ```sh
 //! pip install cargo-lambda
 //! cargo lambda build --release --x86-64 --example lambda --output-format zip
 //! ```
 
-use grafana_ondemand::api::{Access, Api};
+use grafana_ondemand::ReadinessSource;
+use grafana_ondemand::api::{Access, Api, DEFAULT_BUDGET};
 use grafana_ondemand::backend::{Settings, connect};
 use lambda_http::{Body, Request, RequestExt, Response, run, service_fn};
 use std::convert::Infallible;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
-/// Parse → call → render, all in [`Api::handle`]; this only converts the event.
+/// Kept back from the invocation's deadline to send the answer.
+const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
+
+/// Parse → call → render, all in [`Api::handle_within`]; this only converts the event and
+/// passes down the time the invocation has left.
 async fn handler(api: &Api, event: Request) -> Result<Response<Body>, Infallible> {
-    let request_id = event
-        .lambda_context_ref()
-        .map(|c| c.request_id.clone())
-        .unwrap_or_default();
+    let context = event.lambda_context_ref();
+    let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
+    let budget = context
+        .map(|c| {
+            let deadline = UNIX_EPOCH + Duration::from_millis(c.deadline);
+            deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .saturating_sub(ANSWER_MARGIN)
+        })
+        .filter(|b| !b.is_zero())
+        .unwrap_or(DEFAULT_BUDGET)
+        .min(DEFAULT_BUDGET);
     let (parts, body) = event.into_parts();
     let request = http::Request::from_parts(parts, bytes::Bytes::copy_from_slice(body.as_ref()));
     let answer = api
-        .handle(request)
+        .handle_within(request, budget)
         .instrument(tracing::info_span!("request", %request_id))
         .await;
     Ok(answer.map(Body::Text))
@@ -70,7 +87,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_current_span(true)
         .without_time()
         .init();
-    let backend = connect(Settings::default()).await?;
+    let backend = connect(Settings {
+        simulated_by_default: false,
+        readiness: Some(ReadinessSource::Ecs),
+        ..Settings::default()
+    })
+    .await?;
     let api = Api::new(backend.controller, Access::from_env(token().await?)?);
     tracing::info!(backend = %backend.description, "ready");
     run(service_fn(|event| handler(&api, event))).await

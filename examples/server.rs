@@ -31,7 +31,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let backend = connect(Settings::default()).await?;
+    let backend = connect(Settings {
+        simulated_by_default: true,
+        ..Settings::default()
+    })
+    .await?;
     let share = std::env::var("STATUS_SHARE_MS")
         .ok()
         .and_then(|v| v.parse().ok())

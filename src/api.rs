@@ -12,11 +12,16 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::{Instant, timeout_at};
 
 /// The largest body accepted.
 pub const MAX_BODY: usize = 4096;
 /// The longest `wait` a request may ask for: API Gateway cuts integrations at 29 s.
 pub const MAX_WAIT: Duration = Duration::from_secs(25);
+/// How long an answer may take unless the host says otherwise: under API Gateway's 29 s.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(28);
+/// Kept back from a wait for the status read that ends it and for the answer itself.
+const WAIT_RESERVE: Duration = Duration::from_secs(3);
 /// The control page, one HTML file with plain JavaScript.
 pub const PAGE: &str = include_str!("page.html");
 
@@ -92,7 +97,7 @@ struct Body {
 }
 
 /// A parsed request: what to do, and how long the caller is willing to wait.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Command {
     /// What to do.
     pub action: Action,
@@ -149,7 +154,10 @@ pub fn parse(body: &[u8]) -> Result<Command, Refusal> {
     };
     let wait = match parsed.wait {
         None => Duration::ZERO,
-        Some(w) if w.is_finite() && w >= 0.0 => Duration::from_secs_f64(w).min(MAX_WAIT),
+        // Capped before it becomes a Duration: 1e308 seconds is no Duration at all.
+        Some(w) if w.is_finite() && w >= 0.0 => {
+            Duration::from_secs_f64(w.min(MAX_WAIT.as_secs_f64()))
+        }
         Some(_) => {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
@@ -175,6 +183,10 @@ pub fn error_response(e: &Error) -> Refusal {
             StatusCode::SERVICE_UNAVAILABLE,
             "AWS is throttling requests: try again in a few seconds",
         ),
+        Error::Unavailable { .. } => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "AWS could not answer right now: try again in a few seconds",
+        ),
         Error::Timeout { .. } => refuse(
             StatusCode::GATEWAY_TIMEOUT,
             "AWS did not answer in time: try again",
@@ -198,6 +210,7 @@ pub struct Api {
     controller: Arc<dyn ServiceController>,
     access: Access,
     page: Arc<str>,
+    budget: Duration,
 }
 
 impl std::fmt::Debug for Api {
@@ -215,7 +228,14 @@ impl Api {
             controller,
             access,
             page: PAGE.into(),
+            budget: DEFAULT_BUDGET,
         }
+    }
+
+    /// How long an answer may take when the host gives no deadline of its own.
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Shows `notice` at the top of the control page (such as "simulated backend").
@@ -274,11 +294,28 @@ impl Api {
         }
     }
 
-    /// Answers one request.
+    /// Answers one request within the API's budget.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<String> {
+        self.handle_within(request, self.budget).await
+    }
+
+    /// Answers one request within `budget` (a Lambda passes what its invocation has left):
+    /// every call and wait is bounded by it, whatever AWS does.
+    pub async fn handle_within(
+        &self,
+        request: Request<Bytes>,
+        budget: Duration,
+    ) -> Response<String> {
+        let deadline = Instant::now() + budget;
         let (parts, body) = request.into_parts();
         let mut response = self
-            .route(&parts.method, parts.uri.path(), &parts.headers, &body)
+            .route(
+                &parts.method,
+                parts.uri.path(),
+                &parts.headers,
+                &body,
+                deadline,
+            )
             .await;
         self.cors(&parts.headers, response.headers_mut());
         response
@@ -290,6 +327,7 @@ impl Api {
         path: &str,
         headers: &HeaderMap,
         body: &[u8],
+        deadline: Instant,
     ) -> Response<String> {
         match *method {
             Method::OPTIONS => respond(StatusCode::NO_CONTENT, String::new(), None),
@@ -300,6 +338,7 @@ impl Api {
                         action: Action::Status,
                         wait: Duration::ZERO,
                     },
+                    deadline,
                 )
                 .await
             }
@@ -309,7 +348,7 @@ impl Api {
                 Some("text/html; charset=utf-8"),
             ),
             Method::POST => match parse(body) {
-                Ok(command) => self.act(headers, command).await,
+                Ok(command) => self.act(headers, command, deadline).await,
                 Err(refusal) => refused(&refusal),
             },
             _ => {
@@ -326,7 +365,12 @@ impl Api {
         }
     }
 
-    async fn act(&self, headers: &HeaderMap, command: Command) -> Response<String> {
+    async fn act(
+        &self,
+        headers: &HeaderMap,
+        command: Command,
+        deadline: Instant,
+    ) -> Response<String> {
         if !self.authorized(headers, command.action) {
             let mut r = refused(&refuse(
                 StatusCode::UNAUTHORIZED,
@@ -336,25 +380,15 @@ impl Api {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return r;
         }
-        let c = self.controller.as_ref();
-        let result = match command.action {
-            Action::Status => c.status().await,
-            Action::Start => match c.start().await {
-                Ok(s) if !command.wait.is_zero() && s.state == State::Starting => {
-                    wait_for(c, State::Running, command.wait).await
-                }
-                other => other,
-            },
-            Action::Stop => match c.stop().await {
-                Ok(s) if !command.wait.is_zero() && s.state == State::Stopping => {
-                    wait_for(c, State::Stopped, command.wait).await
-                }
-                other => other,
-            },
-        };
+        let result = self.run(command, deadline).await;
         match result {
             Ok(status) => {
-                tracing::info!(action = ?command.action, state = %status.state, "answered");
+                // Reads are frequent and billed per line on Lambda: actions alone at info.
+                if command.action == Action::Status {
+                    tracing::debug!(state = %status.state, "answered");
+                } else {
+                    tracing::info!(action = ?command.action, state = %status.state, "answered");
+                }
                 let code = match (command.action, status.state) {
                     (Action::Start, State::Starting) => StatusCode::ACCEPTED,
                     _ => StatusCode::OK,
@@ -365,6 +399,45 @@ impl Api {
                 tracing::error!(action = ?command.action, error = %e, detail = ?e, "the action failed");
                 refused(&error_response(&e))
             }
+        }
+    }
+}
+
+impl Api {
+    /// Carries out a command, never past `deadline`: the action is cut off there, and a wait
+    /// ends early enough to answer with the last status seen.
+    async fn run(&self, command: Command, deadline: Instant) -> crate::Result<Status> {
+        let c = self.controller.as_ref();
+        let out_of_time = || Error::Timeout {
+            action: format!("{:?}", command.action).to_lowercase(),
+            after: None,
+        };
+        let (first, target) = match command.action {
+            Action::Status => (timeout_at(deadline, c.status()).await, None),
+            Action::Start => (
+                timeout_at(deadline, c.start()).await,
+                Some((State::Starting, State::Running)),
+            ),
+            Action::Stop => (
+                timeout_at(deadline, c.stop()).await,
+                Some((State::Stopping, State::Stopped)),
+            ),
+        };
+        let status = first.map_err(|_| out_of_time())??;
+        let Some((on_its_way, target)) = target else {
+            return Ok(status);
+        };
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(WAIT_RESERVE);
+        let wait = command.wait.min(left);
+        if wait.is_zero() || status.state != on_its_way {
+            return Ok(status);
+        }
+        match timeout_at(deadline, wait_for(c, target, wait)).await {
+            Ok(waited) => waited,
+            // The last read ran long: answer with what the action saw, in time.
+            Err(_) => Ok(status),
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use crate::aws::Builder;
 use crate::mock::{SimulatedEcs, StandIn, Timing};
-use crate::{Controller, Error, HttpProbe, Result, ServiceController, ServiceProfile};
+use crate::{
+    Controller, Error, HttpProbe, ReadinessSource, Result, ServiceController, ServiceProfile,
+};
 use std::sync::Arc;
 
 /// Which platform a frontend drives.
@@ -32,8 +34,16 @@ impl std::str::FromStr for BackendKind {
 /// Settings a frontend may take from its own flags; each falls back to the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    /// `BACKEND`; default: `aws` when `CLUSTER_NAME` is set, else `simulated`.
+    /// `BACKEND`; default: `aws` when `CLUSTER_NAME` or `SERVICE_NAME` is set; otherwise
+    /// `simulated` where [`Settings::simulated_by_default`] allows it, else an error.
     pub kind: Option<BackendKind>,
+    /// Whether a frontend with nothing AWS configured drives the simulated ECS (the server
+    /// and the CLI, saying so) or refuses to start (the Lambda: it must never hand out
+    /// simulated URLs).
+    pub simulated_by_default: bool,
+    /// The readiness source when `READINESS` is unset (the Lambda: `ecs`, since it has no
+    /// network path to the task).
+    pub readiness: Option<ReadinessSource>,
     /// `CLUSTER_NAME`.
     pub cluster: Option<String>,
     /// `SERVICE_NAME`.
@@ -68,17 +78,28 @@ use crate::setting as env;
 
 /// Connects the backend the settings and environment ask for.
 pub async fn connect(settings: Settings) -> Result<Backend> {
+    let cluster = settings.cluster.or_else(|| env("CLUSTER_NAME"));
+    let service = settings.service.or_else(|| env("SERVICE_NAME"));
     let kind = match settings.kind {
         Some(kind) => kind,
         None => match env("BACKEND") {
             Some(b) => b.parse()?,
-            None if settings.cluster.is_some() || env("CLUSTER_NAME").is_some() => BackendKind::Aws,
-            None => BackendKind::Simulated,
+            None if cluster.is_some() || service.is_some() => BackendKind::Aws,
+            None if settings.simulated_by_default => BackendKind::Simulated,
+            None => {
+                return Err(Error::invalid_config(
+                    "CLUSTER_NAME",
+                    "is not set: set CLUSTER_NAME and SERVICE_NAME to the ECS service to drive (BACKEND=simulated only for a demo)",
+                ));
+            }
         },
     };
-    let profile = ServiceProfile::from_env()?;
-    let cluster = settings.cluster.or_else(|| env("CLUSTER_NAME"));
-    let service = settings.service.or_else(|| env("SERVICE_NAME"));
+    let mut profile = ServiceProfile::from_env()?;
+    if env("READINESS").is_none()
+        && let Some(readiness) = settings.readiness
+    {
+        profile.readiness = readiness;
+    }
     match kind {
         BackendKind::Aws => {
             let missing = |var: &str, what: &str| {
@@ -133,7 +154,7 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                     format!("the Grafana stand-in cannot listen on port {} of 127.0.0.10 to .25 ({e}): set SERVICE_PORT to a free port", profile.port),
                 )
             })?;
-            let probe = Arc::new(HttpProbe::new(&profile));
+            let probe = Arc::new(HttpProbe::new(&profile)?);
             Ok(Backend {
                 controller: Arc::new(Controller::new(ecs.clone(), profile, probe)),
                 kind,

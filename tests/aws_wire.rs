@@ -17,7 +17,7 @@ use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
 use grafana_ondemand::{
     Controller, DesiredStatus, Error, NetworkInterface, Platform, Result, ServiceController,
-    ServiceProfile, ServiceSnapshot, State, TaskSnapshot,
+    ServiceProfile, ServiceSnapshot, State, TaskPage, TaskSnapshot,
 };
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -53,9 +53,9 @@ impl Platform for OffClock {
         let p = self.0.clone();
         off_clock(async move { p.describe_service().await }).await
     }
-    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>> {
+    async fn list_tasks(&self, desired: DesiredStatus, page: Option<String>) -> Result<TaskPage> {
         let p = self.0.clone();
-        off_clock(async move { p.list_tasks(desired).await }).await
+        off_clock(async move { p.list_tasks(desired, page).await }).await
     }
     async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskSnapshot>> {
         let (p, arns) = (self.0.clone(), arns.to_vec());
@@ -134,26 +134,32 @@ impl OverTheWire {
     ) -> Self {
         let ecs = SimulatedEcs::new(Timing::fargate());
         let stub = WireStub::start(ecs.clone()).await;
-        let uri = stub.uri();
-        let platform = off_clock(async move {
-            let sdk = sdk_config(uri, credentials).await;
-            Builder::new()
-                .cluster(cluster)
-                .service(service)
-                .sdk_config(sdk)
-                .build()
-                .await
-        })
-        .await
-        .expect("platform");
+        let platform = platform(stub.uri(), cluster, service, credentials).await;
         let probe = Arc::new(SimulatedProbe::new(ecs));
-        let controller = Controller::new(
-            OffClock(Arc::new(platform)),
-            ServiceProfile::grafana(),
-            probe,
-        );
+        let controller = Controller::new(platform, ServiceProfile::grafana(), probe);
         OverTheWire { stub, controller }
     }
+}
+
+/// The AWS backend with the real SDK clients, pointed at the stub.
+async fn platform(
+    uri: String,
+    cluster: &'static str,
+    service: &'static str,
+    credentials: Option<Credentials>,
+) -> OffClock {
+    let platform = off_clock(async move {
+        let sdk = sdk_config(uri, credentials).await;
+        Builder::new()
+            .cluster(cluster)
+            .service(service)
+            .sdk_config(sdk)
+            .build()
+            .await
+    })
+    .await
+    .expect("platform");
+    OffClock(Arc::new(platform))
 }
 
 impl World for OverTheWire {
@@ -162,6 +168,17 @@ impl World for OverTheWire {
     }
     fn ecs(&self) -> &SimulatedEcs {
         self.stub.ecs()
+    }
+    async fn another_controller(&self, profile: ServiceProfile) -> Box<dyn ServiceController> {
+        let platform = platform(
+            self.stub.uri(),
+            "ondemand",
+            "grafana",
+            Some(test_credentials()),
+        )
+        .await;
+        let probe = Arc::new(SimulatedProbe::new(self.stub.ecs().clone()));
+        Box::new(Controller::new(platform, profile, probe))
     }
 }
 
@@ -205,7 +222,8 @@ async fn requests_speak_the_real_protocols() {
             }
             None => {
                 let body = String::from_utf8(r.body.clone()).unwrap();
-                assert!(body.starts_with("Action=DescribeNetworkInterfaces&Version=2016-11-15&NetworkInterfaceId.1=eni-"), "{body}");
+                // By filter: a by-id call fails whole when one interface is gone.
+                assert!(body.starts_with("Action=DescribeNetworkInterfaces&Version=2016-11-15&Filter.1.Name=network-interface-id&Filter.1.Value.1=eni-"), "{body}");
                 ops.insert("DescribeNetworkInterfaces".to_owned());
             }
         }
@@ -375,4 +393,57 @@ async fn malformed_ec2_xml_is_a_backend_error_naming_the_call() {
         ),
         other => panic!("expected Backend, got {other:?}"),
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vanished_interface_leaves_out_only_itself() {
+    let w = OverTheWire::new().await;
+    w.controller.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let eni = w.stub.ecs().tasks()[0].network.eni_id.clone().unwrap();
+    let gone = "eni-0000000000deadbee".to_owned();
+    // EC2 itself fails a whole by-id call for one missing interface, and so does the stub.
+    let by_id = format!(
+        "Action=DescribeNetworkInterfaces&Version=2016-11-15&NetworkInterfaceId.1={eni}&NetworkInterfaceId.2={gone}"
+    );
+    let uri = w.stub.uri();
+    let (code, body) = off_clock(async move {
+        let r = reqwest::Client::new()
+            .post(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(by_id)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    })
+    .await;
+    assert_eq!(code, 400);
+    assert!(
+        body.contains("InvalidNetworkInterfaceID.NotFound"),
+        "{body}"
+    );
+    // The backend asks by filter: the live interface still comes back, with its address.
+    let found = w
+        .controller
+        .platform()
+        .describe_network_interfaces(&[eni.clone(), gone])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, eni);
+    assert!(found[0].public_ip.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn describe_tasks_failures_leave_the_task_out() {
+    let w = OverTheWire::new().await;
+    let missing = "arn:aws:ecs:eu-west-3:123456789012:task/ondemand/0123456789abcdef".to_owned();
+    let tasks = w
+        .controller
+        .platform()
+        .describe_tasks(&[missing])
+        .await
+        .unwrap();
+    assert!(tasks.is_empty());
 }

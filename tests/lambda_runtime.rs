@@ -1,11 +1,15 @@
 //! The Lambda binary, end to end: driven through the Lambda Runtime API by a small emulator
-//! on loopback, on the simulated backend. Prints its cold start.
+//! on loopback, with the AWS backend (the real SDK) against the simulated ECS over the wire
+//! stub, and no network path to the task, as where the module deploys it. Prints its cold
+//! start.
 
-use crate::support::{command, free_port};
+use crate::support::command;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::{get, post};
+use grafana_ondemand::mock::wire::WireStub;
+use grafana_ondemand::mock::{SimulatedEcs, Timing};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -78,25 +82,18 @@ fn event(method: &str, body: Option<&str>) -> Value {
     e
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_serves_invocations_through_the_runtime_api() {
+/// Serves `cases` to the Lambda binary through the Runtime API; returns the answers by id
+/// and the time from spawn to its first `next` (its init).
+async fn invoke(
+    cases: &[(&str, Value)],
+    env: &[(&str, String)],
+) -> (Vec<(String, Value)>, Duration, Duration) {
     let (tx, mut answers) = mpsc::unbounded_channel();
     let emulator = Emulator {
         events: Default::default(),
         first_next: Default::default(),
         answers: tx,
     };
-    let cases = [
-        ("status", event("POST", Some(r#"{"action": "status"}"#))),
-        ("start", event("POST", Some(r#"{"action": "start"}"#))),
-        (
-            "start-wait",
-            event("POST", Some(r#"{"action": "start", "wait": 20}"#)),
-        ),
-        ("page", event("GET", None)),
-        ("bad", event("POST", Some(r#"{"action": "restart"}"#))),
-        ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
-    ];
     emulator
         .events
         .lock()
@@ -114,7 +111,6 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
     let api = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let spawned = Instant::now();
     // LAMBDA_BINARY: measure another build, such as the `bootstrap` inside bootstrap.zip.
     let mut lambda = command("lambda");
     if let Ok(binary) = std::env::var("LAMBDA_BINARY") {
@@ -127,7 +123,11 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
         }
         lambda = other;
     }
+    for (key, value) in env {
+        lambda.env(key, value);
+    }
     let mut lambda = tokio::process::Command::from(lambda);
+    let spawned = Instant::now();
     let mut child = lambda
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "grafana-controller")
@@ -138,14 +138,10 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
             "AWS_LAMBDA_LOG_GROUP_NAME",
             "/aws/lambda/grafana-controller",
         )
-        .env("BACKEND", "simulated")
-        .env("SIMULATED_TIME_SCALE", "0.02")
-        .env("SERVICE_PORT", free_port().to_string())
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("lambda starts");
-
     let mut got = Vec::new();
     let mut first_answer = None;
     while got.len() < cases.len() {
@@ -162,11 +158,52 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
         .unwrap()
         .map(|t| t - spawned)
         .unwrap();
-    println!(
-        "lambda cold start through the runtime API: init {init:?}, first answer {:?}",
-        first_answer.unwrap()
-    );
     child.kill().await.ok();
+    (got, init, first_answer.unwrap())
+}
+
+/// The environment the module gives the function, pointed at the stub.
+fn aws_env(stub: &WireStub) -> Vec<(&'static str, String)> {
+    vec![
+        ("CLUSTER_NAME", "ondemand".into()),
+        ("SERVICE_NAME", "grafana".into()),
+        ("SERVICE_ADDRESS", "public".into()),
+        ("AWS_REGION", "eu-west-3".into()),
+        ("AWS_ENDPOINT_URL", stub.uri()),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".into()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_invocations_through_the_runtime_api() {
+    // A Fargate start fifty times faster, on the real clock; nothing answers on the task's
+    // address: only ECS's container health can say it runs.
+    let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.02));
+    ecs.set_reachable(false);
+    let stub = WireStub::start(ecs.clone()).await;
+    let cases = [
+        ("status", event("POST", Some(r#"{"action": "status"}"#))),
+        ("start", event("POST", Some(r#"{"action": "start"}"#))),
+        (
+            "start-wait",
+            event("POST", Some(r#"{"action": "start", "wait": 20}"#)),
+        ),
+        ("page", event("GET", None)),
+        ("bad", event("POST", Some(r#"{"action": "restart"}"#))),
+        (
+            "huge-wait",
+            event("POST", Some(r#"{"action": "status", "wait": 1e308}"#)),
+        ),
+        ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
+    ];
+    let (got, init, first_answer) = invoke(&cases, &aws_env(&stub)).await;
+    println!(
+        "lambda cold start through the runtime API (AWS backend): init {init:?}, first answer {first_answer:?}"
+    );
 
     let by_id = |id: &str| {
         got.iter()
@@ -189,7 +226,8 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
     );
     let up = by_id("start-wait");
     assert_eq!(up["statusCode"], 200, "{up}");
-    assert_eq!(body(&up)["status"], "running");
+    assert_eq!(body(&up)["status"], "running", "{up}");
+    assert_eq!(body(&up)["readyBy"], "ecs-health", "{up}");
     assert!(
         body(&up)["url"]
             .as_str()
@@ -206,5 +244,27 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
             .unwrap()
             .contains("valid actions are start, stop, status")
     );
+    assert_eq!(
+        by_id("huge-wait")["statusCode"],
+        200,
+        "a huge wait is capped, not a panic"
+    );
     assert_eq!(body(&by_id("stop"))["status"], "stopping");
+    assert!(ecs.call_count("UpdateService") >= 2, "{:?}", ecs.calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_service_the_binary_refuses_to_start_and_says_what_to_set() {
+    let out = tokio::process::Command::from(command("lambda"))
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_REGION", "eu-west-3")
+        .output()
+        .await
+        .expect("lambda runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CLUSTER_NAME") && stderr.contains("SERVICE_NAME"),
+        "{stderr}"
+    );
 }

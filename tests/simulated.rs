@@ -28,6 +28,10 @@ impl World for Simulated {
     fn ecs(&self) -> &SimulatedEcs {
         &self.ecs
     }
+    async fn another_controller(&self, profile: ServiceProfile) -> Box<dyn ServiceController> {
+        let probe = Arc::new(SimulatedProbe::new(self.ecs.clone()));
+        Box::new(Controller::new(self.ecs.clone(), profile, probe))
+    }
 }
 
 crate::scenario_suite!(Simulated::new());

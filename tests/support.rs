@@ -1,22 +1,36 @@
 //! Helpers for the frontend tests: the built examples, free ports, clean environments.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Mutex;
 
-/// The path of a built example (`cargo test` builds examples beside the test binaries).
+/// The path of an example binary, built now by cargo so that a test never runs what an
+/// earlier build left behind (`cargo test` does not build examples that have unit tests).
 pub fn example(name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
+    let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let path = dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo test --workspace`",
-        path.display()
-    );
-    path
+        .expect("target/<profile>");
+    let target_dir = profile_dir.parent().expect("target dir");
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.contains(name) {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--quiet", "--example", name, "--manifest-path"])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir);
+        if profile_dir.ends_with("release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("cargo runs");
+        assert!(status.success(), "cargo build --example {name} failed");
+        built.insert(name.to_owned());
+    }
+    profile_dir.join("examples").join(name)
 }
 
 /// A port free on loopback now (and so, almost surely, on 127.0.0.10 to .25 too).

@@ -5,16 +5,23 @@
 //! Time is tokio's: tests run with a paused clock, so minutes of ECS take milliseconds.
 
 use grafana_ondemand::mock::{SimulatedEcs, Timing};
-use grafana_ondemand::{Error, ServiceController, State, Status, wait_for};
+use grafana_ondemand::{
+    AddressKind, Error, ReadinessSource, ReadyBy, ServiceController, ServiceProfile, State, Status,
+    TaskPhase, wait_for,
+};
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
 /// A backend under test.
+#[allow(async_fn_in_trait)] // test-only, used through generics
 pub trait World: Send + Sync {
     /// The controller under test.
     fn controller(&self) -> &dyn ServiceController;
     /// The simulated ECS the backend talks to.
     fn ecs(&self) -> &SimulatedEcs;
+    /// A second controller on the same service, with its own memory and lock, as a second
+    /// process (another Lambda instance) has.
+    async fn another_controller(&self, profile: ServiceProfile) -> Box<dyn ServiceController>;
     /// Calls of one operation the platform has seen.
     fn calls(&self, op: &str) -> u64 {
         self.ecs().call_count(op)
@@ -185,16 +192,228 @@ pub async fn running_task_without_public_ip_yet(world: &impl World) {
     assert!(!serde_json::to_string(&s).unwrap().contains("None"));
 }
 
-/// In a private subnet the task never gets a public IP: Starting, saying why, never a URL.
+/// With `assignPublicIp` DISABLED no public address can ever appear: Failed as soon as the
+/// task has its interface, saying what to set; a controller on the private address works.
 pub async fn no_public_ip_in_a_private_subnet(world: &impl World) {
     let c = world.controller();
     world.ecs().set_assign_public_ip(false);
     c.start().await.unwrap();
-    sleep(timing(world).cold_start() * 2).await;
+    let t = timing(world);
+    sleep(t.provisioning + Duration::from_secs(1)).await;
+    let s = c.status().await.unwrap();
+    assert_eq!(
+        s.state,
+        State::Failed,
+        "said at once, not after a wait: {s:?}"
+    );
+    assert!(
+        s.message.contains("SERVICE_ADDRESS=private"),
+        "{}",
+        s.message
+    );
+    assert!(
+        s.reason
+            .as_deref()
+            .unwrap()
+            .contains("assignPublicIp is DISABLED")
+    );
+    assert!(s.endpoint.is_none());
+    let private = world
+        .another_controller(ServiceProfile {
+            address: AddressKind::Private,
+            ..ServiceProfile::grafana()
+        })
+        .await;
+    let up = wait_for(private.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(up.state, State::Running, "{up:?}");
+    assert!(up.url().unwrap().starts_with("http://127.0.1."), "{up:?}");
+}
+
+/// The Lambda's case: no network path to the task. ECS's container health alone brings the
+/// status to Running, saying so; a controller that may only probe stays Starting, saying why.
+pub async fn unreachable_task_runs_on_ecs_health(world: &impl World) {
+    world.ecs().set_reachable(false);
+    let lambda = world
+        .another_controller(ServiceProfile {
+            readiness: ReadinessSource::Ecs,
+            ..ServiceProfile::grafana()
+        })
+        .await;
+    let probe_only = world
+        .another_controller(ServiceProfile {
+            readiness: ReadinessSource::Http,
+            ..ServiceProfile::grafana()
+        })
+        .await;
+    lambda.start().await.unwrap();
+    let t = timing(world);
+    sleep(t.cold_start() - Duration::from_secs(1)).await;
+    let early = lambda.status().await.unwrap();
+    assert_eq!(
+        early.state,
+        State::Starting,
+        "answers, but no check passed yet"
+    );
+    assert!(early.reason.unwrap().contains("container health check"));
+    let up = wait_for(lambda.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(up.state, State::Running, "{up:?}");
+    assert_eq!(up.ready_by, Some(ReadyBy::EcsHealth));
+    let s = probe_only.status().await.unwrap();
+    assert_eq!(s.state, State::Starting, "{s:?}");
+    assert!(s.reason.unwrap().contains("could not be reached"));
+    // The default controller trusts either source: ECS's health, with no probe that connects.
+    let any = world.controller().status().await.unwrap();
+    assert_eq!(
+        (any.state, any.ready_by),
+        (State::Running, Some(ReadyBy::EcsHealth))
+    );
+}
+
+/// EC2 deletes a draining task's interface: a cold controller during the drain still finds
+/// the new task's address.
+pub async fn enis_vanish_while_tasks_drain(world: &impl World) {
+    let first = start_and_wait_running(world).await;
+    world.ecs().start_deployment();
+    let t = timing(world);
+    // The new task turns healthy, the old one drains into DEPROVISIONING.
+    sleep(t.cold_start() + t.deactivating + t.stopping + Duration::from_secs(2)).await;
+    assert!(
+        world
+            .ecs()
+            .task_phases()
+            .contains(&TaskPhase::Deprovisioning),
+        "{:?}",
+        world.ecs().task_phases()
+    );
+    let cold = world.another_controller(ServiceProfile::grafana()).await;
+    let s = cold.status().await.unwrap();
+    assert_eq!(s.state, State::Running, "{s:?}");
+    assert!(s.url().unwrap().starts_with("http://127.0.0."));
+    assert_ne!(s.task.unwrap().id, first.task.unwrap().id);
+}
+
+/// DescribeServices' counts lag the tasks: the status reads the tasks, both ways.
+pub async fn counts_lag_the_tasks(world: &impl World) {
+    world.ecs().set_count_lag(Duration::from_secs(600));
+    let up = start_and_wait_running(world).await;
+    assert_eq!((up.running_count, up.pending_count), (1, 0), "{up:?}");
+    let counted = grafana_ondemand::Platform::describe_service(world.ecs())
+        .await
+        .unwrap();
+    assert_eq!(counted.running_count, 0, "ECS's own count still lags");
+    world.controller().stop().await.unwrap();
+    sleep(timing(world).shutdown() + Duration::from_secs(2)).await;
+    let cold = world.another_controller(ServiceProfile::grafana()).await;
+    let s = cold.status().await.unwrap();
+    assert_eq!(
+        s.state,
+        State::Stopped,
+        "the task is gone, whatever the counts: {s:?}"
+    );
+}
+
+/// ListTasks pages: a task on a later page is found.
+pub async fn list_tasks_in_pages(world: &impl World) {
+    world.ecs().set_list_page_size(1);
+    world
+        .ecs()
+        .fail_next_launches(3, "CannotPullContainerError: ref not found");
+    world.controller().start().await.unwrap();
+    let t = timing(world);
+    sleep((t.provisioning + t.pending + t.deprovisioning + t.relaunch_delay) * 3 + t.cold_start())
+        .await;
+    let cold = world.another_controller(ServiceProfile::grafana()).await;
+    world.ecs().reset_calls();
+    let s = cold.status().await.unwrap();
+    assert_eq!(s.state, State::Running, "{s:?}");
+    assert!(
+        world.calls("ListTasks") >= 4,
+        "one running and three stopped tasks, a page each: {:?}",
+        world.ecs().calls()
+    );
+}
+
+/// A task ListTasks names but DescribeTasks does not see yet (a `failures` entry) is said.
+pub async fn a_task_not_described_yet(world: &impl World) {
+    let c = world.controller();
+    c.start().await.unwrap();
     let s = c.status().await.unwrap();
     assert_eq!(s.state, State::Starting);
-    assert!(s.reason.as_deref().unwrap().contains("public IP"));
-    assert!(s.endpoint.is_none());
+    assert_eq!(
+        s.reason.as_deref(),
+        Some("ECS placed a task; it is not described yet"),
+        "{s:?}"
+    );
+    sleep(Duration::from_secs(2)).await;
+    let s = c.status().await.unwrap();
+    assert_eq!(
+        s.reason.as_deref(),
+        Some("the task is PROVISIONING"),
+        "{s:?}"
+    );
+}
+
+/// ECS cannot place the task (Fargate Spot capacity): its words, then Failed; a new start
+/// retries with a fresh deployment.
+pub async fn placement_failures_are_said_then_failed(world: &impl World) {
+    let c = world.controller();
+    world.ecs().fail_next_placements(
+        2,
+        "Capacity is unavailable at this time. Please try again later or in a different availability zone.",
+    );
+    c.start().await.unwrap();
+    sleep(Duration::from_secs(1)).await;
+    let s = c.status().await.unwrap();
+    assert_eq!(s.state, State::Starting, "{s:?}");
+    assert!(s.reason.unwrap().contains("Capacity is unavailable"));
+    let s = wait_for(c, State::Running, PATIENCE).await.unwrap();
+    assert_eq!(s.state, State::Failed, "placement keeps failing: {s:?}");
+    assert!(s.message.contains("cannot place"), "{}", s.message);
+    assert_eq!(world.ecs().deployments_created(), 1);
+    c.start().await.unwrap();
+    assert_eq!(
+        world.ecs().deployments_created(),
+        2,
+        "a start from failed redeploys"
+    );
+    let up = wait_for(c, State::Running, PATIENCE).await.unwrap();
+    assert_eq!(up.state, State::Running, "{up:?}");
+}
+
+/// In an IPv6-only subnet the task is reached on its IPv6 address.
+pub async fn ipv6_only_task_is_reached_over_ipv6(world: &impl World) {
+    world.ecs().set_ipv6_only(true);
+    let up = start_and_wait_running(world).await;
+    let url = up.url().unwrap();
+    assert!(url.starts_with("http://[::ffff:127.0.0."), "{url}");
+    assert!(up.endpoint.unwrap().ip.is_ipv6());
+}
+
+/// Two controllers (two Lambda instances) starting at once make one deployment and one task.
+pub async fn two_controllers_start_one_deployment(world: &impl World) {
+    let a = world.another_controller(ServiceProfile::grafana()).await;
+    let b = world.another_controller(ServiceProfile::grafana()).await;
+    let both = join_all([a.start(), b.start()].into_iter()).await;
+    for s in both {
+        assert_eq!(s.unwrap().state, State::Starting);
+    }
+    let updates = world.calls("UpdateService");
+    assert!((1..=2).contains(&updates), "{updates}");
+    let up = wait_for(a.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(up.state, State::Running);
+    assert_eq!(b.start().await.unwrap().state, State::Running);
+    assert_eq!(
+        world.ecs().deployments_created(),
+        1,
+        "no start forced a deployment"
+    );
+    assert_eq!(world.ecs().alive_tasks(), 1);
 }
 
 /// A task whose IP is known but whose service does not answer yet is still Starting.
@@ -225,7 +444,27 @@ pub async fn two_tasks_during_a_deployment(world: &impl World) {
     let s = c.status().await.unwrap();
     assert_eq!(s.state, State::Running, "the old task still serves: {s:?}");
     assert_eq!(s.task.unwrap().id, first_id);
-    sleep(timing(world).cold_start()).await;
+    // Never a flip to Starting: the old task serves until the new one is confirmed.
+    let t = timing(world);
+    let mut saw_the_new_one_running_unconfirmed = false;
+    for _ in 0..(t.cold_start().as_secs() / 2) {
+        sleep(Duration::from_secs(2)).await;
+        let s = c.status().await.unwrap();
+        assert_eq!(s.state, State::Running, "{s:?}");
+        saw_the_new_one_running_unconfirmed |= s.task.as_ref().unwrap().id == first_id
+            && world
+                .ecs()
+                .task_phases()
+                .iter()
+                .filter(|p| **p == TaskPhase::Running)
+                .count()
+                == 2;
+    }
+    assert!(
+        saw_the_new_one_running_unconfirmed,
+        "the case was exercised"
+    );
+    sleep(t.cold_start()).await;
     let s = c.status().await.unwrap();
     assert_eq!(s.state, State::Running, "{s:?}");
     assert_ne!(
@@ -336,7 +575,11 @@ macro_rules! scenario_suite {
             crash_is_failed_until_replaced, running_task_without_public_ip_yet,
             no_public_ip_in_a_private_subnet, health_not_answering_yet,
             two_tasks_during_a_deployment, throttling_is_waited_through,
-            missing_service_is_named, wait_hits_its_deadline, status_is_cheap_in_calls);
+            missing_service_is_named, wait_hits_its_deadline, status_is_cheap_in_calls,
+            unreachable_task_runs_on_ecs_health, enis_vanish_while_tasks_drain,
+            counts_lag_the_tasks, list_tasks_in_pages, a_task_not_described_yet,
+            placement_failures_are_said_then_failed, ipv6_only_task_is_reached_over_ipv6,
+            two_controllers_start_one_deployment);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -1,8 +1,66 @@
 //! Readiness: a RUNNING task is not yet a service that answers.
+//!
+//! Two sources can confirm it: ECS's container health check, which runs inside the task and
+//! needs no network path to it (the Lambda's case: it runs outside the VPC, and the task's
+//! security group admits only the users), and an HTTP probe of the endpoint, for a controller
+//! on a network the security group admits (the CLI, the server).
 
 use crate::endpoint::{Endpoint, ServiceProfile};
+use crate::error::{Error, Result};
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+/// Which checks may confirm that a RUNNING task serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadinessSource {
+    /// ECS's container health (`HEALTHY`) alone: no network path to the task needed.
+    Ecs,
+    /// The HTTP probe of the endpoint alone.
+    Http,
+    /// Whichever confirms first: ECS's health, else the HTTP probe.
+    #[default]
+    Any,
+}
+
+impl ReadinessSource {
+    /// Whether ECS's container health may confirm readiness.
+    pub fn trusts_ecs(self) -> bool {
+        matches!(self, ReadinessSource::Ecs | ReadinessSource::Any)
+    }
+
+    /// Whether the HTTP probe may confirm readiness.
+    pub fn probes(self) -> bool {
+        matches!(self, ReadinessSource::Http | ReadinessSource::Any)
+    }
+}
+
+impl std::str::FromStr for ReadinessSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ecs" => Ok(ReadinessSource::Ecs),
+            "http" => Ok(ReadinessSource::Http),
+            "any" => Ok(ReadinessSource::Any),
+            other => Err(format!(
+                "`{other}` is not a readiness source: use ecs (container health; no network path to the task needed), http (probe the endpoint) or any"
+            )),
+        }
+    }
+}
+
+/// What confirmed that a running task serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReadyBy {
+    /// ECS's container health check reported HEALTHY.
+    #[serde(rename = "ecs-health")]
+    EcsHealth,
+    /// The HTTP probe of the endpoint answered 2xx.
+    #[serde(rename = "http")]
+    HttpProbe,
+}
 
 /// The outcome of a health check on an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +89,13 @@ pub struct HttpProbe {
 
 impl HttpProbe {
     /// A probe for the profile's health path and timeout.
-    pub fn new(profile: &ServiceProfile) -> Self {
+    pub fn new(profile: &ServiceProfile) -> Result<Self> {
         Self::with(profile.health_path.clone(), profile.probe_timeout)
     }
 
-    /// A probe for a path, each check bounded by `timeout`.
-    pub fn with(path: impl Into<String>, timeout: Duration) -> Self {
+    /// A probe for a path, each check bounded by `timeout`. Fails rather than fall back to a
+    /// client without a timeout, which could hold a request past its host's limit.
+    pub fn with(path: impl Into<String>, timeout: Duration) -> Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -44,12 +103,19 @@ impl HttpProbe {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
+            .map_err(|e| {
+                Error::invalid_config(
+                    "HEALTH_TIMEOUT_MS",
+                    format!(
+                        "the HTTP probe cannot be built ({e}): check the TLS setup of this machine"
+                    ),
+                )
+            })?;
         let mut path = path.into();
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
-        HttpProbe { client, path }
+        Ok(HttpProbe { client, path })
     }
 }
 
@@ -110,9 +176,9 @@ mod tests {
                 ),
         )
         .await;
-        let ok = HttpProbe::with("/api/health", Duration::from_secs(2));
+        let ok = HttpProbe::with("/api/health", Duration::from_secs(2)).unwrap();
         assert_eq!(ok.check(&endpoint(addr)).await, Readiness::Ready);
-        let busy = HttpProbe::with("busy", Duration::from_secs(2));
+        let busy = HttpProbe::with("busy", Duration::from_secs(2)).unwrap();
         assert_eq!(
             busy.check(&endpoint(addr)).await,
             Readiness::NotReady("/busy answered HTTP 503".into())
@@ -124,7 +190,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let probe = HttpProbe::with("/api/health", Duration::from_secs(2));
+        let probe = HttpProbe::with("/api/health", Duration::from_secs(2)).unwrap();
         match probe.check(&endpoint(addr)).await {
             Readiness::NotReady(why) => assert!(why.contains("refused"), "{why}"),
             other => panic!("expected NotReady, got {other:?}"),
@@ -141,7 +207,7 @@ mod tests {
             }),
         ))
         .await;
-        let probe = HttpProbe::with("/api/health", Duration::from_millis(200));
+        let probe = HttpProbe::with("/api/health", Duration::from_millis(200)).unwrap();
         assert_eq!(
             probe.check(&endpoint(addr)).await,
             Readiness::NotReady("/api/health did not answer in time".into())

@@ -132,7 +132,7 @@ impl Builder {
     /// Builds a controller over the platform, with the HTTP readiness probe of the profile.
     pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
         let profile = self.profile.clone();
-        let probe = Arc::new(HttpProbe::new(&profile));
+        let probe = Arc::new(HttpProbe::new(&profile)?);
         Ok(Controller::new(self.build().await?, profile, probe))
     }
 }

@@ -6,7 +6,8 @@
 use crate::timing::Timing;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    Deployment, Health, NetworkInterface, ServiceSnapshot, TaskNetwork, TaskPhase, TaskSnapshot,
+    Deployment, Health, NetworkInterface, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
+    TaskSnapshot,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
@@ -20,6 +21,10 @@ pub const FIRST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 10);
 
 /// Stopped tasks stay visible this long, as in ECS.
 const STOPPED_RETENTION: Duration = Duration::from_secs(3600);
+/// ECS keeps a service's last 100 events.
+const EVENTS_KEPT: usize = 100;
+/// ListTasks' largest page.
+pub const LIST_PAGE_MAX: usize = 100;
 
 /// A fault the next call meets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +35,15 @@ pub enum CallFault {
     ServiceNotFound,
     /// The caller may not call this operation.
     AccessDenied,
+    /// A parameter is invalid (such as a ListTasks token it never gave).
+    InvalidParameter(String),
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct SimDeployment {
     pub id: String,
     pub task_definition: String,
+    pub created: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +63,25 @@ pub(crate) struct SimTask {
     pub eni_id: String,
     pub public_ip: Ipv4Addr,
     pub private_ip: Ipv4Addr,
+    /// Every phase it entered, and when: what lagging counts are read from.
+    pub history: Vec<(Instant, TaskPhase)>,
+}
+
+impl SimTask {
+    /// The phase it was in at `at`; `None` before it existed.
+    pub fn phase_at(&self, at: Instant) -> Option<&TaskPhase> {
+        self.history
+            .iter()
+            .take_while(|(when, _)| *when <= at)
+            .last()
+            .map(|(_, phase)| phase)
+    }
+
+    fn enter(&mut self, phase: TaskPhase, at: Instant) {
+        self.history.push((at, phase.clone()));
+        self.phase = phase;
+        self.since = at;
+    }
 }
 
 #[derive(Debug)]
@@ -72,6 +99,17 @@ pub(crate) struct Model {
     pub throttle_calls: u32,
     pub denied: std::collections::BTreeSet<String>,
     pub assign_public_ip: bool,
+    /// Tasks get only an IPv6 address (an IPv6-only subnet).
+    pub ipv6_only: bool,
+    /// Whether the controller has a network path to the tasks.
+    pub reachable: bool,
+    /// The next launches ECS cannot place, each with the event it writes.
+    pub fail_placements: VecDeque<String>,
+    /// Service events, newest first.
+    pub events: VecDeque<(Instant, String)>,
+    pub list_page_size: usize,
+    /// Deployments ever created, the first included.
+    pub deployments_created: u64,
     pub calls: BTreeMap<String, u64>,
     pub serial: u64,
     pub revision: u32,
@@ -110,6 +148,12 @@ impl Model {
             throttle_calls: 0,
             denied: Default::default(),
             assign_public_ip: true,
+            ipv6_only: false,
+            reachable: true,
+            fail_placements: VecDeque::new(),
+            events: VecDeque::new(),
+            list_page_size: LIST_PAGE_MAX,
+            deployments_created: 0,
             calls: BTreeMap::new(),
             serial: 0,
             revision: 1,
@@ -143,14 +187,21 @@ impl Model {
             4_000_000_000_000_000_000u64 + self.next_serial()
         );
         let task_definition = self.task_definition();
+        self.deployments_created += 1;
         self.deployments.insert(
             0,
             SimDeployment {
                 id,
                 task_definition,
+                created: self.now,
             },
         );
         self.next_launch_at = self.now;
+    }
+
+    fn event(&mut self, message: String) {
+        self.events.push_front((self.now, message));
+        self.events.truncate(EVENTS_KEPT);
     }
 
     /// Counts a call and returns the fault it meets, if any.
@@ -190,8 +241,7 @@ impl Model {
                     if phase == TaskPhase::Stopped {
                         task.stopped = Some(when);
                     }
-                    task.phase = phase;
-                    task.since = when;
+                    task.enter(phase, when);
                     progressed = true;
                 }
             }
@@ -225,7 +275,13 @@ impl Model {
         let health = self
             .tasks
             .iter()
-            .filter_map(|t| t.started.map(|s| s + self.timing.health_delay))
+            .filter_map(|t| t.started)
+            .flat_map(|s| {
+                [
+                    s + self.timing.health_delay,
+                    s + self.timing.healthy_after(),
+                ]
+            })
             .filter(|w| *w > now);
         let launch =
             (self.exists && self.primary_alive() < self.desired && self.next_launch_at > now)
@@ -260,6 +316,14 @@ impl Model {
                 .is_some_and(|s| self.now >= s + self.timing.health_delay)
     }
 
+    /// Whether ECS reports the container HEALTHY: its health check passed once.
+    pub fn is_healthy_task(&self, task: &SimTask) -> bool {
+        task.phase == TaskPhase::Running
+            && task
+                .started
+                .is_some_and(|s| self.now >= s + self.timing.healthy_after())
+    }
+
     /// The service scheduler: launch what is missing, stop what is extra, drain old deployments.
     fn reconcile(&mut self) {
         if !self.exists {
@@ -289,10 +353,11 @@ impl Model {
                 self.request_stop(i, "ServiceSchedulerInitiated", &reason);
             }
         }
+        // ECS counts a task of the new deployment once its container health check passes.
         let ready = self
             .tasks
             .iter()
-            .filter(|t| t.deployment_id == primary && self.is_answering_task(t))
+            .filter(|t| t.deployment_id == primary && self.is_healthy_task(t))
             .count() as u32;
         if self.desired == 0 || ready >= self.desired {
             let reason = format!("Scaling activity initiated by (deployment {primary})");
@@ -314,6 +379,15 @@ impl Model {
     }
 
     fn launch(&mut self, deployment: &str) {
+        if let Some(message) = self.fail_placements.pop_front() {
+            // ECS creates no task: it writes an event and tries again later.
+            self.event(format!(
+                "(service {}) was unable to place a task. Reason: {message}",
+                self.service
+            ));
+            self.next_launch_at = self.now + self.timing.relaunch_delay;
+            return;
+        }
         let n = self.next_serial();
         let slot = ((n - 1) % u64::from(ADDRESS_POOL)) as u8;
         let [a, b, c, d] = FIRST_ADDRESS.octets();
@@ -344,7 +418,13 @@ impl Model {
             eni_id: format!("eni-{:017x}", 0x0feed000u64 + n),
             public_ip: Ipv4Addr::new(a, b, c, d + slot),
             private_ip: Ipv4Addr::new(a, b, c + 1, d + slot),
+            history: vec![(now, TaskPhase::Provisioning)],
         });
+        let id = format!("{:032x}", 0xa11ce000u64 + n);
+        self.event(format!(
+            "(service {}) has started 1 tasks: (task {id}).",
+            self.service
+        ));
     }
 
     pub fn request_stop(&mut self, i: usize, code: &str, reason: &str) {
@@ -361,8 +441,7 @@ impl Model {
             _ => return,
         };
         task.fails_with = None;
-        task.phase = next;
-        task.since = now;
+        task.enter(next, now);
     }
 
     pub fn crash(&mut self, reason: &str) -> bool {
@@ -377,15 +456,23 @@ impl Model {
         task.desired_running = false;
         task.stop_code = Some("EssentialContainerExited".into());
         task.stopped_reason = Some(reason.to_owned());
-        task.phase = TaskPhase::Stopping;
-        task.since = now;
+        task.enter(TaskPhase::Stopping, now);
         self.next_launch_at = now + self.timing.relaunch_delay;
         true
     }
 
     pub fn snapshot(&self) -> ServiceSnapshot {
-        let count =
-            |f: fn(&TaskPhase) -> bool| self.tasks.iter().filter(|t| f(&t.phase)).count() as u32;
+        // The counts ECS reports lag what the tasks do.
+        let seen = self
+            .now
+            .checked_sub(self.timing.count_lag)
+            .unwrap_or(self.epoch.0);
+        let count = |f: fn(&TaskPhase) -> bool| {
+            self.tasks
+                .iter()
+                .filter(|t| t.phase_at(seen).is_some_and(f))
+                .count() as u32
+        };
         ServiceSnapshot {
             desired_count: self.desired,
             running_count: count(|p| *p == TaskPhase::Running),
@@ -403,24 +490,56 @@ impl Model {
                     id: d.id.clone(),
                     primary: i == 0,
                     task_definition: Some(d.task_definition.clone()),
+                    created_at: Some(self.wall(d.created)),
                 })
                 .collect(),
+            events: self
+                .events
+                .iter()
+                .map(|(at, message)| ServiceEvent {
+                    at: Some(self.wall(*at)),
+                    message: message.clone(),
+                })
+                .collect(),
+            assign_public_ip: Some(self.assign_public_ip),
         }
     }
 
+    /// Whether the task's ENI exists in EC2: from PENDING until EC2 deletes it, which it
+    /// does during DEPROVISIONING.
     pub fn has_eni(task: &SimTask) -> bool {
-        !matches!(task.phase, TaskPhase::Provisioning | TaskPhase::Stopped)
+        !matches!(
+            task.phase,
+            TaskPhase::Provisioning | TaskPhase::Deprovisioning | TaskPhase::Stopped
+        )
     }
 
     pub fn public_ip_of(&self, task: &SimTask) -> Option<Ipv4Addr> {
         let visible = task
             .started
             .is_some_and(|s| self.now >= s + self.timing.public_ip_delay);
-        (self.assign_public_ip && visible && Model::has_eni(task)).then_some(task.public_ip)
+        (self.assign_public_ip && !self.ipv6_only && visible && Model::has_eni(task))
+            .then_some(task.public_ip)
+    }
+
+    /// The task's IPv6 address in an IPv6-only subnet: its loopback address, IPv4-mapped.
+    pub fn ipv6_of(&self, task: &SimTask) -> Option<IpAddr> {
+        self.ipv6_only
+            .then(|| IpAddr::V6(task.public_ip.to_ipv6_mapped()))
+    }
+
+    fn private_ip_of(&self, task: &SimTask) -> Option<IpAddr> {
+        (!self.ipv6_only).then_some(IpAddr::V4(task.private_ip))
+    }
+
+    /// Whether the task is visible to DescribeTasks yet.
+    pub fn is_described(&self, task: &SimTask) -> bool {
+        self.now >= task.created + self.timing.describe_lag
     }
 
     pub fn describe(&self, task: &SimTask) -> TaskSnapshot {
-        let attached = Model::has_eni(task) || task.phase == TaskPhase::Stopped;
+        // The attachment's details stay in DescribeTasks after EC2 deleted the ENI.
+        let attached = task.phase != TaskPhase::Provisioning;
         TaskSnapshot {
             arn: task.arn.clone(),
             last_status: task.phase.clone(),
@@ -431,7 +550,7 @@ impl Model {
             },
             started_by: Some(task.deployment_id.clone()),
             task_definition: Some(task.task_definition.clone()),
-            health: if self.is_answering_task(task) {
+            health: if self.is_healthy_task(task) {
                 Health::Healthy
             } else {
                 Health::Unknown
@@ -446,8 +565,9 @@ impl Model {
             stopped_at: task.stopped.map(|s| self.wall(s)),
             network: TaskNetwork {
                 eni_id: attached.then(|| task.eni_id.clone()),
-                private_ip: attached.then_some(IpAddr::V4(task.private_ip)),
+                private_ip: self.private_ip_of(task).filter(|_| attached),
                 public_ip: None,
+                ipv6: self.ipv6_of(task).filter(|_| attached),
             },
         }
     }
@@ -460,7 +580,8 @@ impl Model {
         Some(NetworkInterface {
             id: task.eni_id.clone(),
             public_ip: self.public_ip_of(task).map(IpAddr::V4),
-            private_ip: Some(IpAddr::V4(task.private_ip)),
+            private_ip: self.private_ip_of(task),
+            ipv6: self.ipv6_of(task),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::endpoint::Endpoint;
 use crate::observation::TaskPhase;
+use crate::readiness::ReadyBy;
 use crate::state::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ pub struct TaskInfo {
 ///
 /// Serializes into the JSON contract of the original design (`status`, `url`, `ip`,
 /// `runningCount`, `desiredCount`, `message`) plus `reason`, `pendingCount`, `taskId`,
-/// `phase`, `createdAt`, `startedAt` and `healthy`. Absent values are left out.
+/// `phase`, `createdAt`, `startedAt`, `healthy` and `readyBy`. Absent values are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "StatusBody", from = "StatusBody")]
 pub struct Status {
@@ -46,6 +47,8 @@ pub struct Status {
     pub task: Option<TaskInfo>,
     /// Whether the service answered its health check on the endpoint.
     pub healthy: bool,
+    /// What confirmed that it serves, when running: ECS's container health or the HTTP probe.
+    pub ready_by: Option<ReadyBy>,
 }
 
 impl Status {
@@ -83,6 +86,8 @@ struct StatusBody {
     started_at: Option<DateTime<Utc>>,
     #[serde(default)]
     healthy: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ready_by: Option<ReadyBy>,
 }
 
 impl From<Status> for StatusBody {
@@ -103,6 +108,7 @@ impl From<Status> for StatusBody {
             created_at: s.task.as_ref().and_then(|t| t.created_at),
             started_at: s.task.as_ref().and_then(|t| t.started_at),
             healthy: s.healthy,
+            ready_by: s.ready_by,
         }
     }
 }
@@ -135,6 +141,7 @@ impl From<StatusBody> for Status {
             pending_count: b.pending_count,
             task,
             healthy: b.healthy,
+            ready_by: b.ready_by,
         }
     }
 }
@@ -165,6 +172,7 @@ mod tests {
                 started_at: None,
             }),
             healthy: true,
+            ready_by: Some(ReadyBy::EcsHealth),
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["status"], "running");
@@ -175,6 +183,7 @@ mod tests {
         assert_eq!(v["phase"], "RUNNING");
         assert_eq!(v["taskId"], "abc");
         assert_eq!(v["healthy"], true);
+        assert_eq!(v["readyBy"], "ecs-health");
         let back: Status = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);
     }

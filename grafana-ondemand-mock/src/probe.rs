@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use grafana_ondemand_core::{Endpoint, Readiness, ReadinessProbe};
 
 /// A [`ReadinessProbe`] answered by the model: ready once the task has run for the
-/// configured health delay. For tests under paused time, where no socket may wait.
+/// configured health delay, unreachable when the model says the controller has no network
+/// path to the tasks. For tests under paused time, where no socket may wait.
 #[derive(Debug, Clone)]
 pub struct SimulatedProbe {
     ecs: SimulatedEcs,
@@ -21,6 +22,9 @@ impl SimulatedProbe {
 #[async_trait]
 impl ReadinessProbe for SimulatedProbe {
     async fn check(&self, endpoint: &Endpoint) -> Readiness {
+        if !self.ecs.is_reachable() {
+            return Readiness::NotReady("/api/health could not be reached".into());
+        }
         if self.ecs.is_answering(endpoint.ip) {
             Readiness::Ready
         } else {

@@ -99,6 +99,31 @@ pub struct Deployment {
     pub primary: bool,
     /// The task definition it deploys.
     pub task_definition: Option<String>,
+    /// When it began: service events before it belong to an earlier deployment.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// One line of the service's event log (DescribeServices `events`), such as a placement failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEvent {
+    /// When ECS wrote it.
+    pub at: Option<DateTime<Utc>>,
+    /// ECS's own words.
+    pub message: String,
+}
+
+impl ServiceEvent {
+    /// Whether ECS says it could not place or launch a task (no capacity, bad subnet, role).
+    pub fn is_placement_failure(&self) -> bool {
+        let m = self.message.to_ascii_lowercase();
+        [
+            "unable to place",
+            "failed to launch a task",
+            "unable to consistently start",
+        ]
+        .iter()
+        .any(|p| m.contains(p))
+    }
 }
 
 /// The service as DescribeServices reports it.
@@ -112,6 +137,10 @@ pub struct ServiceSnapshot {
     pub pending_count: u32,
     /// Deployments, primary first when the platform says so.
     pub deployments: Vec<Deployment>,
+    /// The latest service events, newest first (ECS keeps the last 100).
+    pub events: Vec<ServiceEvent>,
+    /// Whether the service gives its tasks a public IPv4 (`assignPublicIp`), when known.
+    pub assign_public_ip: Option<bool>,
 }
 
 impl ServiceSnapshot {
@@ -135,6 +164,8 @@ pub struct TaskNetwork {
     pub private_ip: Option<IpAddr>,
     /// The public IP, from EC2 DescribeNetworkInterfaces; `None` until known.
     pub public_ip: Option<IpAddr>,
+    /// The IPv6 address (dual-stack or IPv6-only subnets), from the attachment or EC2.
+    pub ipv6: Option<IpAddr>,
 }
 
 /// One task as DescribeTasks reports it, with its addresses resolved where known.
@@ -200,6 +231,15 @@ impl TaskSnapshot {
         self.is_alive() && self.desired_status == TaskPhase::Stopped
     }
 
+    /// Still has its network interface: EC2 deletes it during DEPROVISIONING.
+    pub fn has_interface(&self) -> bool {
+        self.network.eni_id.is_some()
+            && !matches!(
+                self.last_status,
+                TaskPhase::Deprovisioning | TaskPhase::Stopped
+            )
+    }
+
     /// Whether it belongs to the given deployment (by `startedBy`, else by task definition).
     pub fn belongs_to(&self, deployment: &Deployment) -> bool {
         match &self.started_by {
@@ -237,4 +277,7 @@ pub struct Observation {
     pub service: ServiceSnapshot,
     /// Its tasks: alive ones, and recently stopped ones where the backend listed them.
     pub tasks: Vec<TaskSnapshot>,
+    /// Tasks ListTasks named that DescribeTasks did not describe (not visible to it yet, or
+    /// gone since).
+    pub undescribed: Vec<String>,
 }

@@ -1,5 +1,6 @@
 //! Where a running task answers, and how to reach it.
 
+use crate::readiness::ReadinessSource;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -62,10 +63,13 @@ pub struct ServiceProfile {
     pub health_path: String,
     /// How long one health check may take.
     pub probe_timeout: Duration,
+    /// Which checks may confirm that a running task serves.
+    pub readiness: ReadinessSource,
 }
 
 impl ServiceProfile {
-    /// Grafana: port 3000, `http`, `GET /api/health`, public IP.
+    /// Grafana: port 3000, `http`, `GET /api/health`, public IP, readiness from ECS's container
+    /// health or the probe, whichever confirms first.
     pub fn grafana() -> Self {
         ServiceProfile {
             display_name: "Grafana".into(),
@@ -74,6 +78,7 @@ impl ServiceProfile {
             port: 3000,
             health_path: "/api/health".into(),
             probe_timeout: Duration::from_secs(2),
+            readiness: ReadinessSource::Any,
         }
     }
 
@@ -90,7 +95,7 @@ impl ServiceProfile {
 impl ServiceProfile {
     /// Grafana's profile, overridden by `SERVICE_DISPLAY_NAME`, `SERVICE_ADDRESS`
     /// (`public`/`private`), `SERVICE_SCHEME`, `SERVICE_PORT`, `HEALTH_PATH` and
-    /// `HEALTH_TIMEOUT_MS` where set.
+    /// `HEALTH_TIMEOUT_MS` and `READINESS` (`ecs`, `http`, `any`) where set.
     pub fn from_env() -> crate::Result<Self> {
         use crate::env::setting as var;
         let mut p = ServiceProfile::grafana();
@@ -138,6 +143,11 @@ impl ServiceProfile {
                     )
                 })?;
             p.probe_timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = var("READINESS") {
+            p.readiness = v
+                .parse()
+                .map_err(|e: String| crate::Error::invalid_config("READINESS", e))?;
         }
         Ok(p)
     }

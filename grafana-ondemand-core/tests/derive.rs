@@ -22,21 +22,29 @@ fn service(desired: u32, running: u32, pending: u32) -> ServiceSnapshot {
                 id: PRIMARY.into(),
                 primary: true,
                 task_definition: Some("td:2".into()),
+                created_at: at(-100),
             },
             Deployment {
                 id: OLD.into(),
                 primary: false,
                 task_definition: Some("td:1".into()),
+                created_at: at(-1000),
             },
         ],
+        events: vec![],
+        assign_public_ip: Some(true),
     }
+}
+
+fn at(secs: i64) -> Option<chrono::DateTime<Utc>> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).single()
 }
 
 fn task(id: &str, last: TaskPhase, deployment: &str, created_secs: i64) -> TaskSnapshot {
     let mut t = TaskSnapshot::new(format!("arn:aws:ecs:eu-west-3:1:task/c/{id}"));
     t.last_status = last;
     t.started_by = Some(deployment.into());
-    t.created_at = Utc.timestamp_opt(1_700_000_000 + created_secs, 0).single();
+    t.created_at = at(created_secs);
     t.network.eni_id = Some(format!("eni-{id}"));
     t.network.private_ip = Some("10.0.1.5".parse().unwrap());
     t
@@ -57,17 +65,32 @@ fn stopped_failed(id: &str, code: &str, reason: &str, deployment: &str) -> TaskS
 }
 
 fn obs(service: ServiceSnapshot, tasks: Vec<TaskSnapshot>) -> Observation {
-    Observation { service, tasks }
+    Observation {
+        service,
+        tasks,
+        undescribed: vec![],
+    }
 }
 
-/// Derives with the readiness a correct probe would report for the probe target.
+fn arn(id: &str) -> String {
+    format!("arn:aws:ecs:eu-west-3:1:task/c/{id}")
+}
+
+fn probes(answers: &[(&str, Readiness)]) -> Probes {
+    answers.iter().map(|(id, r)| (arn(id), r.clone())).collect()
+}
+
+fn not_ready() -> Readiness {
+    Readiness::NotReady("/api/health answered HTTP 503".into())
+}
+
+/// Derives with what a correct probe would report for every probe target.
 fn decide(o: &Observation, ready: bool) -> Status {
-    let readiness = match probe_target(o, &profile()) {
-        Some(_) if ready => Readiness::Ready,
-        Some(_) => Readiness::NotReady("/api/health answered HTTP 503".into()),
-        None => Readiness::Unchecked,
-    };
-    derive(o, &profile(), &readiness)
+    let probes = probe_targets(o, &profile())
+        .into_iter()
+        .map(|(arn, _)| (arn, if ready { Readiness::Ready } else { not_ready() }))
+        .collect();
+    derive(o, &profile(), &probes)
 }
 
 #[test]
@@ -161,9 +184,11 @@ fn a_readiness_for_another_endpoint_does_not_count() {
         vec![running("a", "203.0.113.7", PRIMARY, 0)],
     );
     assert_eq!(
-        derive(&o, &profile(), &Readiness::Unchecked).state,
+        derive(&o, &profile(), &Probes::new()).state,
         State::Starting
     );
+    let elsewhere = probes(&[("b", Readiness::Ready)]);
+    assert_eq!(derive(&o, &profile(), &elsewhere).state, State::Starting);
 }
 
 #[test]
@@ -176,7 +201,7 @@ fn private_addresses_by_choice() {
         service(1, 1, 0),
         vec![task("a", TaskPhase::Running, PRIMARY, 0)],
     );
-    let s = derive(&o, &p, &Readiness::Ready);
+    let s = derive(&o, &p, &probes(&[("a", Readiness::Ready)]));
     assert_eq!(s.state, State::Running);
     assert_eq!(s.url().as_deref(), Some("https://10.0.1.5:8080"));
 }
@@ -194,7 +219,10 @@ fn the_task_chosen_is_running_then_primary_then_newest_and_never_on_its_way_out(
         stopped_failed("dead", "EssentialContainerExited", "exit 1", OLD),
     ];
     let o = obs(service(1, 4, 1), tasks);
-    assert_eq!(select_task(&o).unwrap().id(), "new-newest");
+    assert_eq!(
+        select_task(&o, &profile(), &Probes::new()).unwrap().id(),
+        "new-newest"
+    );
     assert_eq!(
         decide(&o, true).url().as_deref(),
         Some("http://203.0.113.3:3000")
@@ -339,6 +367,170 @@ fn unknown_phases_and_missing_fields_do_not_confuse_it() {
     assert_eq!(s.task.unwrap().id, "not-an-arn");
 }
 
+#[test]
+fn during_a_deployment_the_serving_task_serves_until_its_successor_answers() {
+    let o = obs(
+        service(1, 2, 0),
+        vec![
+            running("old", "203.0.113.1", OLD, 0),
+            running("new", "203.0.113.2", PRIMARY, 10),
+        ],
+    );
+    let targets: Vec<String> = probe_targets(&o, &profile())
+        .into_iter()
+        .map(|(arn, _)| arn)
+        .collect();
+    assert_eq!(targets, [arn("new"), arn("old")], "the successor first");
+    let s = derive(
+        &o,
+        &profile(),
+        &probes(&[("new", not_ready()), ("old", Readiness::Ready)]),
+    );
+    assert_eq!(
+        (s.state, s.task.unwrap().id.as_str()),
+        (State::Running, "old")
+    );
+    let s = derive(&o, &profile(), &probes(&[("new", Readiness::Ready)]));
+    assert_eq!(
+        (s.state, s.task.unwrap().id.as_str()),
+        (State::Running, "new")
+    );
+}
+
+#[test]
+fn ecs_health_confirms_without_any_probe_and_says_so() {
+    let mut t = running("a", "203.0.113.7", PRIMARY, 0);
+    t.health = Health::Healthy;
+    let o = obs(service(1, 1, 0), vec![t]);
+    for source in [ReadinessSource::Ecs, ReadinessSource::Any] {
+        let p = ServiceProfile {
+            readiness: source,
+            ..profile()
+        };
+        assert!(probe_targets(&o, &p).is_empty(), "nothing left to probe");
+        let s = derive(&o, &p, &Probes::new());
+        assert_eq!(s.state, State::Running, "{source:?}");
+        assert_eq!(s.ready_by, Some(ReadyBy::EcsHealth));
+        assert_eq!(serde_json::to_value(&s).unwrap()["readyBy"], "ecs-health");
+    }
+    let http_only = ServiceProfile {
+        readiness: ReadinessSource::Http,
+        ..profile()
+    };
+    assert_eq!(
+        derive(&o, &http_only, &Probes::new()).state,
+        State::Starting
+    );
+    let s = derive(&o, &http_only, &probes(&[("a", Readiness::Ready)]));
+    assert_eq!(s.ready_by, Some(ReadyBy::HttpProbe));
+}
+
+#[test]
+fn with_ecs_health_alone_a_running_task_waits_for_its_health_check() {
+    let o = obs(
+        service(1, 1, 0),
+        vec![running("a", "203.0.113.7", PRIMARY, 0)],
+    );
+    let p = ServiceProfile {
+        readiness: ReadinessSource::Ecs,
+        ..profile()
+    };
+    assert!(probe_targets(&o, &p).is_empty(), "never probes");
+    let s = derive(&o, &p, &probes(&[("a", Readiness::Ready)]));
+    assert_eq!(s.state, State::Starting, "a probe does not count for ecs");
+    let reason = s.reason.unwrap();
+    assert!(
+        reason.contains("container health check") && reason.contains("READINESS=http"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn placement_failures_show_ecs_words_then_fail() {
+    let capacity = "(service grafana) was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone.";
+    let event = |t: i64, m: &str| ServiceEvent {
+        at: at(t),
+        message: m.into(),
+    };
+    let mut svc = service(1, 0, 0);
+    svc.events = vec![
+        event(-50, capacity),
+        event(-500, capacity),
+        event(-600, capacity),
+    ];
+    let s = decide(&obs(svc.clone(), vec![]), true);
+    assert_eq!(s.state, State::Starting, "one failure of this deployment");
+    assert!(s.reason.unwrap().contains("Capacity is unavailable"));
+    svc.events.insert(0, event(-10, capacity));
+    svc.events
+        .insert(0, event(-5, "(service grafana) has started 0 tasks."));
+    let s = decide(&obs(svc, vec![]), true);
+    assert_eq!(s.state, State::Failed, "{s:?}");
+    assert_eq!(s.reason.as_deref(), Some(capacity));
+    assert!(s.message.contains("start it again"), "{}", s.message);
+}
+
+#[test]
+fn no_public_address_can_appear_is_said_at_once() {
+    let mut svc = service(1, 0, 1);
+    svc.assign_public_ip = Some(false);
+    let pending = task("a", TaskPhase::Pending, PRIMARY, 0);
+    let s = decide(&obs(svc.clone(), vec![pending.clone()]), true);
+    assert_eq!(s.state, State::Failed, "{s:?}");
+    assert!(
+        s.message.contains("SERVICE_ADDRESS=private"),
+        "{}",
+        s.message
+    );
+    let mut p = profile();
+    p.address = AddressKind::Private;
+    assert_eq!(
+        derive(&obs(svc.clone(), vec![pending.clone()]), &p, &Probes::new()).state,
+        State::Starting
+    );
+    let mut dual = pending;
+    dual.network.ipv6 = Some("2001:db8::5".parse().unwrap());
+    assert_eq!(decide(&obs(svc, vec![dual]), true).state, State::Starting);
+}
+
+#[test]
+fn an_ipv6_only_task_is_reached_on_its_ipv6_address() {
+    let mut t = task("a", TaskPhase::Running, PRIMARY, 0);
+    t.network.private_ip = None;
+    t.network.ipv6 = Some("2001:db8::5".parse().unwrap());
+    for address in [AddressKind::Public, AddressKind::Private] {
+        let p = ServiceProfile {
+            address,
+            ..profile()
+        };
+        let o = obs(service(1, 1, 0), vec![t.clone()]);
+        let s = derive(&o, &p, &probes(&[("a", Readiness::Ready)]));
+        assert_eq!(s.url().as_deref(), Some("http://[2001:db8::5]:3000"));
+    }
+}
+
+#[test]
+fn counts_come_from_the_tasks_when_the_service_counts_lag() {
+    let o = obs(
+        service(1, 0, 1),
+        vec![running("a", "203.0.113.7", PRIMARY, 0)],
+    );
+    let s = decide(&o, true);
+    assert_eq!(
+        (s.state, s.running_count, s.pending_count),
+        (State::Running, 1, 0)
+    );
+}
+
+#[test]
+fn a_listed_task_not_described_yet_is_said() {
+    let mut o = obs(service(1, 0, 1), vec![]);
+    o.undescribed = vec![arn("a")];
+    let s = decide(&o, true);
+    assert_eq!(s.state, State::Starting);
+    assert!(s.reason.unwrap().contains("not described yet"));
+}
+
 // ---- properties --------------------------------------------------------------------------
 
 fn phase() -> impl Strategy<Value = TaskPhase> {
@@ -374,12 +566,26 @@ fn any_task() -> impl Strategy<Value = TaskSnapshot> {
         ]),
         prop::option::of(".{0,30}"),
         prop::option::of(0i64..1_000),
-        prop::option::of(any::<[u8; 4]>()),
-        prop::option::of(any::<[u8; 4]>()),
-        ".{0,40}",
+        (
+            prop::option::of(any::<[u8; 4]>()),
+            prop::option::of(any::<[u8; 4]>()),
+            prop::option::of(any::<[u16; 8]>()),
+            prop_oneof![
+                Just(Health::Unknown),
+                Just(Health::Healthy),
+                Just(Health::Unhealthy)
+            ],
+        ),
+        prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("c".to_string()),
+            ".{0,10}"
+        ],
     )
         .prop_map(
-            |((last, desired), by, code, reason, created, public, private, arn)| {
+            |((last, desired), by, code, reason, created, (public, private, v6, health), id)| {
+                let arn = arn(&id);
                 let mut t = TaskSnapshot::new(arn);
                 t.last_status = last;
                 t.desired_status = desired;
@@ -389,24 +595,55 @@ fn any_task() -> impl Strategy<Value = TaskSnapshot> {
                 t.created_at = created.and_then(|c| Utc.timestamp_opt(c, 0).single());
                 t.network.public_ip = public.map(std::net::IpAddr::from);
                 t.network.private_ip = private.map(std::net::IpAddr::from);
+                t.network.ipv6 = v6.map(std::net::IpAddr::from);
+                t.health = health;
                 t
             },
         )
 }
 
+fn any_event() -> impl Strategy<Value = ServiceEvent> {
+    (
+        prop::option::of(-200i64..200),
+        prop_oneof![
+            Just("(service grafana) was unable to place a task. Reason: Capacity is unavailable at this time.".to_string()),
+            Just("(service grafana) has reached a steady state.".to_string()),
+            ".{0,20}",
+        ],
+    )
+        .prop_map(|(t, message)| ServiceEvent {
+            at: t.and_then(at),
+            message,
+        })
+}
+
 fn any_observation() -> impl Strategy<Value = Observation> {
     (
-        0u32..3,
-        0u32..3,
-        0u32..3,
-        0usize..3,
+        (0u32..3, 0u32..3, 0u32..3, 0usize..3),
         prop::collection::vec(any_task(), 0..6),
+        prop::collection::vec(any_event(), 0..4),
+        prop::option::of(any::<bool>()),
+        prop::collection::vec(".{0,5}", 0..2),
     )
-        .prop_map(|(desired, running, pending, deployments, tasks)| {
-            let mut service = service(desired, running, pending);
-            service.deployments.truncate(deployments);
-            Observation { service, tasks }
-        })
+        .prop_map(
+            |((desired, running, pending, deployments), tasks, events, assign, undescribed)| {
+                let mut service = service(desired, running, pending);
+                service.deployments.truncate(deployments);
+                service.events = events;
+                service.assign_public_ip = assign;
+                // ARNs are unique in ECS.
+                let mut seen = std::collections::BTreeSet::new();
+                let tasks = tasks
+                    .into_iter()
+                    .filter(|t| seen.insert(t.arn.clone()))
+                    .collect();
+                Observation {
+                    service,
+                    tasks,
+                    undescribed,
+                }
+            },
+        )
 }
 
 fn any_readiness() -> impl Strategy<Value = Readiness> {
@@ -417,12 +654,41 @@ fn any_readiness() -> impl Strategy<Value = Readiness> {
     ]
 }
 
+/// An observation, and probe answers for some of its tasks and for tasks it does not have.
+fn any_observation_and_probes() -> impl Strategy<Value = (Observation, Probes)> {
+    any_observation().prop_flat_map(|o| {
+        let mut arns: Vec<String> = o.tasks.iter().map(|t| t.arn.clone()).collect();
+        arns.push(arn("elsewhere"));
+        let answers = prop::collection::vec((prop::sample::select(arns), any_readiness()), 0..4);
+        (
+            Just(o),
+            answers.prop_map(|a| a.into_iter().collect::<Probes>()),
+        )
+    })
+}
+
+fn any_profile() -> impl Strategy<Value = ServiceProfile> {
+    (
+        prop_oneof![Just(AddressKind::Public), Just(AddressKind::Private)],
+        prop_oneof![
+            Just(ReadinessSource::Ecs),
+            Just(ReadinessSource::Http),
+            Just(ReadinessSource::Any)
+        ],
+    )
+        .prop_map(|(address, readiness)| ServiceProfile {
+            address,
+            readiness,
+            ..ServiceProfile::grafana()
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4096))]
 
     #[test]
-    fn an_endpoint_exactly_when_running(o in any_observation(), r in any_readiness()) {
-        let s = derive(&o, &profile(), &r);
+    fn an_endpoint_exactly_when_running((o, r) in any_observation_and_probes(), p in any_profile()) {
+        let s = derive(&o, &p, &r);
         prop_assert_eq!(s.endpoint.is_some(), s.state == State::Running);
         prop_assert_eq!(s.healthy, s.state == State::Running);
         if let Some(url) = s.url() {
@@ -431,11 +697,13 @@ proptest! {
     }
 
     #[test]
-    fn stopping_whenever_desired_is_zero_and_a_task_lives(o in any_observation(), r in any_readiness()) {
-        let s = derive(&o, &profile(), &r);
+    fn stopping_whenever_desired_is_zero_and_a_task_lives((o, r) in any_observation_and_probes(), p in any_profile()) {
+        let s = derive(&o, &p, &r);
         let alive = o.tasks.iter().any(TaskSnapshot::is_alive);
         if o.service.desired_count == 0 {
-            let expected = if alive || o.service.running_count + o.service.pending_count > 0 { State::Stopping } else { State::Stopped };
+            // Counts lag the tasks: they speak only when no task was read.
+            let counted = o.tasks.is_empty() && o.service.running_count + o.service.pending_count > 0;
+            let expected = if alive || counted { State::Stopping } else { State::Stopped };
             prop_assert_eq!(s.state, expected);
         } else {
             prop_assert!(!matches!(s.state, State::Stopped | State::Stopping));
@@ -443,22 +711,43 @@ proptest! {
     }
 
     #[test]
-    fn running_only_after_a_ready_probe_of_a_running_task(o in any_observation(), r in any_readiness()) {
-        let s = derive(&o, &profile(), &r);
+    fn running_only_when_a_source_it_trusts_confirmed_a_running_task((o, r) in any_observation_and_probes(), p in any_profile()) {
+        let s = derive(&o, &p, &r);
         if s.state == State::Running {
-            prop_assert_eq!(&r, &Readiness::Ready);
-            let t = select_task(&o).unwrap();
+            let id = s.task.as_ref().unwrap().id.clone();
+            let t = o.tasks.iter().find(|t| t.id() == id && t.is_alive() && !t.is_on_its_way_out()).unwrap();
             prop_assert_eq!(&t.last_status, &TaskPhase::Running);
-            prop_assert_eq!(s.endpoint, probe_target(&o, &profile()));
+            match s.ready_by.unwrap() {
+                ReadyBy::EcsHealth => prop_assert!(p.readiness.trusts_ecs() && t.health == Health::Healthy),
+                ReadyBy::HttpProbe => prop_assert!(p.readiness.probes() && r.get(&t.arn) == Some(&Readiness::Ready)),
+            }
+            // The oracle: the address read straight off the task, not through the deriving code.
+            let ip = match p.address {
+                AddressKind::Public => t.network.public_ip,
+                AddressKind::Private => t.network.private_ip,
+            }.or(t.network.ipv6).unwrap();
+            prop_assert_eq!(s.endpoint.unwrap().ip, ip);
+        } else {
+            prop_assert!(s.ready_by.is_none());
         }
     }
 
     #[test]
-    fn failed_always_says_why(o in any_observation(), r in any_readiness()) {
-        let s = derive(&o, &profile(), &r);
+    fn a_confirmed_running_task_is_never_dropped_for_an_unconfirmed_one((o, r) in any_observation_and_probes(), p in any_profile()) {
+        let s = derive(&o, &p, &r);
+        let confirmed_exists = o.service.desired_count > 0
+            && o.tasks.iter().any(|t| t.is_alive() && !t.is_on_its_way_out() && confirmed(t, &p, &r).is_some());
+        if confirmed_exists {
+            prop_assert_eq!(s.state, State::Running);
+        }
+    }
+
+    #[test]
+    fn failed_always_says_why((o, r) in any_observation_and_probes(), p in any_profile()) {
+        let s = derive(&o, &p, &r);
         if s.state == State::Failed {
             prop_assert!(s.reason.as_deref().is_some_and(|r| !r.trim().is_empty()));
-            prop_assert!(s.message.contains("failed to start"));
+            prop_assert!(s.message.contains("start it again") || s.message.contains("Start it again") || s.message.contains("stop and start it"), "{}", s.message);
         }
         // Whatever came in, what goes out is valid JSON of the contract.
         let v = serde_json::to_value(&s).unwrap();

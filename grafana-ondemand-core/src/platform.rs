@@ -37,6 +37,17 @@ pub struct NetworkInterface {
     pub public_ip: Option<IpAddr>,
     /// Its primary private IP.
     pub private_ip: Option<IpAddr>,
+    /// Its first IPv6 address, if it has one.
+    pub ipv6: Option<IpAddr>,
+}
+
+/// One page of ListTasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskPage {
+    /// The task ARNs on this page.
+    pub arns: Vec<String>,
+    /// The token for the next page; `None` on the last one.
+    pub next_token: Option<String>,
 }
 
 /// The platform operations of one ECS service (its cluster and name are the backend's).
@@ -44,11 +55,14 @@ pub struct NetworkInterface {
 pub trait Platform: Send + Sync + std::fmt::Debug {
     /// ECS DescribeServices for this service.
     async fn describe_service(&self) -> Result<ServiceSnapshot>;
-    /// ECS ListTasks for this service, filtered by desired status.
-    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>>;
-    /// ECS DescribeTasks (at most 100 ARNs); the public IPs are left unknown.
+    /// One page of ECS ListTasks for this service, filtered by desired status; `page` is the
+    /// previous page's `next_token`.
+    async fn list_tasks(&self, desired: DesiredStatus, page: Option<String>) -> Result<TaskPage>;
+    /// ECS DescribeTasks (at most 100 ARNs); the public IPs are left unknown. Tasks ECS
+    /// reports as `failures` (not visible yet, or gone) are left out.
     async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskSnapshot>>;
-    /// EC2 DescribeNetworkInterfaces; interfaces that no longer exist are left out.
+    /// EC2 DescribeNetworkInterfaces; interfaces that no longer exist are left out, never an
+    /// error for the others.
     async fn describe_network_interfaces(
         &self,
         eni_ids: &[String],

@@ -1,10 +1,10 @@
 //! The controller: reads the platform cheaply, decides with [`derive`], acts idempotently.
 
-use crate::derive::{derive, probe_target};
+use crate::derive::{Probes, derive, probe_targets, select_task};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::Result;
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
-use crate::platform::{DesiredStatus, Platform};
+use crate::platform::{DesiredStatus, NetworkInterface, Platform};
 use crate::readiness::{Readiness, ReadinessProbe};
 use crate::service::ServiceController;
 use crate::state::State;
@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 
 /// DescribeTasks takes at most this many ARNs.
 const DESCRIBE_TASKS_MAX: usize = 100;
+/// ListTasks pages read at most, per desired status: 1,000 tasks, far past one service's.
+const MAX_PAGES: usize = 10;
 
 /// What the last status saw, so the next read can be cheaper.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,6 +36,8 @@ struct Memory {
     expectation: Expectation,
     /// Public IPs by task ARN, for the life of each task.
     public_ips: HashMap<String, IpAddr>,
+    /// The state the last status reported, to log changes once.
+    last_state: Option<State>,
 }
 
 /// A [`ServiceController`] over any [`Platform`]: the one implementation of the decisions.
@@ -94,7 +98,12 @@ impl<P: Platform> Controller<P> {
                 let service = service?;
                 match tasks {
                     Ok(tasks) if is_steady(&service, &tasks, &wanted[0]) => {
-                        return self.with_addresses(Observation { service, tasks }).await;
+                        let obs = Observation {
+                            service,
+                            tasks,
+                            undescribed: Vec::new(),
+                        };
+                        return self.with_addresses(obs).await;
                     }
                     _ => service,
                 }
@@ -104,7 +113,7 @@ impl<P: Platform> Controller<P> {
                 if service.is_idle() {
                     return Ok(Observation {
                         service,
-                        tasks: Vec::new(),
+                        ..Observation::default()
                     });
                 }
                 service
@@ -112,8 +121,8 @@ impl<P: Platform> Controller<P> {
             Expectation::Unknown => {
                 let (service, running, stopped) = tokio::join!(
                     p.describe_service(),
-                    p.list_tasks(DesiredStatus::Running),
-                    p.list_tasks(DesiredStatus::Stopped)
+                    self.list_all(DesiredStatus::Running),
+                    self.list_all(DesiredStatus::Stopped)
                 );
                 // Counts alone would miss tasks still shutting down (neither running nor
                 // pending): with no expectation, what ECS lists decides.
@@ -121,10 +130,25 @@ impl<P: Platform> Controller<P> {
             }
         };
         let (running, stopped) = tokio::join!(
-            p.list_tasks(DesiredStatus::Running),
-            p.list_tasks(DesiredStatus::Stopped)
+            self.list_all(DesiredStatus::Running),
+            self.list_all(DesiredStatus::Stopped)
         );
         self.describe_listed(service, running?, stopped?).await
+    }
+
+    /// Every page of ListTasks, up to [`MAX_PAGES`].
+    async fn list_all(&self, desired: DesiredStatus) -> Result<Vec<String>> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        for _ in 0..MAX_PAGES {
+            let page = self.platform.list_tasks(desired, token).await?;
+            arns.extend(page.arns);
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(arns)
     }
 
     async fn describe_listed(
@@ -145,10 +169,22 @@ impl<P: Platform> Controller<P> {
         } else {
             self.platform.describe_tasks(&arns).await?
         };
-        self.with_addresses(Observation { service, tasks }).await
+        // ListTasks may name a task DescribeTasks cannot see yet (or any more).
+        let undescribed = arns
+            .into_iter()
+            .filter(|arn| !tasks.iter().any(|t| &t.arn == arn))
+            .collect();
+        self.with_addresses(Observation {
+            service,
+            tasks,
+            undescribed,
+        })
+        .await
     }
 
-    /// Fills in public IPs: from memory for tasks seen before, else one EC2 call for all.
+    /// Fills in public IPs of the tasks that may serve: from memory for tasks seen before,
+    /// else one EC2 call for all. Tasks on their way out are skipped: their interfaces are
+    /// being deleted.
     async fn with_addresses(&self, mut obs: Observation) -> Result<Observation> {
         if self.profile.address == AddressKind::Private {
             return Ok(obs);
@@ -156,7 +192,11 @@ impl<P: Platform> Controller<P> {
         let mut missing = Vec::new();
         {
             let memory = self.memory();
-            for task in obs.tasks.iter_mut().filter(|t| t.is_alive()) {
+            for task in obs
+                .tasks
+                .iter_mut()
+                .filter(|t| t.has_interface() && !t.is_on_its_way_out())
+            {
                 if let Some(ip) = memory.public_ips.get(&task.arn) {
                     task.network.public_ip = Some(*ip);
                 } else if let Some(eni) = &task.network.eni_id {
@@ -170,10 +210,14 @@ impl<P: Platform> Controller<P> {
         let interfaces = self.platform.describe_network_interfaces(&missing).await?;
         let mut memory = self.memory();
         for task in obs.tasks.iter_mut() {
-            let found = interfaces
+            let found: Option<&NetworkInterface> = interfaces
                 .iter()
                 .find(|i| task.network.eni_id.as_deref() == Some(i.id.as_str()));
-            if let Some(ip) = found.and_then(|i| i.public_ip) {
+            let Some(found) = found else { continue };
+            if task.network.ipv6.is_none() {
+                task.network.ipv6 = found.ipv6;
+            }
+            if let Some(ip) = found.public_ip {
                 task.network.public_ip = Some(ip);
                 memory.public_ips.insert(task.arn.clone(), ip);
             }
@@ -181,21 +225,36 @@ impl<P: Platform> Controller<P> {
         Ok(obs)
     }
 
-    /// Checks the endpoint that decides between starting and running, then derives.
-    async fn assess(&self, obs: &Observation) -> Status {
-        let readiness = match probe_target(obs, &self.profile) {
-            Some(endpoint) => self.probe.check(&endpoint).await,
-            None => Readiness::Unchecked,
-        };
-        derive(obs, &self.profile, &readiness)
+    /// Probes the endpoints ECS's health does not confirm (the preferred first, until one
+    /// answers), then derives.
+    async fn assess(&self, obs: &Observation) -> (Status, Probes) {
+        let mut probes = Probes::new();
+        for (arn, endpoint) in probe_targets(obs, &self.profile) {
+            let readiness = self.probe.check(&endpoint).await;
+            let ready = readiness == Readiness::Ready;
+            probes.insert(arn, readiness);
+            if ready {
+                break;
+            }
+        }
+        (derive(obs, &self.profile, &probes), probes)
     }
 
     /// Remembers what this status saw, and forgets addresses of tasks that are gone.
-    fn remember(&self, obs: &Observation, status: &Status) {
+    fn remember(&self, obs: &Observation, status: &Status, probes: &Probes) {
         let mut memory = self.memory();
+        if memory.last_state != Some(status.state) {
+            tracing::info!(
+                from = memory.last_state.map(State::as_str).unwrap_or("unknown"),
+                to = %status.state,
+                reason = status.reason.as_deref().unwrap_or_default(),
+                "state changed"
+            );
+            memory.last_state = Some(status.state);
+        }
         memory.expectation = match (&status.state, &status.task) {
             (State::Stopped, _) if obs.service.is_idle() => Expectation::Idle,
-            (State::Running, Some(_)) => crate::derive::select_task(obs)
+            (State::Running, Some(_)) => select_task(obs, &self.profile, probes)
                 .map(|t| Expectation::Serving(t.arn.clone()))
                 .unwrap_or_default(),
             _ => Expectation::Unknown,
@@ -230,36 +289,40 @@ impl<P: Platform> ServiceController for Controller<P> {
     async fn start(&self) -> Result<Status> {
         let _one_at_a_time = self.actions.lock().await;
         let mut obs = self.observe().await?;
-        let current = self.assess(&obs).await;
+        let (current, probes) = self.assess(&obs).await;
         if matches!(current.state, State::Running | State::Starting) {
-            self.remember(&obs, &current);
+            self.remember(&obs, &current, &probes);
             return Ok(current);
         }
-        // A fresh deployment leaves the failures of the previous one behind.
-        obs.service = self.platform.update_service(1, true).await?;
+        // Setting the count is idempotent, so starts through several processes (Lambda
+        // instances) converge on one task. Only a failure calls for a fresh deployment,
+        // which leaves the failures of the previous one behind.
+        let fresh = current.state == State::Failed;
+        obs.service = self.platform.update_service(1, fresh).await?;
         self.forget();
-        tracing::info!(before = %current.state, "asked ECS for one task");
-        Ok(derive(&obs, &self.profile, &Readiness::Unchecked))
+        tracing::info!(before = %current.state, fresh_deployment = fresh, "asked ECS for one task");
+        Ok(derive(&obs, &self.profile, &Probes::new()))
     }
 
     async fn stop(&self) -> Result<Status> {
         let _one_at_a_time = self.actions.lock().await;
         let mut obs = self.observe().await?;
         if obs.service.desired_count == 0 {
-            let current = self.assess(&obs).await;
-            self.remember(&obs, &current);
+            let (current, probes) = self.assess(&obs).await;
+            self.remember(&obs, &current, &probes);
             return Ok(current);
         }
         obs.service = self.platform.update_service(0, false).await?;
         self.forget();
         tracing::info!("asked ECS for no task");
-        Ok(derive(&obs, &self.profile, &Readiness::Unchecked))
+        Ok(derive(&obs, &self.profile, &Probes::new()))
     }
 
     async fn status(&self) -> Result<Status> {
         let obs = self.observe().await?;
-        let status = self.assess(&obs).await;
-        self.remember(&obs, &status);
+        let (status, probes) = self.assess(&obs).await;
+        self.remember(&obs, &status, &probes);
+        tracing::debug!(state = %status.state, "status read");
         Ok(status)
     }
 }

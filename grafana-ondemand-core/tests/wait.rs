@@ -37,6 +37,7 @@ fn status(state: State) -> Status {
         pending_count: 0,
         task: None,
         healthy: false,
+        ready_by: None,
     }
 }
 

@@ -38,6 +38,12 @@ pub enum Error {
         /// The IAM action that was throttled.
         action: String,
     },
+    /// The platform failed on its side (a 5xx) past the SDK's retry budget.
+    #[error("AWS could not serve `{action}` right now: try again in a few seconds")]
+    Unavailable {
+        /// The IAM action that failed.
+        action: String,
+    },
     /// A call to the platform did not finish in time.
     #[error("`{action}` timed out{}: check network access to AWS", after.map(|d| format!(" after {d:?}")).unwrap_or_default())]
     Timeout {
@@ -54,7 +60,8 @@ pub enum Error {
         /// What is wrong with it and how to fix it.
         problem: String,
     },
-    /// Any other failure of the platform, with its source.
+    /// Any other failure of the platform, with its source; not retryable, since nothing says
+    /// trying again would help.
     #[error("`{action}` failed: {source}")]
     Backend {
         /// The IAM action that failed.
@@ -85,11 +92,12 @@ impl Error {
         }
     }
 
-    /// Whether trying again later may succeed (throttling, time-outs, transient failures).
+    /// Whether trying again later may succeed: throttling, time-outs and the platform's own
+    /// failures. Errors nobody mapped are not: retrying them would hide them.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Throttled { .. } | Error::Timeout { .. } | Error::Backend { .. }
+            Error::Throttled { .. } | Error::Timeout { .. } | Error::Unavailable { .. }
         )
     }
 }
@@ -128,5 +136,12 @@ mod tests {
         };
         assert!(t.is_retryable() && t.to_string().contains("after 5s"));
         assert!(!Error::invalid_config("CLUSTER_NAME", "is empty").is_retryable());
+        assert!(!Error::backend("ecs:ListTasks", "unexpected answer").is_retryable());
+        assert!(
+            Error::Unavailable {
+                action: "ecs:ListTasks".into()
+            }
+            .is_retryable()
+        );
     }
 }

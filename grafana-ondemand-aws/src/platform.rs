@@ -2,12 +2,11 @@
 
 use crate::errors::{Names, map};
 use async_trait::async_trait;
-use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types as ecs;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    Deployment, DesiredStatus, Error, Health, NetworkInterface, Platform, Result, ServiceSnapshot,
-    TaskNetwork, TaskPhase, TaskSnapshot,
+    Deployment, DesiredStatus, Error, Health, NetworkInterface, Platform, Result, ServiceEvent,
+    ServiceSnapshot, TaskNetwork, TaskPage, TaskPhase, TaskSnapshot,
 };
 use std::net::IpAddr;
 
@@ -60,7 +59,17 @@ fn time(t: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<DateTime<Utc>> 
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
+fn assign_public_ip(n: Option<&ecs::NetworkConfiguration>) -> Option<bool> {
+    n.and_then(|n| n.awsvpc_configuration())
+        .and_then(|a| a.assign_public_ip())
+        .map(|a| *a == ecs::AssignPublicIp::Enabled)
+}
+
 fn snapshot(s: &ecs::Service) -> ServiceSnapshot {
+    let primary = s
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"));
     ServiceSnapshot {
         desired_count: count(s.desired_count()),
         running_count: count(s.running_count()),
@@ -72,8 +81,20 @@ fn snapshot(s: &ecs::Service) -> ServiceSnapshot {
                 id: d.id().unwrap_or_default().to_owned(),
                 primary: d.status() == Some("PRIMARY"),
                 task_definition: d.task_definition().map(str::to_owned),
+                created_at: time(d.created_at()),
             })
             .collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| ServiceEvent {
+                at: time(e.created_at()),
+                message: e.message().unwrap_or_default().to_owned(),
+            })
+            .collect(),
+        // The primary deployment's network configuration is the one its tasks get.
+        assign_public_ip: assign_public_ip(primary.and_then(|d| d.network_configuration()))
+            .or_else(|| assign_public_ip(s.network_configuration())),
     }
 }
 
@@ -90,6 +111,7 @@ fn task(t: &ecs::Task) -> TaskSnapshot {
                 (Some("privateIPv4Address"), Some(v)) => {
                     network.private_ip = v.parse::<IpAddr>().ok()
                 }
+                (Some("ipv6Address"), Some(v)) => network.ipv6 = v.parse::<IpAddr>().ok(),
                 _ => {}
             }
         }
@@ -132,7 +154,7 @@ impl Platform for EcsPlatform {
         }
     }
 
-    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>> {
+    async fn list_tasks(&self, desired: DesiredStatus, page: Option<String>) -> Result<TaskPage> {
         let out = self
             .ecs
             .list_tasks()
@@ -140,10 +162,14 @@ impl Platform for EcsPlatform {
             .service_name(&self.names.service)
             .desired_status(ecs::DesiredStatus::from(desired.as_str()))
             .max_results(100)
+            .set_next_token(page)
             .send()
             .await
             .map_err(|e| map(e, "ecs:ListTasks", &self.names))?;
-        Ok(out.task_arns().to_vec())
+        Ok(TaskPage {
+            arns: out.task_arns().to_vec(),
+            next_token: out.next_token().map(str::to_owned),
+        })
     }
 
     async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskSnapshot>> {
@@ -155,6 +181,20 @@ impl Platform for EcsPlatform {
             .send()
             .await
             .map_err(|e| map(e, "ecs:DescribeTasks", &self.names))?;
+        // MISSING: not visible yet, or gone; the controller notes which. Anything else is
+        // worth a line in the logs.
+        for f in out
+            .failures()
+            .iter()
+            .filter(|f| f.reason() != Some("MISSING"))
+        {
+            tracing::warn!(
+                arn = f.arn(),
+                reason = f.reason(),
+                detail = f.detail(),
+                "ECS could not describe a task"
+            );
+        }
         Ok(out.tasks().iter().map(task).collect())
     }
 
@@ -162,20 +202,19 @@ impl Platform for EcsPlatform {
         &self,
         eni_ids: &[String],
     ) -> Result<Vec<NetworkInterface>> {
-        let result = self
+        // By filter, not by id: EC2 fails a whole by-id call when one interface is gone (as a
+        // draining task's is), and a filter simply leaves it out.
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("network-interface-id")
+            .set_values(Some(eni_ids.to_vec()))
+            .build();
+        let out = self
             .ec2
             .describe_network_interfaces()
-            .set_network_interface_ids(Some(eni_ids.to_vec()))
+            .filters(filter)
             .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            // The task stopped between DescribeTasks and now: its ENI is gone, nothing to report.
-            Err(e) if e.code() == Some("InvalidNetworkInterfaceID.NotFound") => {
-                return Ok(Vec::new());
-            }
-            Err(e) => return Err(map(e, "ec2:DescribeNetworkInterfaces", &self.names)),
-        };
+            .await
+            .map_err(|e| map(e, "ec2:DescribeNetworkInterfaces", &self.names))?;
         Ok(out
             .network_interfaces()
             .iter()
@@ -186,6 +225,10 @@ impl Platform for EcsPlatform {
                     .and_then(|a| a.public_ip())
                     .and_then(|ip| ip.parse().ok()),
                 private_ip: n.private_ip_address().and_then(|ip| ip.parse().ok()),
+                ipv6: n
+                    .ipv6_addresses()
+                    .iter()
+                    .find_map(|a| a.ipv6_address()?.parse().ok()),
             })
             .collect())
     }

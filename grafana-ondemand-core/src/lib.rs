@@ -6,11 +6,11 @@
 //! frontends talk to a [`ServiceController`].
 //!
 //! ```
-//! use grafana_ondemand_core::{derive, Observation, Readiness, ServiceProfile, State};
+//! use grafana_ondemand_core::{derive, Observation, Probes, ServiceProfile, State};
 //!
 //! let mut seen = Observation::default();
 //! seen.service.desired_count = 1; // asked for, nothing placed yet
-//! let status = derive(&seen, &ServiceProfile::grafana(), &Readiness::Unchecked);
+//! let status = derive(&seen, &ServiceProfile::grafana(), &Probes::new());
 //! assert_eq!(status.state, State::Starting);
 //! assert!(status.endpoint.is_none());
 //! ```
@@ -31,15 +31,18 @@ mod status;
 mod wait;
 
 pub use controller::Controller;
-pub use derive::{derive, probe_target, select_task, task_endpoint};
+pub use derive::{
+    MAX_PROBES, Probes, confirmed, derive, probe_targets, select_task, task_endpoint,
+};
 pub use endpoint::{AddressKind, Endpoint, ServiceProfile};
 pub use env::setting;
 pub use error::{Error, Result};
 pub use observation::{
-    Deployment, Health, Observation, ServiceSnapshot, TaskNetwork, TaskPhase, TaskSnapshot,
+    Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
+    TaskSnapshot,
 };
-pub use platform::{DesiredStatus, NetworkInterface, Platform};
-pub use readiness::{HttpProbe, Readiness, ReadinessProbe};
+pub use platform::{DesiredStatus, NetworkInterface, Platform, TaskPage};
+pub use readiness::{HttpProbe, Readiness, ReadinessProbe, ReadinessSource, ReadyBy};
 #[cfg(feature = "automock")]
 pub use service::MockServiceController;
 pub use service::ServiceController;

@@ -118,6 +118,7 @@ fn fault_response(fault: CallFault) -> ResponseTemplate {
             "AccessDeniedException",
             "User: arn:aws:sts::123456789012:assumed-role/controller/fn is not authorized to perform this action",
         ),
+        CallFault::InvalidParameter(message) => ecs_error("InvalidParameterException", &message),
     }
 }
 
@@ -134,8 +135,8 @@ fn service_json(m: &Model, s: &ServiceSnapshot) -> Value {
                 "pendingCount": 0,
                 "runningCount": 0,
                 "failedTasks": 0,
-                "createdAt": 1.764061200E9,
-                "updatedAt": 1.764061260E9,
+                "createdAt": epoch(d.created_at),
+                "updatedAt": epoch(d.created_at),
                 "launchType": "FARGATE",
                 "platformVersion": "1.4.0",
                 "platformFamily": "Linux",
@@ -169,7 +170,16 @@ fn service_json(m: &Model, s: &ServiceSnapshot) -> Value {
             "minimumHealthyPercent": 100
         },
         "deployments": deployments,
-        "events": [],
+        "events": s.events.iter().enumerate().map(|(i, e)| json!({
+            "id": format!("{:08x}-5a1e-4c3b-9d2e-{:012x}", i, i),
+            "createdAt": epoch(e.at),
+            "message": e.message,
+        })).collect::<Vec<Value>>(),
+        "networkConfiguration": {"awsvpcConfiguration": {
+            "subnets": ["subnet-0a1b2c3d4e5f60718"],
+            "securityGroups": ["sg-0123456789abcdef0"],
+            "assignPublicIp": if m.assign_public_ip { "ENABLED" } else { "DISABLED" }
+        }},
         "createdAt": 1.764000000E9,
         "schedulingStrategy": "REPLICA",
         "enableECSManagedTags": false,
@@ -190,6 +200,14 @@ fn task_json(m: &Model, t: &TaskSnapshot) -> Value {
     if let Some(ip) = t.network.private_ip {
         details.push(json!({"name": "privateIPv4Address", "value": ip.to_string()}));
     }
+    if let Some(ip) = t.network.ipv6 {
+        details.push(json!({"name": "ipv6Address", "value": ip.to_string()}));
+    }
+    let health = match t.health {
+        grafana_ondemand_core::Health::Healthy => "HEALTHY",
+        grafana_ondemand_core::Health::Unhealthy => "UNHEALTHY",
+        grafana_ondemand_core::Health::Unknown => "UNKNOWN",
+    };
     let mut task = json!({
         "taskArn": t.arn,
         "clusterArn": cluster_arn(m),
@@ -204,7 +222,7 @@ fn task_json(m: &Model, t: &TaskSnapshot) -> Value {
         "cpu": "256",
         "memory": "512",
         "connectivity": "CONNECTED",
-        "healthStatus": "UNKNOWN",
+        "healthStatus": health,
         "createdAt": epoch(t.created_at),
         "attachments": [{
             "id": "3a6f1c2e-8d4b-4e5f-9a0b-1c2d3e4f5a6b",
@@ -218,7 +236,7 @@ fn task_json(m: &Model, t: &TaskSnapshot) -> Value {
             "name": "grafana",
             "image": "grafana/grafana-oss:11.3.0",
             "lastStatus": t.last_status.as_str(),
-            "healthStatus": "UNKNOWN",
+            "healthStatus": health,
             "cpu": "0"
         }],
         "version": 3
@@ -296,8 +314,23 @@ impl EcsWire {
                     Some("STOPPED") => DesiredStatus::Stopped,
                     _ => DesiredStatus::Running,
                 };
-                match self.ecs.op_list_tasks(desired) {
-                    Ok(arns) => ecs_ok(json!({"taskArns": arns})),
+                if let Some(max) = body.get("maxResults").and_then(Value::as_u64)
+                    && !(1..=100).contains(&max)
+                {
+                    return ecs_error(
+                        "InvalidParameterException",
+                        "maxResults must be between 1 and 100.",
+                    );
+                }
+                let token = body.get("nextToken").and_then(Value::as_str);
+                match self.ecs.op_list_tasks(desired, token) {
+                    Ok(page) => {
+                        let mut answer = json!({"taskArns": page.arns});
+                        if let (Some(obj), Some(next)) = (answer.as_object_mut(), page.next_token) {
+                            obj.insert("nextToken".into(), json!(next));
+                        }
+                        ecs_ok(answer)
+                    }
                     Err(f) => fault_response(f),
                 }
             }
@@ -392,15 +425,40 @@ fn ec2_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
 impl Respond for Ec2Wire {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body = String::from_utf8_lossy(&request.body);
-        let ids: Vec<String> = body
+        let pairs: Vec<(&str, &str)> = body
             .split('&')
             .filter_map(|pair| pair.split_once('='))
-            .filter(|(k, _)| k.starts_with("NetworkInterfaceId."))
-            .map(|(_, v)| v.to_owned())
             .collect();
+        // By id, a missing interface fails the whole call, as EC2 does; by filter it is
+        // simply not in the answer.
+        let by_id: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k.starts_with("NetworkInterfaceId."))
+            .map(|(_, v)| (*v).to_owned())
+            .collect();
+        let filter = pairs
+            .iter()
+            .find(|(k, _)| k.starts_with("Filter.") && k.ends_with(".Name"))
+            .map(|(k, v)| (k.trim_end_matches(".Name").to_owned(), *v));
+        let by_filter: Vec<String> = match &filter {
+            Some((prefix, "network-interface-id")) => pairs
+                .iter()
+                .filter(|(k, _)| k.starts_with(&format!("{prefix}.Value.")))
+                .map(|(_, v)| (*v).to_owned())
+                .collect(),
+            Some((_, other)) => {
+                return ec2_error(
+                    400,
+                    "InvalidParameterValue",
+                    &format!("The filter '{other}' is not simulated"),
+                );
+            }
+            None => Vec::new(),
+        };
+        let ids: Vec<String> = by_id.iter().chain(&by_filter).cloned().collect();
         let response = match self.ecs.op_describe_interfaces(&ids) {
-            Ok(found) if found.len() < ids.len() => {
-                let missing = ids
+            Ok(found) if !by_id.iter().all(|id| found.iter().any(|f| &f.id == id)) => {
+                let missing = by_id
                     .iter()
                     .find(|id| !found.iter().any(|f| &&f.id == id))
                     .cloned()
@@ -420,8 +478,12 @@ impl Respond for Ec2Wire {
                             .map(|ip| format!("\n            <association>\n                <publicIp>{ip}</publicIp>\n                <publicDnsName></publicDnsName>\n                <ipOwnerId>amazon</ipOwnerId>\n            </association>"))
                             .unwrap_or_default();
                         let private = n.private_ip.map(|ip| ip.to_string()).unwrap_or_default();
+                        let ipv6 = n
+                            .ipv6
+                            .map(|ip| format!("\n            <ipv6AddressesSet>\n                <item>\n                    <ipv6Address>{ip}</ipv6Address>\n                    <isPrimaryIpv6>false</isPrimaryIpv6>\n                </item>\n            </ipv6AddressesSet>"))
+                            .unwrap_or_default();
                         format!(
-                            "\n        <item>\n            <networkInterfaceId>{}</networkInterfaceId>\n            <subnetId>subnet-0a1b2c3d4e5f60718</subnetId>\n            <vpcId>vpc-0123456789abcdef0</vpcId>\n            <availabilityZone>eu-west-3a</availabilityZone>\n            <description>arn:aws:ecs:eu-west-3:123456789012:attachment/3a6f1c2e-8d4b-4e5f-9a0b-1c2d3e4f5a6b</description>\n            <ownerId>123456789012</ownerId>\n            <requesterId>578734482556</requesterId>\n            <requesterManaged>true</requesterManaged>\n            <status>in-use</status>\n            <macAddress>0a:1b:2c:3d:4e:5f</macAddress>\n            <privateIpAddress>{private}</privateIpAddress>\n            <sourceDestCheck>true</sourceDestCheck>\n            <interfaceType>interface</interfaceType>{association}\n        </item>",
+                            "\n        <item>\n            <networkInterfaceId>{}</networkInterfaceId>\n            <subnetId>subnet-0a1b2c3d4e5f60718</subnetId>\n            <vpcId>vpc-0123456789abcdef0</vpcId>\n            <availabilityZone>eu-west-3a</availabilityZone>\n            <description>arn:aws:ecs:eu-west-3:123456789012:attachment/3a6f1c2e-8d4b-4e5f-9a0b-1c2d3e4f5a6b</description>\n            <ownerId>123456789012</ownerId>\n            <requesterId>578734482556</requesterId>\n            <requesterManaged>true</requesterManaged>\n            <status>in-use</status>\n            <macAddress>0a:1b:2c:3d:4e:5f</macAddress>\n            <privateIpAddress>{private}</privateIpAddress>\n            <sourceDestCheck>true</sourceDestCheck>\n            <interfaceType>interface</interfaceType>{association}{ipv6}\n        </item>",
                             n.id
                         )
                     })
@@ -441,6 +503,9 @@ impl Respond for Ec2Wire {
             ),
             Err(CallFault::ServiceNotFound) => {
                 ec2_error(400, "InvalidParameterValue", "unexpected")
+            }
+            Err(CallFault::InvalidParameter(message)) => {
+                ec2_error(400, "InvalidParameterValue", &message)
             }
         };
         response.set_delay(self.delay)

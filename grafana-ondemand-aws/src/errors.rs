@@ -1,5 +1,6 @@
 //! AWS SDK errors mapped to the core's errors by meaning.
 
+use aws_sdk_ecs::config::http::HttpResponse;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use grafana_ondemand_core::Error;
 
@@ -23,10 +24,9 @@ fn mentions(err: &(dyn std::error::Error + 'static), word: &str) -> bool {
 }
 
 /// Maps an SDK error of IAM action `action` (such as `ecs:UpdateService`).
-pub(crate) fn map<E, R>(err: SdkError<E, R>, action: &str, names: &Names) -> Error
+pub(crate) fn map<E>(err: SdkError<E, HttpResponse>, action: &str, names: &Names) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let action = action.to_owned();
     match &err {
@@ -72,6 +72,13 @@ where
             | "Throttling"
             | "TooManyRequestsException",
         ) => Error::Throttled { action },
+        Some(
+            "ServerException" | "InternalError" | "InternalFailure" | "ServiceUnavailable"
+            | "Unavailable",
+        ) => Error::Unavailable { action },
+        _ if matches!(&err, SdkError::ServiceError(e) if e.raw().status().is_server_error()) => {
+            Error::Unavailable { action }
+        }
         _ => Error::backend(
             action,
             aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),

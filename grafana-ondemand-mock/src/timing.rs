@@ -23,6 +23,15 @@ pub struct Timing {
     pub deprovisioning: Duration,
     /// How long the scheduler waits before replacing a task that failed.
     pub relaunch_delay: Duration,
+    /// The container health check's interval: ECS reports HEALTHY at the first check after
+    /// the service answers (the module's task definition uses 5 s).
+    pub health_check_interval: Duration,
+    /// How far DescribeServices' running and pending counts lag the tasks.
+    pub count_lag: Duration,
+    /// How long a new task stays invisible to DescribeTasks (listed, but a `MISSING` failure).
+    pub describe_lag: Duration,
+    /// How long each in-process call takes (so concurrent callers really interleave).
+    pub call_latency: Duration,
 }
 
 impl Timing {
@@ -38,6 +47,10 @@ impl Timing {
             stopping: Duration::from_secs(5),
             deprovisioning: Duration::from_secs(8),
             relaunch_delay: Duration::from_secs(20),
+            health_check_interval: Duration::from_secs(5),
+            count_lag: Duration::from_secs(3),
+            describe_lag: Duration::from_secs(1),
+            call_latency: Duration::from_millis(30),
         }
     }
 
@@ -54,6 +67,10 @@ impl Timing {
             stopping: f(self.stopping),
             deprovisioning: f(self.deprovisioning),
             relaunch_delay: f(self.relaunch_delay),
+            health_check_interval: f(self.health_check_interval),
+            count_lag: f(self.count_lag),
+            describe_lag: f(self.describe_lag),
+            call_latency: f(self.call_latency),
         }
     }
 
@@ -63,6 +80,17 @@ impl Timing {
             + self.pending
             + self.activating
             + self.health_delay.max(self.public_ip_delay)
+    }
+
+    /// From RUNNING until ECS reports the container HEALTHY: the first health check at or
+    /// after the service answers.
+    pub fn healthy_after(&self) -> Duration {
+        if self.health_check_interval.is_zero() {
+            return self.health_delay;
+        }
+        let interval = self.health_check_interval.as_nanos();
+        let checks = self.health_delay.as_nanos().div_ceil(interval).max(1);
+        Duration::from_nanos(u64::try_from(checks * interval).unwrap_or(u64::MAX))
     }
 
     /// From the stop request of a running task until it is STOPPED.

@@ -4,7 +4,7 @@ use crate::model::{CallFault, Model};
 use crate::timing::Timing;
 use async_trait::async_trait;
 use grafana_ondemand_core::{
-    DesiredStatus, Error, NetworkInterface, Platform, Result, ServiceSnapshot, TaskPhase,
+    DesiredStatus, Error, NetworkInterface, Platform, Result, ServiceSnapshot, TaskPage, TaskPhase,
     TaskSnapshot,
 };
 use std::collections::BTreeMap;
@@ -88,9 +88,40 @@ impl SimulatedEcs {
         self.model().crash(reason)
     }
 
-    /// Whether tasks get a public IP (false: a private subnet).
+    /// Whether the service gives its tasks a public IP (`assignPublicIp`; false in private
+    /// subnets).
     pub fn set_assign_public_ip(&self, assign: bool) {
         self.model().assign_public_ip = assign;
+    }
+
+    /// Tasks get only an IPv6 address, as in an IPv6-only subnet (no IPv4 at all).
+    pub fn set_ipv6_only(&self, ipv6_only: bool) {
+        self.model().ipv6_only = ipv6_only;
+    }
+
+    /// Whether the controller has a network path to the tasks. False is the Lambda's case:
+    /// it runs outside the VPC and the security group admits only the users.
+    pub fn set_reachable(&self, reachable: bool) {
+        self.model().reachable = reachable;
+    }
+
+    /// The next `n` launches cannot be placed: ECS creates no task and writes a service event
+    /// with `reason` (such as "Capacity is unavailable at this time.").
+    pub fn fail_next_placements(&self, n: usize, reason: &str) {
+        let mut m = self.model();
+        for _ in 0..n {
+            m.fail_placements.push_back(reason.to_owned());
+        }
+    }
+
+    /// DescribeServices' counts lag the tasks by `lag` (ECS: seconds).
+    pub fn set_count_lag(&self, lag: std::time::Duration) {
+        self.model().timing.count_lag = lag;
+    }
+
+    /// ListTasks answers at most `n` ARNs a page (ECS: 100).
+    pub fn set_list_page_size(&self, n: usize) {
+        self.model().list_page_size = n.clamp(1, crate::model::LIST_PAGE_MAX);
     }
 
     /// The next `n` API calls, of any operation, are throttled.
@@ -140,6 +171,16 @@ impl SimulatedEcs {
         self.model().calls.clear();
     }
 
+    /// Deployments created since the service was, the first included.
+    pub fn deployments_created(&self) -> u64 {
+        self.model().deployments_created
+    }
+
+    /// The phases of the tasks still remembered, oldest task first.
+    pub fn task_phases(&self) -> Vec<TaskPhase> {
+        self.model().tasks.iter().map(|t| t.phase.clone()).collect()
+    }
+
     /// The desired count.
     pub fn desired_count(&self) -> u32 {
         self.model().desired
@@ -160,13 +201,20 @@ impl SimulatedEcs {
             .count()
     }
 
-    /// Whether the task reachable at `ip` answers its health check now.
+    /// Whether the task reachable at `ip` answers its health check now (an IPv4-mapped
+    /// IPv6 address names the task of that IPv4 address).
     pub fn is_answering(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         let m = self.model();
         m.tasks.iter().any(|t| {
             (IpAddr::V4(t.public_ip) == ip || IpAddr::V4(t.private_ip) == ip)
                 && m.is_answering_task(t)
         })
+    }
+
+    /// Whether the controller can reach the tasks (see [`SimulatedEcs::set_reachable`]).
+    pub fn is_reachable(&self) -> bool {
+        self.model().reachable
     }
 
     // ---- the operations, shared by the Platform impl and the wire stub ------------------
@@ -192,15 +240,29 @@ impl SimulatedEcs {
     pub(crate) fn op_list_tasks(
         &self,
         desired: DesiredStatus,
-    ) -> std::result::Result<Vec<String>, CallFault> {
+        token: Option<&str>,
+    ) -> std::result::Result<TaskPage, CallFault> {
         self.call("ListTasks", true, |m| {
+            let offset = match token {
+                None => 0,
+                Some(t) => t
+                    .strip_prefix("page-after-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| CallFault::InvalidParameter("Invalid nextToken.".into()))?,
+            };
             let want_running = desired == DesiredStatus::Running;
-            m.tasks
+            let all: Vec<String> = m
+                .tasks
                 .iter()
                 .filter(|t| t.desired_running == want_running)
                 .map(|t| t.arn.clone())
-                .collect()
-        })
+                .collect();
+            let end = (offset + m.list_page_size).min(all.len());
+            Ok(TaskPage {
+                arns: all.get(offset..end).unwrap_or_default().to_vec(),
+                next_token: (end < all.len()).then(|| format!("page-after-{end}")),
+            })
+        })?
     }
 
     pub(crate) fn op_describe_tasks(
@@ -210,6 +272,7 @@ impl SimulatedEcs {
         self.call("DescribeTasks", false, |m| {
             arns.iter()
                 .filter_map(|a| m.tasks.iter().find(|t| &t.arn == a))
+                .filter(|t| m.is_described(t))
                 .map(|t| m.describe(t))
                 .collect()
         })
@@ -255,28 +318,45 @@ impl SimulatedEcs {
                     service: m.service.clone(),
                 }
             }
+            CallFault::InvalidParameter(message) => Error::backend(action, message),
+        }
+    }
+
+    /// The time one in-process call takes, on tokio's clock: callers really interleave.
+    async fn latency(&self) {
+        let latency = self.model().timing.call_latency;
+        if latency.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(latency).await;
         }
     }
 }
 
 #[async_trait]
 impl Platform for SimulatedEcs {
+    // Each call takes its latency before it reads the model, as a request in flight would:
+    // two controllers read and act in interleaved order, as two Lambda instances do.
     async fn describe_service(&self) -> Result<ServiceSnapshot> {
+        self.latency().await;
         self.op_describe_service()
             .map_err(|f| self.fault(f, "ecs:DescribeServices"))
     }
 
-    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>> {
-        self.op_list_tasks(desired)
+    async fn list_tasks(&self, desired: DesiredStatus, page: Option<String>) -> Result<TaskPage> {
+        self.latency().await;
+        self.op_list_tasks(desired, page.as_deref())
             .map_err(|f| self.fault(f, "ecs:ListTasks"))
     }
 
     async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskSnapshot>> {
+        self.latency().await;
         self.op_describe_tasks(arns)
             .map_err(|f| self.fault(f, "ecs:DescribeTasks"))
     }
 
     async fn describe_network_interfaces(&self, ids: &[String]) -> Result<Vec<NetworkInterface>> {
+        self.latency().await;
         self.op_describe_interfaces(ids)
             .map_err(|f| self.fault(f, "ec2:DescribeNetworkInterfaces"))
     }
@@ -286,6 +366,7 @@ impl Platform for SimulatedEcs {
         desired_count: u32,
         force_new_deployment: bool,
     ) -> Result<ServiceSnapshot> {
+        self.latency().await;
         self.op_update_service(desired_count, force_new_deployment)
             .map_err(|f| self.fault(f, "ecs:UpdateService"))
     }
