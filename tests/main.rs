@@ -4,6 +4,7 @@
 mod scenarios;
 mod support;
 
+mod api_contract;
 mod aws_wire;
 mod cli;
 mod lambda_runtime;

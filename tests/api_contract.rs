@@ -1,0 +1,232 @@
+//! The HTTP contract under arbitrary input: every answer is a 2xx, or a 4xx with a JSON error
+//! that says what to fix; never a panic, never a dropped connection.
+
+use async_trait::async_trait;
+use grafana_ondemand::api::{Access, Api};
+use grafana_ondemand::{Result, ServiceController, State, Status, web};
+use proptest::prelude::*;
+use std::sync::{Arc, OnceLock};
+
+/// A controller that always answers at once: the property is about input, not the backend.
+struct Steady;
+
+fn status(state: State) -> Status {
+    serde_json::from_value(serde_json::json!({
+        "status": state, "message": "m", "runningCount": 0, "desiredCount": 0,
+    }))
+    .unwrap()
+}
+
+#[async_trait]
+impl ServiceController for Steady {
+    async fn start(&self) -> Result<Status> {
+        Ok(status(State::Starting))
+    }
+    async fn stop(&self) -> Result<Status> {
+        Ok(status(State::Stopped))
+    }
+    async fn status(&self) -> Result<Status> {
+        Ok(status(State::Stopped))
+    }
+}
+
+const TOKEN: &str = "s3cret-token-0123456789";
+
+fn api() -> Api {
+    Api::new(
+        Arc::new(Steady),
+        Access {
+            token: Some(TOKEN.into()),
+            protect_status: false,
+            allowed_origins: vec!["https://dash.example.com".into()],
+        },
+    )
+}
+
+#[derive(Debug, Clone)]
+struct Input {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<f64>().prop_map(|f| format!("{f:e}")),
+        Just("1e308".to_string()),
+        Just("-0".to_string()),
+        Just("1e400".to_string()),
+        (0u64..100).prop_map(|n| n.to_string()),
+        Just("\"25\"".to_string()),
+        Just("null".to_string()),
+    ]
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    let action = prop_oneof![
+        Just("start".to_string()),
+        Just("stop".to_string()),
+        Just("status".to_string()),
+        ".{0,12}"
+    ];
+    let json = (
+        prop::option::of(action),
+        prop::option::of(number()),
+        prop::option::of(".{0,8}"),
+    )
+        .prop_map(|(action, wait, extra)| {
+            let mut fields = Vec::new();
+            if let Some(a) = action {
+                fields.push(format!("\"action\": {}", serde_json::json!(a)));
+            }
+            if let Some(w) = wait {
+                fields.push(format!("\"wait\": {w}"));
+            }
+            if let Some(e) = extra {
+                fields.push(format!("{}: 1", serde_json::json!(e)));
+            }
+            format!("{{{}}}", fields.join(", ")).into_bytes()
+        });
+    prop_oneof![
+        4 => json,
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+        1 => (4090usize..4200).prop_map(|n| vec![b' '; n]),
+        1 => Just(b"[]".to_vec()),
+        1 => Just(b"\"start\"".to_vec()),
+    ]
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    let method = prop_oneof![
+        1 => Just("GET"),
+        4 => Just("POST"),
+        1 => Just("PUT"),
+        1 => Just("DELETE"),
+        1 => Just("PATCH"),
+        1 => Just("OPTIONS"),
+        1 => Just("HEAD"),
+        1 => Just("BREW"),
+    ];
+    let path = prop_oneof![
+        Just("/".to_string()),
+        Just("/grafana".to_string()),
+        Just("/grafana/api/status".to_string()),
+        "/[a-z0-9/._%-]{0,30}",
+    ];
+    let header = prop_oneof![
+        (
+            Just("authorization".to_string()),
+            prop_oneof![Just(format!("Bearer {TOKEN}")), "[ -~]{0,40}"]
+        ),
+        (
+            Just("origin".to_string()),
+            prop_oneof![Just("https://dash.example.com".to_string()), "[ -~]{0,30}"]
+        ),
+        (Just("content-type".to_string()), "[ -~]{0,30}"),
+        ("[a-z-]{1,12}", "[ -~]{0,30}"),
+    ];
+    (method, path, prop::collection::vec(header, 0..4), body()).prop_map(
+        |(method, path, headers, body)| Input {
+            method: method.to_string(),
+            path,
+            headers,
+            body,
+        },
+    )
+}
+
+fn request(input: &Input) -> Option<http::Request<bytes::Bytes>> {
+    let mut r = http::Request::builder()
+        .method(input.method.as_str())
+        .uri(&input.path);
+    for (k, v) in &input.headers {
+        r = r.header(k, v);
+    }
+    // Inputs http itself refuses never reach a server either.
+    r.body(bytes::Bytes::from(input.body.clone())).ok()
+}
+
+/// The contract, checked on one answer.
+fn check(
+    input: &Input,
+    code: u16,
+    content_type: Option<&str>,
+    body: &str,
+) -> std::result::Result<(), TestCaseError> {
+    prop_assert!(
+        (200..300).contains(&code) || (400..500).contains(&code),
+        "{input:?} answered {code}: {body}"
+    );
+    if code >= 400 && input.method != "HEAD" {
+        let v: serde_json::Value = serde_json::from_str(body).map_err(|e| {
+            TestCaseError::fail(format!("{input:?}: {code} not JSON ({e}): {body}"))
+        })?;
+        let error = v["error"].as_str().unwrap_or_default();
+        prop_assert!(error.len() > 10, "{input:?}: {body}");
+        prop_assert_eq!(content_type, Some("application/json"));
+    }
+    if code < 300 && input.method == "POST" {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        prop_assert!(v["status"].is_string(), "{body}");
+    }
+    Ok(())
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// The web server on loopback, started once for the socket property.
+fn server() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        runtime().block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, web::router(api())).await });
+            url
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    #[test]
+    fn any_request_gets_a_2xx_or_a_4xx_saying_what_to_fix(input in input()) {
+        let Some(req) = request(&input) else { return Ok(()) };
+        let answer = runtime().block_on(api().handle(req));
+        let ct = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        check(&input, answer.status().as_u16(), ct.as_deref(), answer.body())?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn over_a_real_socket_no_request_drops_the_connection(input in input()) {
+        let Some(req) = request(&input) else { return Ok(()) };
+        let url = format!("{}{}", server(), req.uri());
+        let Ok(method) = reqwest::Method::from_bytes(input.method.as_bytes()) else { return Ok(()) };
+        let (code, ct, body) = runtime().block_on(async {
+            let mut r = reqwest::Client::new().request(method, &url).body(input.body.clone());
+            for (k, v) in &input.headers {
+                r = r.header(k.as_str(), v.as_str());
+            }
+            let answer = r.send().await.map_err(|e| format!("{input:?}: no answer: {e}"))?;
+            let code = answer.status().as_u16();
+            let ct = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            Ok::<_, String>((code, ct, answer.text().await.unwrap_or_default()))
+        }).map_err(TestCaseError::fail)?;
+        check(&input, code, ct.as_deref(), &body)?;
+    }
+}
