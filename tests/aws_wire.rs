@@ -45,7 +45,7 @@ async fn off_clock<T: Send + 'static>(f: impl Future<Output = T> + Send + 'stati
 }
 
 #[derive(Debug, Clone)]
-struct OffClock(Arc<EcsPlatform>);
+pub struct OffClock(Arc<EcsPlatform>);
 
 #[async_trait]
 impl Platform for OffClock {
@@ -118,8 +118,8 @@ fn test_credentials() -> Credentials {
 }
 
 pub struct OverTheWire {
-    stub: WireStub,
-    controller: Controller<OffClock>,
+    pub stub: WireStub,
+    pub controller: Controller<OffClock>,
 }
 
 impl OverTheWire {

@@ -109,6 +109,16 @@ output "service_name" {
 }
 
 output "token_command" {
-  description = "Prints the API token the control page asks for."
-  value       = "aws secretsmanager get-secret-value --region ${var.region} --query SecretString --output text --secret-id ${module.grafana.access_token_secret_arn}"
+  description = "Prints the API token the control page asks for (or, with api_auth = iam, how to sign)."
+  value       = module.grafana.token_command
+}
+
+output "admin_password_command" {
+  description = "Prints Grafana's admin password (user admin)."
+  value       = module.grafana.admin_password_command
+}
+
+output "traffic_encryption" {
+  description = "What protects traffic to Grafana, and what to do about it."
+  value       = module.grafana.traffic_encryption
 }

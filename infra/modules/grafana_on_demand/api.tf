@@ -3,6 +3,8 @@ resource "aws_lambda_function" "controller" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway, which returns errors to the caller; a dead-letter queue would hold nothing.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the user may not have; the zip is built from this repository.
   #checkov:skip=CKV_AWS_173:The environment holds names (cluster, service, secret ARN), no secret; the token itself stays in Secrets Manager.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing is lambda_tracing (off by default): Active tracing needs xray:PutTraceSegments, granted only then.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is lambda_reserved_concurrency (off by default): new accounts, limited to 10 concurrent executions, reject any reservation.
   function_name    = "${var.name}-controller"
   role             = aws_iam_role.controller.arn
   filename         = var.lambda_zip_path
@@ -12,11 +14,12 @@ resource "aws_lambda_function" "controller" {
   architectures    = [lower(var.architecture) == "arm64" ? "arm64" : "x86_64"]
   memory_size      = 128
   # Under API Gateway's 29 s integration limit, with room for a 25 s wait.
-  timeout                        = 28
-  reserved_concurrent_executions = 5
+  timeout = 28
+  # -1: no reservation (new accounts, with 10 concurrent executions in all, allow none).
+  reserved_concurrent_executions = var.lambda_reserved_concurrency == null ? -1 : var.lambda_reserved_concurrency
 
   tracing_config {
-    mode = "Active"
+    mode = var.lambda_tracing ? "Active" : "PassThrough"
   }
 
   environment {
@@ -26,6 +29,8 @@ resource "aws_lambda_function" "controller" {
         SERVICE_NAME    = aws_ecs_service.grafana.name
         SERVICE_PORT    = tostring(var.grafana_port)
         SERVICE_ADDRESS = var.assign_public_ip ? "public" : "private"
+        # The function runs outside the VPC: only ECS's container health can say Grafana serves.
+        READINESS       = "ecs"
         PROTECT_STATUS  = tostring(var.protect_status)
         ALLOWED_ORIGINS = join(",", var.allowed_origins)
         RUST_LOG        = "info"

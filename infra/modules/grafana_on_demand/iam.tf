@@ -26,7 +26,7 @@ resource "aws_iam_role_policy" "execution" {
   role = aws_iam_role.execution.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid      = "WriteItsLogs"
         Effect   = "Allow"
@@ -39,20 +39,32 @@ resource "aws_iam_role_policy" "execution" {
         Action   = ["secretsmanager:GetSecretValue"]
         Resource = [aws_secretsmanager_secret.admin_password.arn]
       },
-      {
-        # Only for images kept in ECR; GetAuthorizationToken supports no resource scoping.
-        Sid      = "EcrLogin"
+      ],
+      # With a customer-managed key, the secret can only be read with kms:Decrypt on it.
+      var.kms_key_arn == null ? [] : [{
+        Sid      = "DecryptAdminPassword"
         Effect   = "Allow"
-        Action   = ["ecr:GetAuthorizationToken"]
-        Resource = ["*"]
-      },
-      {
-        Sid      = "PullFromThisAccountsEcr"
-        Effect   = "Allow"
-        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-        Resource = ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/*"]
-      }
-    ]
+        Action   = ["kms:Decrypt"]
+        Resource = [var.kms_key_arn]
+        Condition = {
+          StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" }
+        }
+      }],
+      [
+        {
+          # Only for images kept in ECR; GetAuthorizationToken supports no resource scoping.
+          Sid      = "EcrLogin"
+          Effect   = "Allow"
+          Action   = ["ecr:GetAuthorizationToken"]
+          Resource = ["*"]
+        },
+        {
+          Sid      = "PullFromThisAccountsEcr"
+          Effect   = "Allow"
+          Action   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+          Resource = ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/*"]
+        }
+    ])
   })
 }
 
@@ -86,10 +98,14 @@ data "aws_iam_policy_document" "task" {
     resources = ["*"]
   }
 
-  statement {
-    sid       = "QueryLogs"
-    actions   = ["logs:StartQuery", "logs:GetLogGroupFields", "logs:GetLogEvents", "logs:FilterLogEvents"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+  # Log contents only of the groups the user lists.
+  dynamic "statement" {
+    for_each = length(var.grafana_log_groups) > 0 ? [1] : []
+    content {
+      sid       = "QueryListedLogs"
+      actions   = ["logs:StartQuery", "logs:GetLogGroupFields", "logs:GetLogEvents", "logs:FilterLogEvents"]
+      resources = [for g in var.grafana_log_groups : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${g}:*"]
+    }
   }
 
   dynamic "statement" {
@@ -130,35 +146,22 @@ resource "aws_iam_role" "controller" {
   tags               = local.tags
 }
 
+# What the controller calls on ECS and EC2, in a file of its own: the Rust tests replay every
+# call the code makes against it (tests/iam.rs), with the resources and conditions IAM sees.
+locals {
+  controller_policy = templatefile("${path.module}/controller-policy.json.tftpl", {
+    service_arn = local.service_arn
+    cluster_arn = local.cluster_arn
+  })
+}
+
 data "aws_iam_policy_document" "controller" {
+  source_policy_documents = [local.controller_policy]
+
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
-  }
-
-  statement {
-    sid       = "StartStopAndReadTheService"
-    actions   = ["ecs:UpdateService", "ecs:DescribeServices"]
-    resources = [local.service_arn]
-  }
-
-  statement {
-    sid       = "ListAndReadItsTasks"
-    actions   = ["ecs:ListTasks", "ecs:DescribeTasks"]
-    resources = ["*"]
-    condition {
-      test     = "ArnEquals"
-      variable = "ecs:cluster"
-      values   = [local.cluster_arn]
-    }
-  }
-
-  statement {
-    sid = "ReadTaskPublicIp"
-    # DescribeNetworkInterfaces supports no resource-level permissions.
-    actions   = ["ec2:DescribeNetworkInterfaces"]
-    resources = ["*"]
   }
 
   dynamic "statement" {
@@ -167,6 +170,30 @@ data "aws_iam_policy_document" "controller" {
       sid       = "ReadTheApiToken"
       actions   = ["secretsmanager:GetSecretValue"]
       resources = [aws_secretsmanager_secret.access_token[0].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.token_auth && var.kms_key_arn != null ? [1] : []
+    content {
+      sid       = "DecryptTheApiToken"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.lambda_tracing ? [1] : []
+    content {
+      sid = "WriteTraces"
+      # X-Ray's trace writes support no resource-level permissions.
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
     }
   }
 }

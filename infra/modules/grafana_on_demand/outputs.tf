@@ -18,6 +18,21 @@ output "access_token_secret_arn" {
   value       = local.token_auth ? aws_secretsmanager_secret.access_token[0].arn : null
 }
 
+output "token_command" {
+  description = "How to get what the page asks for on the first start: the bearer token (token auth), or how to sign (IAM auth)."
+  value       = local.token_auth ? "aws secretsmanager get-secret-value --region ${local.region} --secret-id ${aws_secretsmanager_secret.access_token[0].arn} --query SecretString --output text" : "api_auth is iam: sign each request with SigV4 (for example: awscurl --service execute-api -X POST -d '{\"action\": \"start\"}' <api_url>); there is no token"
+}
+
+output "admin_password_command" {
+  description = "How to print Grafana's admin password (user admin)."
+  value       = "aws secretsmanager get-secret-value --region ${local.region} --secret-id ${aws_secretsmanager_secret.admin_password.arn} --query SecretString --output text"
+}
+
+output "traffic_encryption" {
+  description = "What protects traffic to Grafana."
+  value       = "Plain HTTP on the task's public address, limited to allowed_cidrs: the admin password and session cookies cross the network unencrypted. Reach Grafana over a VPN (assign_public_ip = false), or put it behind a TLS name."
+}
+
 output "admin_password_secret_arn" {
   description = "The Secrets Manager secret holding Grafana's admin password."
   value       = aws_secretsmanager_secret.admin_password.arn

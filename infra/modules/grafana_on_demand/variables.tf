@@ -147,7 +147,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "A customer-managed KMS key for logs, secrets and EFS; null uses AWS-managed keys."
+  description = "A customer-managed KMS key for logs, secrets and EFS; null uses AWS-managed keys. Its key policy must let CloudWatch Logs use it (see the README); the module grants the roles kms:Decrypt through Secrets Manager."
   type        = string
   default     = null
 }
@@ -156,4 +156,28 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "lambda_tracing" {
+  description = "Trace the controller Lambda with AWS X-Ray (Active tracing; grants it xray:PutTraceSegments and xray:PutTelemetryRecords). About $5 per million traces past the free tier."
+  type        = bool
+  default     = false
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Concurrent executions reserved for the controller Lambda, as a ceiling on what the API can make it do; null reserves none (new accounts, limited to 10 in all, reject any reservation)."
+  type        = number
+  default     = null
+}
+
+variable "container_insights" {
+  description = "Turn on ECS Container Insights for the cluster: per-task metrics in CloudWatch, billed as custom metrics and logs (about $0.50 to $1 a month for one task running a few hours a day)."
+  type        = bool
+  default     = false
+}
+
+variable "grafana_log_groups" {
+  description = "CloudWatch log groups Grafana may query (names; `*` wildcards allowed, such as /aws/lambda/*). Empty: Grafana reads metrics only, no log contents."
+  type        = list(string)
+  default     = []
 }

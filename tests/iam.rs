@@ -1,0 +1,283 @@
+//! Every AWS call the code makes is one the controller's IAM policies grant, with the
+//! resources and condition keys IAM evaluates: the calls are recorded on the wire while the
+//! scenarios' actions run, then judged by a small evaluator of the policy language against
+//! `grafana-ondemand-aws/iam-policy.json` and the module's `controller-policy.json.tftpl`.
+//! Removing any statement must deny a call: that proves the check can fail.
+
+use crate::aws_wire::OverTheWire;
+use grafana_ondemand::{ServiceController, ServiceProfile, State, wait_for};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const REGION: &str = "eu-west-3";
+const ACCOUNT: &str = "123456789012";
+
+/// One authorization IAM makes: an action on resources, with condition keys.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Call {
+    action: String,
+    resources: Vec<String>,
+    context: BTreeMap<String, String>,
+}
+
+fn cluster_arn(given: &str) -> String {
+    if given.starts_with("arn:") {
+        given.to_owned()
+    } else {
+        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{given}")
+    }
+}
+
+fn service_arn(cluster: &str, given: &str) -> String {
+    if given.starts_with("arn:") {
+        given.to_owned()
+    } else {
+        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{given}")
+    }
+}
+
+/// What IAM evaluates for one recorded request (per the Service Authorization Reference).
+fn call(request: &wiremock::Request) -> Call {
+    let target = request
+        .headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.strip_prefix("AmazonEC2ContainerServiceV20141113."));
+    let Some(op) = target else {
+        let body = String::from_utf8_lossy(&request.body);
+        let action = body
+            .split('&')
+            .find_map(|p| p.strip_prefix("Action="))
+            .expect("an EC2 query request names its action");
+        return Call {
+            action: format!("ec2:{action}"),
+            resources: vec!["*".into()],
+            context: BTreeMap::new(),
+        };
+    };
+    let body: Value = serde_json::from_slice(&request.body).expect("ECS JSON");
+    let cluster = body["cluster"].as_str().unwrap_or("default").to_owned();
+    let cluster_name = cluster.rsplit('/').next().unwrap_or(&cluster).to_owned();
+    let context = BTreeMap::from([("ecs:cluster".to_string(), cluster_arn(&cluster))]);
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let resources = match op {
+        "DescribeServices" => strings(&body["services"])
+            .iter()
+            .map(|s| service_arn(&cluster_name, s))
+            .collect(),
+        "UpdateService" => vec![service_arn(
+            &cluster_name,
+            body["service"].as_str().unwrap_or_default(),
+        )],
+        "DescribeTasks" => strings(&body["tasks"]),
+        "ListTasks" => vec!["*".into()],
+        other => panic!("the code calls ecs:{other}: add it here and to the policies"),
+    };
+    Call {
+        action: format!("ecs:{op}"),
+        resources,
+        context,
+    }
+}
+
+fn one_or_many(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// IAM's wildcard match: `*` any run, `?` one character; actions case-insensitively.
+fn matches(pattern: &str, value: &str) -> bool {
+    fn go(p: &[u8], v: &[u8]) -> bool {
+        match (p.first(), v.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &v[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), value.as_bytes())
+}
+
+fn conditions_hold(conditions: &Value, context: &BTreeMap<String, String>) -> bool {
+    let Some(conditions) = conditions.as_object() else {
+        return true;
+    };
+    conditions.iter().all(|(operator, keys)| {
+        keys.as_object().is_some_and(|keys| {
+            keys.iter().all(|(key, wanted)| {
+                let Some(actual) = context.get(key) else {
+                    return false; // a key the request lacks fails the condition
+                };
+                let wanted = one_or_many(wanted);
+                match operator.as_str() {
+                    "ArnEquals" | "StringEquals" => wanted.iter().any(|w| w == actual),
+                    "ArnLike" | "StringLike" => wanted.iter().any(|w| matches(w, actual)),
+                    other => panic!("condition operator {other} is not evaluated here"),
+                }
+            })
+        })
+    })
+}
+
+/// Whether `policy` allows `call` on every resource: an explicit deny wins, no allow denies.
+fn allows(policy: &Value, call: &Call) -> bool {
+    let statements = match &policy["Statement"] {
+        Value::Array(a) => a.clone(),
+        other => vec![other.clone()],
+    };
+    let applies = |s: &Value, resource: &str| {
+        one_or_many(&s["Action"])
+            .iter()
+            .any(|a| matches(&a.to_ascii_lowercase(), &call.action.to_ascii_lowercase()))
+            && one_or_many(&s["Resource"])
+                .iter()
+                .any(|r| matches(r, resource))
+            && conditions_hold(&s["Condition"], &call.context)
+    };
+    call.resources.iter().all(|resource| {
+        let effect = |e: &str| {
+            statements
+                .iter()
+                .any(|s| s["Effect"] == e && applies(s, resource))
+        };
+        !effect("Deny") && effect("Allow")
+    })
+}
+
+fn crate_policy() -> Value {
+    let text = include_str!("../grafana-ondemand-aws/iam-policy.json")
+        .replace("REGION", REGION)
+        .replace("ACCOUNT_ID", ACCOUNT)
+        .replace("CLUSTER_NAME", "ondemand")
+        .replace("SERVICE_NAME", "grafana");
+    serde_json::from_str(&text).expect("iam-policy.json is JSON")
+}
+
+fn module_policy() -> Value {
+    let text = include_str!("../infra/modules/grafana_on_demand/controller-policy.json.tftpl")
+        .replace("${service_arn}", &service_arn("ondemand", "grafana"))
+        .replace("${cluster_arn}", &cluster_arn("ondemand"));
+    serde_json::from_str(&text).expect("the module's policy template renders to JSON")
+}
+
+/// Every distinct call the controller makes through a life: cold reads, start, the wait,
+/// ListTasks pages, a stop, and a second process's reads.
+async fn calls_of_a_life() -> Vec<Call> {
+    let w = OverTheWire::new().await;
+    w.stub.ecs().set_list_page_size(1);
+    let c = &w.controller;
+    c.status().await.unwrap();
+    c.start().await.unwrap();
+    let up = wait_for(c, State::Running, Duration::from_secs(180))
+        .await
+        .unwrap();
+    assert_eq!(up.state, State::Running);
+    c.status().await.unwrap();
+    c.stop().await.unwrap();
+    wait_for(c, State::Stopped, Duration::from_secs(180))
+        .await
+        .unwrap();
+    c.start().await.unwrap();
+    let fresh = crate::scenarios::World::another_controller(&w, ServiceProfile::grafana()).await;
+    wait_for(fresh.as_ref(), State::Running, Duration::from_secs(180))
+        .await
+        .unwrap();
+    let mut calls: Vec<Call> = w
+        .stub
+        .server()
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(call)
+        .collect();
+    calls.sort();
+    calls.dedup();
+    calls
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_call_the_code_makes_is_granted_by_both_policies() {
+    let calls = calls_of_a_life().await;
+    let actions: std::collections::BTreeSet<&str> =
+        calls.iter().map(|c| c.action.as_str()).collect();
+    assert_eq!(
+        actions.into_iter().collect::<Vec<_>>(),
+        [
+            "ec2:DescribeNetworkInterfaces",
+            "ecs:DescribeServices",
+            "ecs:DescribeTasks",
+            "ecs:ListTasks",
+            "ecs:UpdateService"
+        ],
+        "the life exercised every call"
+    );
+    for (name, policy) in [
+        ("iam-policy.json", crate_policy()),
+        ("the module", module_policy()),
+    ] {
+        for call in &calls {
+            assert!(allows(&policy, call), "{name} denies {call:?}");
+        }
+        // Each statement is needed: without it some call is denied, so this test can fail.
+        let statements = policy["Statement"].as_array().unwrap().len();
+        for i in 0..statements {
+            let mut narrower = policy.clone();
+            let removed = narrower["Statement"].as_array_mut().unwrap().remove(i);
+            assert!(
+                calls.iter().any(|c| !allows(&narrower, c)),
+                "{name}: no call needs statement {}",
+                removed["Sid"]
+            );
+        }
+    }
+}
+
+#[test]
+fn the_evaluator_denies_what_iam_denies() {
+    let policy = module_policy();
+    let task = Call {
+        action: "ecs:DescribeTasks".into(),
+        resources: vec![format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/ondemand/abc")],
+        context: BTreeMap::from([("ecs:cluster".into(), cluster_arn("ondemand"))]),
+    };
+    assert!(allows(&policy, &task));
+    let other_cluster = Call {
+        context: BTreeMap::from([("ecs:cluster".into(), cluster_arn("prod"))]),
+        ..task.clone()
+    };
+    assert!(!allows(&policy, &other_cluster), "another cluster's tasks");
+    let no_key = Call {
+        context: BTreeMap::new(),
+        ..task
+    };
+    assert!(!allows(&policy, &no_key), "a missing condition key fails");
+    let other_service = Call {
+        action: "ecs:UpdateService".into(),
+        resources: vec![service_arn("ondemand", "other")],
+        context: BTreeMap::new(),
+    };
+    assert!(!allows(&policy, &other_service), "another service");
+    let run_task = Call {
+        action: "ecs:RunTask".into(),
+        resources: vec!["*".into()],
+        context: BTreeMap::new(),
+    };
+    assert!(!allows(&policy, &run_task), "an action never granted");
+}
