@@ -158,3 +158,30 @@ async fn on_aws_it_reads_and_starts_the_named_service_over_the_wire() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn with_nothing_aws_set_it_says_it_drives_the_simulated_ecs_and_half_a_service_is_an_error() {
+    let out = command("cli")
+        .arg("status")
+        .env("SERVICE_PORT", free_port().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("driving the simulated ECS"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A service name without its cluster is a mistake, never a quiet demo.
+    let out = command("cli")
+        .arg("status")
+        .env("SERVICE_NAME", "grafana")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("CLUSTER_NAME"),
+        "{}",
+        text(&out.stderr)
+    );
+}
