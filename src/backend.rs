@@ -3,7 +3,7 @@
 use crate::aws::Builder;
 use crate::mock::{SimulatedEcs, StandIn, Timing};
 use crate::{
-    Controller, Error, HttpProbe, ReadinessSource, Result, ServiceController, ServiceProfile,
+    Controller, Error, ReadinessSource, Result, ServiceController, ServiceProfile, probe_for,
 };
 use std::sync::Arc;
 
@@ -154,7 +154,7 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                     format!("the Grafana stand-in cannot listen on port {} of 127.0.0.10 to .25 ({e}): set SERVICE_PORT to a free port", profile.port),
                 )
             })?;
-            let probe = Arc::new(HttpProbe::new(&profile)?);
+            let probe = probe_for(&profile)?;
             Ok(Backend {
                 controller: Arc::new(Controller::new(ecs.clone(), profile, probe)),
                 kind,

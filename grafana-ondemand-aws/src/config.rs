@@ -2,8 +2,7 @@
 
 use crate::platform::EcsPlatform;
 use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
-use grafana_ondemand_core::{Controller, Error, HttpProbe, Result, ServiceProfile};
-use std::sync::Arc;
+use grafana_ondemand_core::{Controller, Error, Result, ServiceProfile, probe_for};
 use std::time::Duration;
 
 /// Per-attempt limit: ECS answers in well under a second when healthy.
@@ -129,10 +128,10 @@ impl Builder {
         ))
     }
 
-    /// Builds a controller over the platform, with the HTTP readiness probe of the profile.
+    /// Builds a controller over the platform, with the probe its readiness calls for.
     pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
         let profile = self.profile.clone();
-        let probe = Arc::new(HttpProbe::new(&profile)?);
+        let probe = probe_for(&profile)?;
         Ok(Controller::new(self.build().await?, profile, probe))
     }
 }

@@ -42,7 +42,9 @@ pub use observation::{
     TaskSnapshot,
 };
 pub use platform::{DesiredStatus, NetworkInterface, Platform, TaskPage};
-pub use readiness::{HttpProbe, Readiness, ReadinessProbe, ReadinessSource, ReadyBy};
+pub use readiness::{
+    HttpProbe, NoNetworkPath, Readiness, ReadinessProbe, ReadinessSource, ReadyBy, probe_for,
+};
 #[cfg(feature = "automock")]
 pub use service::MockServiceController;
 pub use service::ServiceController;

@@ -9,6 +9,7 @@ use crate::endpoint::{Endpoint, ServiceProfile};
 use crate::error::{Error, Result};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which checks may confirm that a RUNNING task serves.
@@ -78,6 +79,29 @@ pub enum Readiness {
 pub trait ReadinessProbe: Send + Sync + std::fmt::Debug {
     /// Checks the endpoint once, within the probe's own timeout.
     async fn check(&self, endpoint: &Endpoint) -> Readiness;
+}
+
+/// The probe a profile calls for: the HTTP probe when its readiness may probe, else
+/// [`NoNetworkPath`], which costs nothing to build (a Lambda's cold start skips loading a
+/// second TLS client and its root certificates).
+pub fn probe_for(profile: &ServiceProfile) -> Result<Arc<dyn ReadinessProbe>> {
+    Ok(if profile.readiness.probes() {
+        Arc::new(HttpProbe::new(profile)?)
+    } else {
+        Arc::new(NoNetworkPath)
+    })
+}
+
+/// The probe of a controller with no network path to its tasks (the Lambda, outside the
+/// VPC): it never connects. With `READINESS=ecs` the controller never asks it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoNetworkPath;
+
+#[async_trait]
+impl ReadinessProbe for NoNetworkPath {
+    async fn check(&self, _endpoint: &Endpoint) -> Readiness {
+        Readiness::NotReady("this controller has no network path to the task".into())
+    }
 }
 
 /// The HTTP health check: `GET <endpoint><path>`, any 2xx counts (rustls-only client).
