@@ -230,3 +230,55 @@ proptest! {
         check(&input, code, ct.as_deref(), &body)?;
     }
 }
+
+/// AWS as slow as it gets: every read hangs for a minute.
+struct Hanging;
+
+#[async_trait]
+impl ServiceController for Hanging {
+    async fn start(&self) -> Result<Status> {
+        Ok(status(State::Starting))
+    }
+    async fn stop(&self) -> Result<Status> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(status(State::Stopping))
+    }
+    async fn status(&self) -> Result<Status> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(status(State::Running))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_answer_comes_within_the_budget_whatever_aws_does() {
+    use std::time::Duration;
+    let api = Api::new(Arc::new(Hanging), Access::default());
+    let post = |body: &str| {
+        http::Request::post("/")
+            .body(bytes::Bytes::from(body.to_owned()))
+            .unwrap()
+    };
+    let budget = Duration::from_secs(10);
+    let begun = tokio::time::Instant::now();
+    let answer = api
+        .handle_within(post(r#"{"action": "start", "wait": 25}"#), budget)
+        .await;
+    assert!(begun.elapsed() <= budget, "{:?}", begun.elapsed());
+    assert_eq!(
+        answer.status(),
+        202,
+        "the wait gave up in time: {}",
+        answer.body()
+    );
+    let begun = tokio::time::Instant::now();
+    let answer = api
+        .handle_within(post(r#"{"action": "stop"}"#), budget)
+        .await;
+    assert_eq!(begun.elapsed(), budget);
+    assert_eq!(answer.status(), 504, "{}", answer.body());
+    assert!(
+        answer.body().contains("did not answer in time"),
+        "{}",
+        answer.body()
+    );
+}

@@ -156,6 +156,18 @@ pub async fn failed_launch_then_retry(world: &impl World) {
     assert_eq!(up.state, State::Running, "{up:?}");
 }
 
+/// A task that cannot pull its image for lack of a route (no internet gateway, no NAT) is
+/// Failed with ECS's words, not an endless "starting".
+pub async fn image_pull_without_a_route_is_failed(world: &impl World) {
+    let c = world.controller();
+    let reason = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: send request failed caused by: Post \"https://api.ecr.eu-west-3.amazonaws.com/\": dial tcp 13.36.0.1:443: i/o timeout";
+    world.ecs().fail_next_launches(5, reason);
+    c.start().await.unwrap();
+    let s = wait_for(c, State::Running, PATIENCE).await.unwrap();
+    assert_eq!(s.state, State::Failed, "{s:?}");
+    assert_eq!(s.reason.as_deref(), Some(reason));
+}
+
 /// A running task that crashes is Failed with its reason, until a replacement answers.
 pub async fn crash_is_failed_until_replaced(world: &impl World) {
     let c = world.controller();
@@ -579,7 +591,7 @@ macro_rules! scenario_suite {
             unreachable_task_runs_on_ecs_health, enis_vanish_while_tasks_drain,
             counts_lag_the_tasks, list_tasks_in_pages, a_task_not_described_yet,
             placement_failures_are_said_then_failed, ipv6_only_task_is_reached_over_ipv6,
-            two_controllers_start_one_deployment);
+            two_controllers_start_one_deployment, image_pull_without_a_route_is_failed);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
