@@ -25,6 +25,7 @@ mod observation;
 mod platform;
 mod readiness;
 mod service;
+mod session;
 mod shared;
 mod state;
 mod status;
@@ -48,6 +49,10 @@ pub use readiness::{
 #[cfg(feature = "automock")]
 pub use service::MockServiceController;
 pub use service::ServiceController;
+pub use session::{
+    Activity, KeepReason, Session, SessionPolicy, StopReason, Verdict, decide, human,
+    parse_duration, parse_limit,
+};
 pub use shared::SharedStatus;
 pub use state::State;
 pub use status::{Status, TaskInfo};
