@@ -15,10 +15,10 @@ const ACCOUNT: &str = "123456789012";
 
 /// One authorization IAM makes: an action on resources, with condition keys.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Call {
-    action: String,
-    resources: Vec<String>,
-    context: BTreeMap<String, String>,
+pub struct Call {
+    pub action: String,
+    pub resources: Vec<String>,
+    pub context: BTreeMap<String, String>,
 }
 
 fn cluster_arn(given: &str) -> String {
@@ -38,12 +38,20 @@ fn service_arn(cluster: &str, given: &str) -> String {
 }
 
 /// What IAM evaluates for one recorded request (per the Service Authorization Reference).
-fn call(request: &wiremock::Request) -> Call {
+pub fn call(request: &wiremock::Request) -> Call {
     let target = request
         .headers
         .get("x-amz-target")
-        .and_then(|t| t.to_str().ok())
-        .and_then(|t| t.strip_prefix("AmazonEC2ContainerServiceV20141113."));
+        .and_then(|t| t.to_str().ok());
+    if let Some(op) = target.and_then(|t| t.strip_prefix("secretsmanager.")) {
+        let body: Value = serde_json::from_slice(&request.body).expect("Secrets Manager JSON");
+        return Call {
+            action: format!("secretsmanager:{op}"),
+            resources: vec![body["SecretId"].as_str().unwrap_or_default().to_owned()],
+            context: BTreeMap::new(),
+        };
+    }
+    let target = target.and_then(|t| t.strip_prefix("AmazonEC2ContainerServiceV20141113."));
     let Some(op) = target else {
         let body = String::from_utf8_lossy(&request.body);
         let action = body
@@ -169,11 +177,36 @@ fn crate_policy() -> Value {
     serde_json::from_str(&text).expect("iam-policy.json is JSON")
 }
 
-fn module_policy() -> Value {
-    let text = include_str!("../infra/modules/grafana_on_demand/controller-policy.json.tftpl")
+/// The module's template rendered as `templatefile` would, with the token secret when the
+/// module's auth is `token`.
+pub fn module_policy(token_secret: Option<&str>) -> Value {
+    let template = include_str!("../infra/modules/grafana_on_demand/controller-policy.json.tftpl");
+    let mut text = String::new();
+    let mut keep = true;
+    for line in template.lines() {
+        match line.trim() {
+            l if l.starts_with("%{ if token_secret_arn") => keep = token_secret.is_some(),
+            l if l.starts_with("%{ endif") => keep = true,
+            _ if keep => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            _ => {}
+        }
+    }
+    let text = text
         .replace("${service_arn}", &service_arn("ondemand", "grafana"))
-        .replace("${cluster_arn}", &cluster_arn("ondemand"));
+        .replace("${cluster_arn}", &cluster_arn("ondemand"))
+        .replace("${token_secret_arn}", token_secret.unwrap_or_default());
+    assert!(!text.contains("${") && !text.contains("%{"), "{text}");
     serde_json::from_str(&text).expect("the module's policy template renders to JSON")
+}
+
+/// Asserts `policy` grants every call.
+pub fn assert_granted(policy: &Value, calls: &[Call]) {
+    for call in calls {
+        assert!(allows(policy, call), "the policy denies {call:?}");
+    }
 }
 
 /// Every distinct call the controller makes through a life: cold reads, start, the wait,
@@ -230,7 +263,7 @@ async fn every_call_the_code_makes_is_granted_by_both_policies() {
     );
     for (name, policy) in [
         ("iam-policy.json", crate_policy()),
-        ("the module", module_policy()),
+        ("the module", module_policy(None)),
     ] {
         for call in &calls {
             assert!(allows(&policy, call), "{name} denies {call:?}");
@@ -251,7 +284,7 @@ async fn every_call_the_code_makes_is_granted_by_both_policies() {
 
 #[test]
 fn the_evaluator_denies_what_iam_denies() {
-    let policy = module_policy();
+    let policy = module_policy(None);
     let task = Call {
         action: "ecs:DescribeTasks".into(),
         resources: vec![format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/ondemand/abc")],
@@ -280,4 +313,13 @@ fn the_evaluator_denies_what_iam_denies() {
         context: BTreeMap::new(),
     };
     assert!(!allows(&policy, &run_task), "an action never granted");
+    let secret =
+        "arn:aws:secretsmanager:eu-west-3:123456789012:secret:grafana-ondemand-api-token-AbCdEf";
+    let read = Call {
+        action: "secretsmanager:GetSecretValue".into(),
+        resources: vec![secret.into()],
+        context: BTreeMap::new(),
+    };
+    assert!(!allows(&policy, &read), "no token statement with IAM auth");
+    assert!(allows(&module_policy(Some(secret)), &read));
 }

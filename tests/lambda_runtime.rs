@@ -73,9 +73,14 @@ async fn error(State(e): State<Emulator>, Path(id): Path<String>, body: String) 
     "{}"
 }
 
+const TOKEN: &str = "s3cret-token-from-secrets-manager";
+const SECRET: &str =
+    "arn:aws:secretsmanager:eu-west-3:123456789012:secret:grafana-ondemand-api-token-AbCdEf";
+
 fn event(method: &str, body: Option<&str>) -> Value {
     let mut e: Value =
         serde_json::from_str(include_str!("../examples/fixtures/apigw_http_start.json")).unwrap();
+    e["headers"]["authorization"] = json!(format!("Bearer {TOKEN}"));
     e["requestContext"]["http"]["method"] = json!(method);
     e["routeKey"] = json!(format!("{method} /grafana"));
     e["body"] = body.map(|b| json!(b)).unwrap_or(Value::Null);
@@ -175,7 +180,32 @@ fn aws_env(stub: &WireStub) -> Vec<(&'static str, String)> {
             "AWS_SECRET_ACCESS_KEY",
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         ),
+        ("ACCESS_TOKEN_SECRET_ARN", SECRET.into()),
+        ("ALLOWED_ORIGINS", "https://dash.example.com".into()),
     ]
+}
+
+/// Secrets Manager's GetSecretValue on the stub, as the module's token secret answers it.
+async fn serve_the_token(stub: &WireStub) {
+    use wiremock::matchers::header;
+    wiremock::Mock::given(header("x-amz-target", "secretsmanager.GetSecretValue"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_raw(
+                json!({
+                    "ARN": SECRET,
+                    "Name": "grafana-ondemand-api-token-AbCdEf",
+                    "SecretString": TOKEN,
+                    "VersionId": "b4c2a1d0-0000-4000-8000-000000000001",
+                    "VersionStages": ["AWSCURRENT"],
+                    "CreatedDate": 1.7640612E9
+                })
+                .to_string(),
+                "application/x-amz-json-1.1",
+            ),
+        )
+        .with_priority(1)
+        .mount(stub.server())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,6 +215,7 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
     let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.02));
     ecs.set_reachable(false);
     let stub = WireStub::start(ecs.clone()).await;
+    serve_the_token(&stub).await;
     let cases = [
         ("status", event("POST", Some(r#"{"action": "status"}"#))),
         ("start", event("POST", Some(r#"{"action": "start"}"#))),
@@ -215,7 +246,10 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
     let status = by_id("status");
     assert_eq!(status["statusCode"], 200, "{status}");
     assert_eq!(body(&status)["status"], "stopped");
-    assert_eq!(status["headers"]["access-control-allow-origin"], "*");
+    assert_eq!(
+        status["headers"]["access-control-allow-origin"],
+        "https://dash.example.com"
+    );
     let start = by_id("start");
     assert_eq!(
         (
@@ -251,6 +285,23 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
     );
     assert_eq!(body(&by_id("stop"))["status"], "stopping");
     assert!(ecs.call_count("UpdateService") >= 2, "{:?}", ecs.calls());
+
+    // Every call the function made, its token read included, is one the module grants.
+    let calls: Vec<_> = stub
+        .server()
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(crate::iam::call)
+        .collect();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.action == "secretsmanager:GetSecretValue"),
+        "the token was read from Secrets Manager"
+    );
+    crate::iam::assert_granted(&crate::iam::module_policy(Some(SECRET)), &calls);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -146,12 +146,14 @@ resource "aws_iam_role" "controller" {
   tags               = local.tags
 }
 
-# What the controller calls on ECS and EC2, in a file of its own: the Rust tests replay every
-# call the code makes against it (tests/iam.rs), with the resources and conditions IAM sees.
+# What the controller's code calls (ECS, EC2, its token secret), in a file of its own: the Rust
+# tests replay every call the code makes against it (tests/iam.rs, tests/lambda_runtime.rs),
+# with the resources and conditions IAM evaluates.
 locals {
   controller_policy = templatefile("${path.module}/controller-policy.json.tftpl", {
-    service_arn = local.service_arn
-    cluster_arn = local.cluster_arn
+    service_arn      = local.service_arn
+    cluster_arn      = local.cluster_arn
+    token_secret_arn = local.token_auth ? aws_secretsmanager_secret.access_token[0].arn : ""
   })
 }
 
@@ -162,15 +164,6 @@ data "aws_iam_policy_document" "controller" {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
-  }
-
-  dynamic "statement" {
-    for_each = local.token_auth ? [1] : []
-    content {
-      sid       = "ReadTheApiToken"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = [aws_secretsmanager_secret.access_token[0].arn]
-    }
   }
 
   dynamic "statement" {
