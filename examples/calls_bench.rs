@@ -10,6 +10,11 @@
 //! health (the module's 5 s health check, and the 15 s one it had before) against the HTTP
 //! probe measured in the same run.
 //!
+//! Last, the Lambda's cold start: the `lambda` example, built here in the same profile,
+//! with the AWS backend against the wire stub, driven through a Runtime API emulator; init
+//! (spawn to its first `next`) and first answer, beside the cost of starting a process that
+//! does nothing (`/bin/true`), measured in the same run.
+//!
 //! ```sh
 //! cargo run --release --example calls_bench
 //! ```
@@ -247,6 +252,92 @@ async fn main() {
         .join()
         .expect("readiness lag measured");
     println!("{lag}");
+    println!("{}", lambda_cold_start().await);
+}
+
+/// The median of some durations.
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// The Lambda's cold start through the Runtime API emulator, against process start alone.
+async fn lambda_cold_start() -> String {
+    use grafana_ondemand::mock::runtime_api::RuntimeApi;
+    let exe = std::env::current_exe().expect("bench path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|examples| examples.parent())
+        .expect("target/<profile>");
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--quiet", "--example", "lambda", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(profile_dir.parent().expect("target dir"));
+    if profile_dir.ends_with("release") {
+        cargo.arg("--release");
+    }
+    assert!(
+        cargo.status().expect("cargo runs").success(),
+        "the lambda builds"
+    );
+    let binary = profile_dir.join("examples").join("lambda");
+
+    let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.02));
+    let stub = WireStub::start(ecs).await;
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/apigw_http_start.json")).expect("fixture");
+    event["body"] = serde_json::json!(r#"{"action": "status"}"#);
+    let (mut inits, mut firsts, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..RUNS {
+        let mut api = RuntimeApi::start(vec![(format!("run-{run}"), event.clone())])
+            .await
+            .expect("emulator");
+        let mut lambda = tokio::process::Command::new(&binary);
+        lambda
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("CLUSTER_NAME", "ondemand")
+            .env("SERVICE_NAME", "grafana")
+            .env("AWS_REGION", "eu-west-3")
+            .env("AWS_ENDPOINT_URL", stub.uri())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(api.function_env())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let spawned = Instant::now();
+        let mut child = lambda.spawn().expect("lambda starts");
+        let answer = api
+            .answer(Duration::from_secs(30))
+            .await
+            .expect("an answer");
+        firsts.push(spawned.elapsed());
+        assert!(answer.1["statusCode"] == 200, "{answer:?}");
+        inits.push(api.first_next().expect("asked for an event") - spawned);
+        child.kill().await.ok();
+        let spawned = Instant::now();
+        tokio::process::Command::new("/bin/true")
+            .status()
+            .await
+            .expect("true runs");
+        bare.push(spawned.elapsed());
+    }
+    let (init, first, bare) = (median(inits), median(firsts), median(bare));
+    format!(
+        "Lambda cold start ({} build, AWS backend over the wire stub, Runtime API emulator), median of {RUNS}: init {:.1} ms, first answer {:.1} ms; a process that does nothing: {:.1} ms (init = {:.1}x that)",
+        profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?"),
+        init.as_secs_f64() * 1000.0,
+        first.as_secs_f64() * 1000.0,
+        bare.as_secs_f64() * 1000.0,
+        init.as_secs_f64() / bare.as_secs_f64()
+    )
 }
 
 /// Seconds from "Grafana answers" to "status says running", in simulated Fargate time.

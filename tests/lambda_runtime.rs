@@ -4,74 +4,11 @@
 //! start.
 
 use crate::support::command;
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue};
-use axum::routing::{get, post};
+use grafana_ondemand::mock::runtime_api::RuntimeApi;
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, Timing};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-
-#[derive(Clone)]
-struct Emulator {
-    events: Arc<Mutex<VecDeque<(String, Value)>>>,
-    first_next: Arc<Mutex<Option<Instant>>>,
-    answers: mpsc::UnboundedSender<(String, Value)>,
-}
-
-async fn next(State(e): State<Emulator>) -> (HeaderMap, String) {
-    e.first_next
-        .lock()
-        .unwrap()
-        .get_or_insert_with(Instant::now);
-    loop {
-        let event = e.events.lock().unwrap().pop_front();
-        if let Some((id, event)) = event {
-            let mut h = HeaderMap::new();
-            h.insert(
-                "lambda-runtime-aws-request-id",
-                HeaderValue::from_str(&id).unwrap(),
-            );
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                + Duration::from_secs(30);
-            h.insert(
-                "lambda-runtime-deadline-ms",
-                HeaderValue::from_str(&deadline.as_millis().to_string()).unwrap(),
-            );
-            h.insert(
-                "lambda-runtime-invoked-function-arn",
-                HeaderValue::from_static(
-                    "arn:aws:lambda:eu-west-3:123456789012:function:grafana-controller",
-                ),
-            );
-            h.insert(
-                "lambda-runtime-trace-id",
-                HeaderValue::from_static("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"),
-            );
-            return (h, event.to_string());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn response(State(e): State<Emulator>, Path(id): Path<String>, body: String) -> &'static str {
-    let _ = e.answers.send((
-        id,
-        serde_json::from_str(&body).unwrap_or(Value::String(body)),
-    ));
-    "{}"
-}
-
-async fn error(State(e): State<Emulator>, Path(id): Path<String>, body: String) -> &'static str {
-    let _ = e.answers.send((id, json!({"runtimeError": body})));
-    "{}"
-}
 
 const TOKEN: &str = "s3cret-token-from-secrets-manager";
 const SECRET: &str =
@@ -93,28 +30,14 @@ async fn invoke(
     cases: &[(&str, Value)],
     env: &[(&str, String)],
 ) -> (Vec<(String, Value)>, Duration, Duration) {
-    let (tx, mut answers) = mpsc::unbounded_channel();
-    let emulator = Emulator {
-        events: Default::default(),
-        first_next: Default::default(),
-        answers: tx,
-    };
-    emulator
-        .events
-        .lock()
-        .unwrap()
-        .extend(cases.iter().map(|(id, e)| (id.to_string(), e.clone())));
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .with_state(emulator.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut api = RuntimeApi::start(
+        cases
+            .iter()
+            .map(|(id, e)| (id.to_string(), e.clone()))
+            .collect(),
+    )
+    .await
+    .unwrap();
 
     // LAMBDA_BINARY: measure another build, such as the `bootstrap` inside bootstrap.zip.
     let mut lambda = command("lambda");
@@ -131,18 +54,12 @@ async fn invoke(
     for (key, value) in env {
         lambda.env(key, value);
     }
+    for (key, value) in api.function_env() {
+        lambda.env(key, value);
+    }
     let mut lambda = tokio::process::Command::from(lambda);
     let spawned = Instant::now();
     let mut child = lambda
-        .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "grafana-controller")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123")
-        .env(
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            "/aws/lambda/grafana-controller",
-        )
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -150,19 +67,14 @@ async fn invoke(
     let mut got = Vec::new();
     let mut first_answer = None;
     while got.len() < cases.len() {
-        let answer = tokio::time::timeout(Duration::from_secs(60), answers.recv())
+        let answer = api
+            .answer(Duration::from_secs(60))
             .await
-            .expect("answer in time")
-            .unwrap();
+            .expect("answer in time");
         first_answer.get_or_insert_with(|| spawned.elapsed());
         got.push(answer);
     }
-    let init = emulator
-        .first_next
-        .lock()
-        .unwrap()
-        .map(|t| t - spawned)
-        .unwrap();
+    let init = api.first_next().map(|t| t - spawned).unwrap();
     child.kill().await.ok();
     (got, init, first_answer.unwrap())
 }

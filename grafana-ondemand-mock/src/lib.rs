@@ -21,6 +21,8 @@
 mod ecs;
 mod model;
 mod probe;
+#[cfg(feature = "wire")]
+pub mod runtime_api;
 mod stand_in;
 mod timing;
 #[cfg(feature = "wire")]
