@@ -210,7 +210,6 @@ pub struct Api {
     controller: Arc<dyn ServiceController>,
     access: Access,
     page: Arc<str>,
-    budget: Duration,
 }
 
 impl std::fmt::Debug for Api {
@@ -228,14 +227,7 @@ impl Api {
             controller,
             access,
             page: PAGE.into(),
-            budget: DEFAULT_BUDGET,
         }
-    }
-
-    /// How long an answer may take when the host gives no deadline of its own.
-    pub fn with_budget(mut self, budget: Duration) -> Self {
-        self.budget = budget;
-        self
     }
 
     /// Shows `notice` at the top of the control page (such as "simulated backend").
@@ -294,9 +286,9 @@ impl Api {
         }
     }
 
-    /// Answers one request within the API's budget.
+    /// Answers one request within [`DEFAULT_BUDGET`] (a host with no deadline of its own).
     pub async fn handle(&self, request: Request<Bytes>) -> Response<String> {
-        self.handle_within(request, self.budget).await
+        self.handle_within(request, DEFAULT_BUDGET).await
     }
 
     /// Answers one request within `budget` (a Lambda passes what its invocation has left):
