@@ -173,22 +173,11 @@ fn check(
     Ok(())
 }
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
-
 /// The web server on loopback, started once for the socket property.
 fn server() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
-        runtime().block_on(async {
+        crate::aws_wire::io().block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             tokio::spawn(async move { axum::serve(listener, web::router(api())).await });
@@ -203,7 +192,7 @@ proptest! {
     #[test]
     fn any_request_gets_a_2xx_or_a_4xx_saying_what_to_fix(input in input()) {
         let Some(req) = request(&input) else { return Ok(()) };
-        let answer = runtime().block_on(api().handle(req));
+        let answer = crate::aws_wire::io().block_on(api().handle(req));
         let ct = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
         check(&input, answer.status().as_u16(), ct.as_deref(), answer.body())?;
     }
@@ -217,7 +206,7 @@ proptest! {
         let Some(req) = request(&input) else { return Ok(()) };
         let url = format!("{}{}", server(), req.uri());
         let Ok(method) = reqwest::Method::from_bytes(input.method.as_bytes()) else { return Ok(()) };
-        let (code, ct, body) = runtime().block_on(async {
+        let (code, ct, body) = crate::aws_wire::io().block_on(async {
             let mut r = reqwest::Client::new().request(method, &url).body(input.body.clone());
             for (k, v) in &input.headers {
                 r = r.header(k.as_str(), v.as_str());

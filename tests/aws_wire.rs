@@ -25,7 +25,8 @@ use std::time::Duration;
 use wiremock::matchers::{body_string_contains, header};
 use wiremock::{Mock, ResponseTemplate};
 
-fn io() -> &'static tokio::runtime::Runtime {
+/// A small real-time runtime, for work that must not run on a test's (paused) clock.
+pub fn io() -> &'static tokio::runtime::Runtime {
     static IO: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     IO.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
