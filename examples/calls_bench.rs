@@ -136,7 +136,7 @@ async fn main() {
         c.status().await.expect("status");
         ecs.reset_calls();
         let begun = Instant::now();
-        assert_eq!(c.start().await.expect("start").state, State::Starting);
+        assert_eq!(c.start(None).await.expect("start").state, State::Starting);
         start_runs.push((ecs.total_calls(), begun.elapsed()));
         wait_for(&c, State::Running, Duration::from_secs(30))
             .await
@@ -181,7 +181,7 @@ async fn main() {
 
     // Running: cold process (a new controller each time), then steady.
     let up = controller(platform(&uri).await, &ecs);
-    up.start().await.expect("start");
+    up.start(None).await.expect("start");
     wait_for(&up, State::Running, Duration::from_secs(30))
         .await
         .expect("running");
@@ -398,7 +398,7 @@ fn readiness_lag() -> String {
                         Arc::new(SimulatedProbe::new(ecs.clone())),
                     );
                     let begun = tokio::time::Instant::now();
-                    c.start().await.expect("start");
+                    c.start(None).await.expect("start");
                     let up = wait_for(&c, State::Running, Duration::from_secs(300))
                         .await
                         .expect("running");

@@ -1,17 +1,25 @@
-//! The command line: `status`, `start [--wait]`, `stop [--wait]`, `url`.
+//! The command line: `status`, `start [--wait] [--for 2h]`, `extend 1h`, `stop [--wait]`,
+//! `url`, `reap`.
 //!
 //! ```sh
 //! cargo run --example cli -- status
-//! cargo run --example cli -- start --wait --timeout 120s
+//! cargo run --example cli -- start --wait --timeout 120s --for 2h
 //! cargo run --example cli -- --backend aws --cluster ondemand --service grafana url
+//! API_TOKEN=... cargo run --example cli -- --api https://abc.execute-api.eu-west-3.amazonaws.com/prod start --wait
 //! ```
+//! With `--api`, it drives a deployed API (or the server example) instead of ECS: no AWS
+//! credentials needed, the token from `API_TOKEN`. `reap` stops Grafana if its session
+//! policy says so, for a cron on any machine.
+//!
 //! Exit codes: 0 done; 1 error (the message says what to do); 2 timed out, still on its way.
 
 use clap::{Parser, Subcommand};
 use grafana_ondemand::backend::{BackendKind, Settings, connect};
+use grafana_ondemand::remote::RemoteController;
 use grafana_ondemand::{Error, ServiceController, State, Status, wait_for};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
@@ -33,6 +41,13 @@ struct Cli {
     /// The AWS region (default: the AWS profile's or AWS_REGION).
     #[arg(long, global = true)]
     region: Option<String>,
+    /// Drive a deployed API (the module's `api_url`, or the server example's address)
+    /// instead of ECS: no AWS credentials needed.
+    #[arg(long, global = true, env = "GRAFANA_ONDEMAND_API")]
+    api: Option<String>,
+    /// The API's access token, with --api.
+    #[arg(long, global = true, env = "API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Print the status as JSON (one line), for scripts.
     #[arg(long, global = true)]
     json: bool,
@@ -52,7 +67,18 @@ enum Command {
         /// How long to wait: `90`, `90s`, `2m`.
         #[arg(long, default_value = "120s", value_parser = parse_duration)]
         timeout: Duration,
+        /// Keep it at least this long, used or not: `2h`, `45m`.
+        #[arg(long = "for", value_parser = parse_duration)]
+        lease: Option<Duration>,
     },
+    /// Keep a running Grafana longer: `extend 1h`.
+    Extend {
+        /// How much longer: `1h`, `30m`.
+        #[arg(default_value = "1h", value_parser = parse_duration)]
+        by: Duration,
+    },
+    /// Stop Grafana if its session policy says so (no use, session limit): for a cron.
+    Reap,
     /// Stop Grafana; with --wait, wait until the task is gone.
     Stop {
         /// Wait until stopped.
@@ -70,16 +96,11 @@ fn parse_backend(s: &str) -> Result<BackendKind, String> {
     s.parse().map_err(|e: Error| e.to_string())
 }
 
+/// Seconds (`90`) or whole units (`90s`, `2m`, `1h30m`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: use 90, 90s or 2m"))?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("`{s}` is not a duration: use 90, 90s or 2m")),
+    match s.trim().parse::<u64>() {
+        Ok(secs) => Ok(Duration::from_secs(secs)),
+        Err(_) => grafana_ondemand::parse_duration(s),
     }
 }
 
@@ -115,13 +136,23 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         simulated_by_default: true,
         readiness: None,
     };
-    let backend = connect(settings).await?;
-    if backend.kind == BackendKind::Simulated && cli.backend.is_none() {
-        eprintln!(
-            "note: no CLUSTER_NAME or SERVICE_NAME set: driving the simulated ECS (set them, or --cluster and --service, for your ECS service)"
-        );
-    }
-    let c = backend.controller.as_ref();
+    // A simulated world lives as long as its backend: held until the end of the command.
+    let mut _backend = None;
+    let controller: Arc<dyn ServiceController> = match &cli.api {
+        Some(url) => Arc::new(RemoteController::new(url, cli.token.clone())?),
+        None => {
+            let backend = connect(settings).await?;
+            if backend.kind == BackendKind::Simulated && cli.backend.is_none() {
+                eprintln!(
+                    "note: no CLUSTER_NAME or SERVICE_NAME set: driving the simulated ECS (set them, or --cluster and --service, or --api, for your Grafana)"
+                );
+            }
+            let controller = backend.controller.clone();
+            _backend = Some(backend);
+            controller
+        }
+    };
+    let c = controller.as_ref();
     let (status, target, timeout) = match cli.command {
         Command::Status => (c.status().await?, None, Duration::ZERO),
         Command::Url => {
@@ -137,9 +168,17 @@ async fn run(cli: Cli) -> Result<u8, Error> {
                 }
             });
         }
-        Command::Start { wait, timeout } => {
-            (c.start().await?, wait.then_some(State::Running), timeout)
-        }
+        Command::Start {
+            wait,
+            timeout,
+            lease,
+        } => (
+            c.start(lease).await?,
+            wait.then_some(State::Running),
+            timeout,
+        ),
+        Command::Extend { by } => (c.extend(by).await?, None, Duration::ZERO),
+        Command::Reap => (c.reap().await?, None, Duration::ZERO),
         Command::Stop { wait, timeout } => {
             (c.stop().await?, wait.then_some(State::Stopped), timeout)
         }
@@ -169,6 +208,15 @@ fn print(s: &Status, json: bool) {
     println!("{}: {}", s.state, s.message);
     if let Some(reason) = s.reason.as_deref().filter(|_| s.state != State::Running) {
         println!("  {reason}");
+    }
+    if let Some(at) = s.stops_at {
+        println!(
+            "  stops at {} unless used",
+            at.with_timezone(&chrono::Local).format("%H:%M")
+        );
+    }
+    if let Some(cost) = &s.cost {
+        println!("  this session: {}", cost.summary(chrono::Utc::now()));
     }
     if let Some(url) = s.url() {
         println!("{url}");
@@ -204,11 +252,17 @@ impl<'a> Watched<'a> {
 
 #[async_trait::async_trait]
 impl ServiceController for Watched<'_> {
-    async fn start(&self) -> grafana_ondemand::Result<Status> {
-        self.inner.start().await
+    async fn start(&self, lease: Option<Duration>) -> grafana_ondemand::Result<Status> {
+        self.inner.start(lease).await
+    }
+    async fn extend(&self, by: Duration) -> grafana_ondemand::Result<Status> {
+        self.inner.extend(by).await
     }
     async fn stop(&self) -> grafana_ondemand::Result<Status> {
         self.inner.stop().await
+    }
+    async fn reap(&self) -> grafana_ondemand::Result<Status> {
+        self.inner.reap().await
     }
     async fn status(&self) -> grafana_ondemand::Result<Status> {
         let s = self.inner.status().await?;

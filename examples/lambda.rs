@@ -1,12 +1,15 @@
-//! The Lambda behind API Gateway (REST v1, HTTP API v2) or a function URL.
+//! The Lambda behind API Gateway (REST v1, HTTP API v2) or a function URL, and on a schedule.
 //!
 //! Speaks the original design's JSON contract: `POST {"action": "start" | "stop" | "status"}`
-//! (plus an optional `"wait"`, capped at 25 s to stay under API Gateway's 29 s), CORS, and
-//! `GET` for the control page. Environment: `CLUSTER_NAME`, `SERVICE_NAME` (required: a
-//! Lambda never falls back to the simulated ECS), `READINESS` (default `ecs`: the function
-//! runs outside the VPC and cannot reach the task), and for access `ACCESS_TOKEN_SECRET_ARN`
-//! (a Secrets Manager secret read once at cold start) or `ACCESS_TOKEN`, `PROTECT_STATUS`,
-//! `ALLOWED_ORIGINS`. Every answer fits in what the invocation has left.
+//! (plus `"extend"`, `"for": "2h"`, and an optional `"wait"`, capped at 25 s to stay under API
+//! Gateway's 29 s), CORS, and `GET` for the control page. The EventBridge Scheduler schedule
+//! invokes the same function with `{"grafana-ondemand": "reap"}` every minute: it stops
+//! Grafana when its session policy says so (`STARTUP_GRACE`, `IDLE_TIMEOUT`, `MAX_SESSION`).
+//! Environment: `CLUSTER_NAME`, `SERVICE_NAME` (required: a Lambda never falls back to the
+//! simulated ECS), `READINESS` (default `ecs`: the function runs outside the VPC and cannot
+//! reach the task), `ACTIVITY_LOG_GROUP` (the task's log group, for its use), and for access
+//! `ACCESS_TOKEN_PARAMETER` (an SSM SecureString read once at cold start) or `ACCESS_TOKEN`,
+//! `PROTECT_STATUS`, `ALLOWED_ORIGINS`. Every answer fits in what the invocation has left.
 //!
 //! ```sh
 //! pip install cargo-lambda
@@ -16,30 +19,64 @@
 use grafana_ondemand::ReadinessSource;
 use grafana_ondemand::api::{Access, Api, DEFAULT_BUDGET};
 use grafana_ondemand::backend::{Settings, connect};
-use lambda_http::{Body, Request, RequestExt, Response, run, service_fn};
+use lambda_http::lambda_runtime::{self, Context, LambdaEvent};
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::Service;
+use lambda_http::{Adapter, Body, Request, RequestExt, Response, service_fn};
+use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
 
 /// Kept back from the invocation's deadline to send the answer.
 const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
+/// What the schedule sends (the module's `aws_scheduler_schedule` input).
+const SCHEDULED: &str = "grafana-ondemand";
+
+/// What the function is invoked with.
+#[derive(Debug)]
+enum Invocation {
+    /// The schedule's tick: stop Grafana if its session policy says so.
+    Reap,
+    /// A request through API Gateway or a function URL.
+    Http(Box<LambdaRequest>),
+}
+
+impl<'de> serde::Deserialize<'de> for Invocation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        match value.get(SCHEDULED).and_then(Value::as_str) {
+            Some("reap") => Ok(Invocation::Reap),
+            Some(other) => Err(serde::de::Error::custom(format!(
+                "unknown scheduled task `{other}`: the schedule sends {{\"{SCHEDULED}\": \"reap\"}}"
+            ))),
+            None => LambdaRequest::deserialize(value)
+                .map(|r| Invocation::Http(Box::new(r)))
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// The time an invocation has left, less the margin to answer, within the API's budget.
+fn budget(context: &Context) -> Duration {
+    let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
+    Some(
+        deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .saturating_sub(ANSWER_MARGIN),
+    )
+    .filter(|b| !b.is_zero())
+    .unwrap_or(DEFAULT_BUDGET)
+    .min(DEFAULT_BUDGET)
+}
 
 /// Parse → call → render, all in [`Api::handle_within`]; this only converts the event and
 /// passes down the time the invocation has left.
 async fn handler(api: &Api, event: Request) -> Result<Response<Body>, Infallible> {
     let context = event.lambda_context_ref();
     let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
-    let budget = context
-        .map(|c| {
-            let deadline = UNIX_EPOCH + Duration::from_millis(c.deadline);
-            deadline
-                .duration_since(SystemTime::now())
-                .unwrap_or_default()
-                .saturating_sub(ANSWER_MARGIN)
-        })
-        .filter(|b| !b.is_zero())
-        .unwrap_or(DEFAULT_BUDGET)
-        .min(DEFAULT_BUDGET);
+    let budget = context.map(budget).unwrap_or(DEFAULT_BUDGET);
     let (parts, body) = event.into_parts();
     let request = http::Request::from_parts(parts, bytes::Bytes::copy_from_slice(body.as_ref()));
     let answer = api
@@ -49,30 +86,69 @@ async fn handler(api: &Api, event: Request) -> Result<Response<Body>, Infallible
     Ok(answer.map(Body::Text))
 }
 
-/// The access token, read once: from Secrets Manager when `ACCESS_TOKEN_SECRET_ARN` is set.
+/// One invocation: an HTTP request is answered in API Gateway's shape; the schedule's tick
+/// reaps and answers what it did (a failed tick is logged, and the next one tries again).
+async fn invoke(api: &Api, event: LambdaEvent<Invocation>) -> Result<Value, Infallible> {
+    let LambdaEvent { payload, context } = event;
+    match payload {
+        Invocation::Http(request) => {
+            let mut adapter = Adapter::from(service_fn(|r| handler(api, r)));
+            let response = adapter.call(LambdaEvent::new(*request, context)).await?;
+            Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+        }
+        Invocation::Reap => {
+            let span = tracing::info_span!("reap", request_id = %context.request_id);
+            let reaped = tokio::time::timeout(budget(&context), api.controller().reap())
+                .instrument(span)
+                .await;
+            Ok(match reaped {
+                Ok(Ok(status)) => {
+                    tracing::debug!(state = %status.state, stops_at = ?status.stops_at, "reaped");
+                    serde_json::to_value(status).unwrap_or(Value::Null)
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, detail = ?e, "the reap failed");
+                    json!({"error": e.to_string()})
+                }
+                Err(_) => {
+                    tracing::error!("the reap ran out of time");
+                    json!({"error": "the reap ran out of time"})
+                }
+            })
+        }
+    }
+}
+
+/// The access token, read once: from SSM Parameter Store when `ACCESS_TOKEN_PARAMETER` is
+/// set (a SecureString, decrypted).
 async fn token() -> Result<Option<String>, lambda_http::Error> {
-    let Some(secret) = std::env::var("ACCESS_TOKEN_SECRET_ARN")
+    let Some(name) = std::env::var("ACCESS_TOKEN_PARAMETER")
         .ok()
         .filter(|s| !s.is_empty())
     else {
         return Ok(None);
     };
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let out = aws_sdk_secretsmanager::Client::new(&config)
-        .get_secret_value()
-        .secret_id(&secret)
+    let out = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
         .send()
         .await
         .map_err(|e| {
             format!(
-                "cannot read the access token from secret {secret}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                "cannot read the access token from SSM parameter {name}: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(e)
             )
         })?;
-    let value = out.secret_string().map(str::trim).filter(|v| !v.is_empty());
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
     Ok(Some(
         value
-            .ok_or_else(|| format!("secret {secret} holds no text token"))?
+            .ok_or_else(|| format!("SSM parameter {name} holds no token"))?
             .to_owned(),
     ))
 }
@@ -95,7 +171,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     .await?;
     let api = Api::new(backend.controller, Access::from_env(token().await?)?);
     tracing::info!(backend = %backend.description, "ready");
-    run(service_fn(|event| handler(&api, event))).await
+    lambda_runtime::run(lambda_runtime::service_fn(|event| invoke(&api, event))).await
 }
 
 #[cfg(test)]
@@ -137,7 +213,7 @@ mod tests {
         let mut m = MockServiceController::new();
         m.expect_start()
             .times(1)
-            .returning(|| Ok(status(State::Starting)));
+            .returning(|_| Ok(status(State::Starting)));
         m
     }
 
@@ -275,7 +351,7 @@ mod tests {
     #[tokio::test]
     async fn a_backend_failure_is_a_5xx_with_a_safe_message() {
         let mut m = MockServiceController::new();
-        m.expect_start().returning(|| {
+        m.expect_start().returning(|_| {
             Err(Error::backend(
                 "ecs:UpdateService",
                 "dispatch failure: io error: connection reset; request id 123 key AKIDEXAMPLE",
@@ -293,7 +369,7 @@ mod tests {
             "{text}"
         );
         let mut m = MockServiceController::new();
-        m.expect_start().returning(|| {
+        m.expect_start().returning(|_| {
             Err(Error::Throttled {
                 action: "ecs:UpdateService".into(),
             })

@@ -5,11 +5,14 @@
 //! CLUSTER_NAME=ondemand SERVICE_NAME=grafana AWS_REGION=eu-west-3 cargo run --example server
 //! ```
 //! `LISTEN` sets the address (default `127.0.0.1:8080`); `STATUS_SHARE_MS` how long one
-//! status is shared among all watchers (default 1000).
+//! status is shared among all watchers (default 1000); `REAP_INTERVAL` how often it checks
+//! whether Grafana should stop by itself (default `1m`, or `off`; scaled by
+//! `SIMULATED_TIME_SCALE` on the simulated backend, like `STARTUP_GRACE`, `IDLE_TIMEOUT` and
+//! `MAX_SESSION`).
 
 use grafana_ondemand::api::{Access, Api};
 use grafana_ondemand::backend::{BackendKind, Settings, connect};
-use grafana_ondemand::{SharedStatus, web};
+use grafana_ondemand::{ServiceController, SharedStatus, parse_limit, web};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +33,18 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Stops Grafana when its session policy says so, every `every`: the server's schedule.
+async fn reaper(controller: Arc<dyn ServiceController>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = controller.reap().await {
+            tracing::warn!(error = %e, "the reap failed; trying again at the next tick");
+        }
+    }
+}
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let backend = connect(Settings {
         simulated_by_default: true,
@@ -44,6 +59,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         backend.controller.clone(),
         Duration::from_millis(share),
     ));
+    let every = match std::env::var("REAP_INTERVAL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        None => Some(Duration::from_secs(60)),
+        Some(v) => parse_limit(&v).map_err(|e| format!("REAP_INTERVAL: {e}"))?,
+    }
+    .filter(|d| !d.is_zero())
+    .map(|d| backend.scaled(d));
+    if let Some(every) = every {
+        tokio::spawn(reaper(controller.clone(), every));
+    }
     let mut api = Api::new(controller, Access::from_env(None)?);
     if backend.kind == BackendKind::Simulated {
         tracing::warn!(

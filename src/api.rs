@@ -1,7 +1,7 @@
 //! The HTTP contract every frontend speaks, once: parse, authorize, call, render.
 //!
-//! `POST {"action": "start" | "stop" | "status", "wait": seconds}` answered with the
-//! [`Status`] JSON; `GET …/api/status` for the status alone; `GET` anything else for the
+//! `POST {"action": "start" | "stop" | "status" | "extend" | "reap", "wait": seconds,
+//! "for": "2h"}` answered with the [`Status`] JSON; `GET …/api/status` for the status alone; `GET` anything else for the
 //! control page; `OPTIONS` for CORS preflight. The Lambda and the web server both hand their
 //! requests to [`Api::handle`].
 
@@ -20,6 +20,10 @@ pub const MAX_BODY: usize = 4096;
 pub const MAX_WAIT: Duration = Duration::from_secs(25);
 /// How long an answer may take unless the host says otherwise: under API Gateway's 29 s.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(28);
+/// The longest lease one request may ask for (the session limit still applies).
+pub const MAX_LEASE: Duration = Duration::from_secs(7 * 86_400);
+/// What `extend` adds when the request does not say.
+pub const DEFAULT_EXTENSION: Duration = Duration::from_secs(3600);
 /// Kept back from a wait for the status read that ends it and for the answer itself.
 const WAIT_RESERVE: Duration = Duration::from_secs(3);
 /// The control page, one HTML file with plain JavaScript.
@@ -28,7 +32,7 @@ pub const PAGE: &str = include_str!("page.html");
 /// Who may do what.
 #[derive(Debug, Clone, Default)]
 pub struct Access {
-    /// When set, `start` and `stop` need `Authorization: Bearer <token>`.
+    /// When set, every action but `status` needs `Authorization: Bearer <token>`.
     pub token: Option<String>,
     /// When true (and a token is set), `status` needs it too.
     pub protect_status: bool,
@@ -79,12 +83,29 @@ impl Access {
 /// The action a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Scale to one task.
+    /// Scale to one task (kept at least for the lease, when given).
     Start,
+    /// Keep a running service longer.
+    Extend,
     /// Scale to zero.
     Stop,
     /// Report.
     Status,
+    /// Stop it if its session policy says so (what the schedule calls every minute).
+    Reap,
+}
+
+impl Action {
+    /// The action's name in the contract.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Extend => "extend",
+            Action::Stop => "stop",
+            Action::Status => "status",
+            Action::Reap => "reap",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +115,8 @@ struct Body {
     action: Option<String>,
     #[serde(default)]
     wait: Option<f64>,
+    #[serde(default, rename = "for")]
+    lease: Option<String>,
 }
 
 /// A parsed request: what to do, and how long the caller is willing to wait.
@@ -103,6 +126,8 @@ pub struct Command {
     pub action: Action,
     /// How long to wait for the target state (start: Running, stop: Stopped); zero: answer at once.
     pub wait: Duration,
+    /// `for`: the lease a start asks for, or what an extend adds.
+    pub lease: Option<Duration>,
 }
 
 /// A request the API refuses, with the status code and a message saying what to fix.
@@ -133,24 +158,48 @@ pub fn parse(body: &[u8]) -> Result<Command, Refusal> {
         return Ok(Command {
             action: Action::Status,
             wait: Duration::ZERO,
+            lease: None,
         });
     }
     let parsed: Body = serde_json::from_slice(body).map_err(|e| {
         refuse(
             StatusCode::BAD_REQUEST,
-            format!("the body is not the expected JSON ({e}): send {{\"action\": \"start\" | \"stop\" | \"status\"}}"),
+            format!("the body is not the expected JSON ({e}): send {{\"action\": \"start\" | \"stop\" | \"status\" | \"extend\", \"for\": \"1h\"}}"),
         )
     })?;
     let action = match parsed.action.as_deref().map(str::trim) {
         None | Some("status") => Action::Status,
         Some("start") => Action::Start,
         Some("stop") => Action::Stop,
+        Some("extend") => Action::Extend,
+        Some("reap") => Action::Reap,
         Some(other) => {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
-                format!("unknown action `{other}`: valid actions are start, stop, status"),
+                format!(
+                    "unknown action `{other}`: valid actions are start, stop, status, extend, reap"
+                ),
             ));
         }
+    };
+    let lease = match parsed.lease.as_deref() {
+        None => None,
+        Some(_) if !matches!(action, Action::Start | Action::Extend) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "`for` goes with start or extend only",
+            ));
+        }
+        Some(text) => match crate::parse_duration(text) {
+            Ok(d) if d.is_zero() || d > MAX_LEASE => {
+                return Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    "`for` must be more than 0 and at most 7d, such as \"2h\"",
+                ));
+            }
+            Ok(d) => Some(d),
+            Err(e) => return Err(refuse(StatusCode::BAD_REQUEST, format!("`for`: {e}"))),
+        },
     };
     let wait = match parsed.wait {
         None => Duration::ZERO,
@@ -165,7 +214,11 @@ pub fn parse(body: &[u8]) -> Result<Command, Refusal> {
             ));
         }
     };
-    Ok(Command { action, wait })
+    Ok(Command {
+        action,
+        wait,
+        lease,
+    })
 }
 
 /// The HTTP status and a message safe to show a client, for an error. The full error goes
@@ -191,6 +244,7 @@ pub fn error_response(e: &Error) -> Refusal {
             StatusCode::GATEWAY_TIMEOUT,
             "AWS did not answer in time: try again",
         ),
+        Error::NotRunning { .. } => refuse(StatusCode::CONFLICT, e.to_string()),
         Error::InvalidConfig { setting, .. } => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!(
@@ -329,6 +383,7 @@ impl Api {
                     Command {
                         action: Action::Status,
                         wait: Duration::ZERO,
+                        lease: None,
                     },
                     deadline,
                 )
@@ -379,7 +434,7 @@ impl Api {
                 if command.action == Action::Status {
                     tracing::debug!(state = %status.state, "answered");
                 } else {
-                    tracing::info!(action = ?command.action, state = %status.state, "answered");
+                    tracing::info!(action = command.action.as_str(), state = %status.state, "answered");
                 }
                 let code = match (command.action, status.state) {
                     (Action::Start, State::Starting) => StatusCode::ACCEPTED,
@@ -388,7 +443,7 @@ impl Api {
                 render(code, &status)
             }
             Err(e) => {
-                tracing::error!(action = ?command.action, error = %e, detail = ?e, "the action failed");
+                tracing::error!(action = command.action.as_str(), error = %e, detail = ?e, "the action failed");
                 refused(&error_response(&e))
             }
         }
@@ -401,13 +456,22 @@ impl Api {
     async fn run(&self, command: Command, deadline: Instant) -> crate::Result<Status> {
         let c = self.controller.as_ref();
         let out_of_time = || Error::Timeout {
-            action: format!("{:?}", command.action).to_lowercase(),
+            action: command.action.as_str().into(),
             after: None,
         };
         let (first, target) = match command.action {
             Action::Status => (timeout_at(deadline, c.status()).await, None),
+            Action::Reap => (timeout_at(deadline, c.reap()).await, None),
+            Action::Extend => (
+                timeout_at(
+                    deadline,
+                    c.extend(command.lease.unwrap_or(DEFAULT_EXTENSION)),
+                )
+                .await,
+                None,
+            ),
             Action::Start => (
-                timeout_at(deadline, c.start()).await,
+                timeout_at(deadline, c.start(command.lease)).await,
                 Some((State::Starting, State::Running)),
             ),
             Action::Stop => (

@@ -1,11 +1,13 @@
 //! Choosing and connecting a backend from flags and the environment, for every frontend.
 
-use crate::aws::Builder;
+use crate::aws::{Builder, request_log_from_env};
 use crate::mock::{SimulatedEcs, StandIn, Timing};
 use crate::{
-    Controller, Error, ReadinessSource, Result, ServiceController, ServiceProfile, probe_for,
+    Controller, Error, Prices, ReadinessSource, Result, ServiceController, ServiceProfile,
+    SessionPolicy, probe_for,
 };
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Which platform a frontend drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +64,16 @@ pub struct Backend {
     pub description: String,
     /// The simulated ECS, when simulated.
     pub simulated: Option<SimulatedEcs>,
+    /// How fast the simulated world runs (`SIMULATED_TIME_SCALE`; 1 on AWS).
+    pub time_scale: f64,
     _stand_in: Option<StandIn>,
+}
+
+impl Backend {
+    /// A duration of this backend's world: scaled by `SIMULATED_TIME_SCALE` when simulated.
+    pub fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.time_scale)
+    }
 }
 
 impl std::fmt::Debug for Backend {
@@ -95,6 +106,8 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
         },
     };
     let mut profile = ServiceProfile::from_env()?;
+    let policy = SessionPolicy::from_env()?;
+    let prices = Prices::from_env()?;
     if env("READINESS").is_none()
         && let Some(readiness) = settings.readiness
     {
@@ -117,7 +130,10 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
             let mut builder = Builder::new()
                 .cluster(cluster)
                 .service(service)
-                .profile(profile);
+                .profile(profile)
+                .request_log(request_log_from_env())
+                .policy(policy)
+                .prices(prices);
             if let Some(region) = settings.region {
                 builder = builder.region(region);
             }
@@ -126,6 +142,7 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 kind,
                 description,
                 simulated: None,
+                time_scale: 1.0,
                 _stand_in: None,
             })
         }
@@ -156,10 +173,15 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
             })?;
             let probe = probe_for(&profile)?;
             Ok(Backend {
-                controller: Arc::new(Controller::new(ecs.clone(), profile, probe)),
+                controller: Arc::new(
+                    Controller::new(ecs.clone(), profile, probe)
+                        .with_policy(policy.scaled(scale))
+                        .with_prices(prices),
+                ),
                 kind,
                 description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
                 simulated: Some(ecs),
+                time_scale: scale,
                 _stand_in: Some(stand_in),
             })
         }

@@ -1,7 +1,8 @@
 //! grafana-ondemand: run Grafana (or any HTTP service) on ECS Fargate only while someone uses
 //! it. This facade re-exports the core and, behind features, the backends — `aws`
 //! ([`aws`]) and `mock` ([`mock`]) — and what the frontends share: the HTTP contract
-//! ([`api`]), the web router ([`web`]) and backend selection ([`backend`]).
+//! ([`api`]), the web router ([`web`]), backend selection ([`backend`]) and a controller
+//! over a deployed API ([`remote`]).
 //!
 //! ```
 //! use grafana_ondemand::{ServiceProfile, State};
@@ -15,6 +16,7 @@ pub use grafana_ondemand_core::*;
 pub mod api;
 #[cfg(all(feature = "aws", feature = "mock"))]
 pub mod backend;
+pub mod remote;
 #[cfg(feature = "web")]
 pub mod web;
 

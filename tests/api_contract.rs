@@ -19,13 +19,19 @@ fn status(state: State) -> Status {
 
 #[async_trait]
 impl ServiceController for Steady {
-    async fn start(&self) -> Result<Status> {
+    async fn start(&self, _: Option<std::time::Duration>) -> Result<Status> {
         Ok(status(State::Starting))
+    }
+    async fn extend(&self, _: std::time::Duration) -> Result<Status> {
+        Ok(status(State::Running))
     }
     async fn stop(&self) -> Result<Status> {
         Ok(status(State::Stopped))
     }
     async fn status(&self) -> Result<Status> {
+        Ok(status(State::Stopped))
+    }
+    async fn reap(&self) -> Result<Status> {
         Ok(status(State::Stopped))
     }
 }
@@ -225,8 +231,16 @@ struct Hanging;
 
 #[async_trait]
 impl ServiceController for Hanging {
-    async fn start(&self) -> Result<Status> {
+    async fn start(&self, _: Option<std::time::Duration>) -> Result<Status> {
         Ok(status(State::Starting))
+    }
+    async fn extend(&self, _: std::time::Duration) -> Result<Status> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(status(State::Running))
+    }
+    async fn reap(&self) -> Result<Status> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(status(State::Running))
     }
     async fn stop(&self) -> Result<Status> {
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;

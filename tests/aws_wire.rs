@@ -12,12 +12,13 @@ use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError, future};
-use grafana_ondemand::aws::{Builder, EcsPlatform};
+use chrono::{DateTime, Utc};
+use grafana_ondemand::aws::{Builder, Clock, EcsPlatform, RequestLog};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
 use grafana_ondemand::{
-    Controller, DesiredStatus, Error, NetworkInterface, Platform, Result, ServiceController,
-    ServiceProfile, ServiceSnapshot, State, TaskPage, TaskSnapshot,
+    Controller, DesiredStatus, Error, LogPage, NetworkInterface, Platform, Result,
+    ServiceController, ServiceProfile, ServiceSnapshot, State, TaskPage, TaskSnapshot,
 };
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -69,6 +70,40 @@ impl Platform for OffClock {
     async fn update_service(&self, desired: u32, force: bool) -> Result<ServiceSnapshot> {
         let p = self.0.clone();
         off_clock(async move { p.update_service(desired, force).await }).await
+    }
+    async fn tag_service(&self, tags: &[(&str, String)]) -> Result<()> {
+        let p = self.0.clone();
+        let tags: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        off_clock(async move {
+            let tags: Vec<(&str, String)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            p.tag_service(&tags).await
+        })
+        .await
+    }
+    async fn request_log(
+        &self,
+        task_id: &str,
+        since: DateTime<Utc>,
+        filter: &str,
+        page: Option<String>,
+    ) -> Result<LogPage> {
+        let (p, task_id, filter) = (self.0.clone(), task_id.to_owned(), filter.to_owned());
+        off_clock(async move { p.request_log(&task_id, since, &filter, page).await }).await
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+}
+
+/// Where the module's task definition logs Grafana's requests.
+pub fn request_log() -> RequestLog {
+    RequestLog {
+        group: "/ecs/grafana-ondemand".into(),
+        stream_prefix: "grafana/grafana".into(),
     }
 }
 
@@ -135,7 +170,7 @@ impl OverTheWire {
     ) -> Self {
         let ecs = SimulatedEcs::new(Timing::fargate());
         let stub = WireStub::start(ecs.clone()).await;
-        let platform = platform(stub.uri(), cluster, service, credentials).await;
+        let platform = platform(&ecs, stub.uri(), cluster, service, credentials).await;
         let probe = Arc::new(SimulatedProbe::new(ecs));
         let controller = Controller::new(platform, ServiceProfile::grafana(), probe);
         OverTheWire { stub, controller }
@@ -144,17 +179,22 @@ impl OverTheWire {
 
 /// The AWS backend with the real SDK clients, pointed at the stub.
 async fn platform(
+    ecs: &SimulatedEcs,
     uri: String,
     cluster: &'static str,
     service: &'static str,
     credentials: Option<Credentials>,
 ) -> OffClock {
+    // The platform reads time as the simulated world does: tokio's paused clock.
+    let world = ecs.clone();
     let platform = off_clock(async move {
         let sdk = sdk_config(uri, credentials).await;
         Builder::new()
             .cluster(cluster)
             .service(service)
             .sdk_config(sdk)
+            .request_log(Some(request_log()))
+            .clock(Clock::from_fn(move || world.now()))
             .build()
             .await
     })
@@ -172,6 +212,7 @@ impl World for OverTheWire {
     }
     async fn another_controller(&self, profile: ServiceProfile) -> Box<dyn ServiceController> {
         let platform = platform(
+            self.stub.ecs(),
             self.stub.uri(),
             "ondemand",
             "grafana",
@@ -190,7 +231,10 @@ crate::scenario_suite!(OverTheWire::new().await);
 #[tokio::test(start_paused = true)]
 async fn requests_speak_the_real_protocols() {
     let w = OverTheWire::new().await;
-    w.controller.start().await.unwrap();
+    w.controller
+        .start(Some(Duration::from_secs(3600)))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(w.controller.status().await.unwrap().state, State::Running);
     let requests = w.stub.server().received_requests().await.unwrap();
@@ -212,13 +256,37 @@ async fn requests_speak_the_real_protocols() {
                     r.headers.get("content-type").unwrap(),
                     "application/x-amz-json-1.1"
                 );
+                let target = target.to_str().unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                if let Some(op) = target.strip_prefix("Logs_20140328.") {
+                    // One stream, bounded by time, filtered on CloudWatch's side.
+                    assert_eq!(body["logGroupName"], "/ecs/grafana-ondemand", "{body}");
+                    let stream = body["logStreamNames"][0].as_str().unwrap();
+                    assert!(stream.starts_with("grafana/grafana/"), "{body}");
+                    assert!(body["startTime"].as_i64().unwrap() > 1_700_000_000_000);
+                    assert!(
+                        body["filterPattern"]
+                            .as_str()
+                            .unwrap()
+                            .contains("Request Completed")
+                    );
+                    ops.insert(op.to_owned());
+                    continue;
+                }
                 let op = target
-                    .to_str()
-                    .unwrap()
                     .strip_prefix("AmazonEC2ContainerServiceV20141113.")
                     .unwrap();
-                let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-                assert_eq!(body["cluster"], "ondemand", "{op}: {body}");
+                if op == "DescribeServices" {
+                    assert_eq!(body["include"], serde_json::json!(["TAGS"]), "{body}");
+                }
+                if op == "TagResource" {
+                    assert_eq!(
+                        body["resourceArn"],
+                        "arn:aws:ecs:eu-west-3:123456789012:service/ondemand/grafana"
+                    );
+                } else {
+                    assert_eq!(body["cluster"], "ondemand", "{op}: {body}");
+                }
                 ops.insert(op.to_owned());
             }
             None => {
@@ -233,7 +301,9 @@ async fn requests_speak_the_real_protocols() {
         "DescribeNetworkInterfaces",
         "DescribeServices",
         "DescribeTasks",
+        "FilterLogEvents",
         "ListTasks",
+        "TagResource",
         "UpdateService",
     ];
     assert_eq!(ops.into_iter().collect::<Vec<_>>(), expected);
@@ -260,7 +330,7 @@ async fn throttling_past_the_retry_budget_is_throttled() {
 async fn access_denied_names_the_iam_action() {
     let w = OverTheWire::new().await;
     w.stub.ecs().deny("UpdateService");
-    match w.controller.start().await {
+    match w.controller.start(None).await {
         Err(Error::PermissionDenied { action }) => assert_eq!(action, "ecs:UpdateService"),
         other => panic!("expected PermissionDenied, got {other:?}"),
     }
@@ -270,7 +340,7 @@ async fn access_denied_names_the_iam_action() {
 async fn ec2_access_denied_names_the_ec2_action() {
     let w = OverTheWire::new().await;
     w.stub.ecs().deny("DescribeNetworkInterfaces");
-    w.controller.start().await.unwrap();
+    w.controller.start(None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
     match w.controller.status().await {
         Err(Error::PermissionDenied { action }) => {
@@ -292,7 +362,7 @@ async fn a_missing_cluster_is_named() {
 #[tokio::test(start_paused = true)]
 async fn a_missing_service_answered_as_missing_is_named() {
     let w = OverTheWire::named("ondemand", "grafana-typo", Some(test_credentials())).await;
-    for result in [w.controller.status().await, w.controller.start().await] {
+    for result in [w.controller.status().await, w.controller.start(None).await] {
         match result {
             Err(Error::ServiceNotFound { cluster, service }) => assert_eq!(
                 (cluster.as_str(), service.as_str()),
@@ -340,7 +410,7 @@ async fn a_truncated_answer_is_a_backend_error_not_a_panic() {
 #[tokio::test(start_paused = true)]
 async fn answers_with_missing_fields_do_not_panic() {
     let w = OverTheWire::new().await;
-    w.controller.start().await.unwrap();
+    w.controller.start(None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     Mock::given(header(
         "x-amz-target",
@@ -380,7 +450,7 @@ async fn answers_with_missing_fields_do_not_panic() {
 #[tokio::test(start_paused = true)]
 async fn malformed_ec2_xml_is_a_backend_error_naming_the_call() {
     let w = OverTheWire::new().await;
-    w.controller.start().await.unwrap();
+    w.controller.start(None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
     Mock::given(body_string_contains("Action=DescribeNetworkInterfaces"))
         .respond_with(ResponseTemplate::new(200).set_body_raw("}}} this is not XML", "text/xml"))
@@ -399,7 +469,7 @@ async fn malformed_ec2_xml_is_a_backend_error_naming_the_call() {
 #[tokio::test(start_paused = true)]
 async fn a_vanished_interface_leaves_out_only_itself() {
     let w = OverTheWire::new().await;
-    w.controller.start().await.unwrap();
+    w.controller.start(None).await.unwrap();
     tokio::time::sleep(Duration::from_secs(60)).await;
     let eni = w.stub.ecs().tasks()[0].network.eni_id.clone().unwrap();
     let gone = "eni-0000000000deadbee".to_owned();

@@ -90,7 +90,7 @@ fn errors_are_one_line_that_says_what_to_do() {
         Some(1),
         "bad flags are errors (exit 1), not timeouts (exit 2)"
     );
-    assert!(text(&out.stderr).contains("use 90, 90s or 2m"));
+    assert!(text(&out.stderr).contains("use 30m, 45s, 12h or 1h30m"));
     let out = command("cli")
         .args(["--backend", "kubernetes", "status"])
         .output()

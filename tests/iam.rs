@@ -29,6 +29,21 @@ fn cluster_arn(given: &str) -> String {
     }
 }
 
+/// The SSM parameter's ARN, as IAM names it (a leading `/` is not doubled).
+fn parameter_arn(name: &str) -> String {
+    format!(
+        "arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{}",
+        name.trim_start_matches('/')
+    )
+}
+
+fn log_group_arn(group: &str) -> String {
+    format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}")
+}
+
+/// The log group the module's task logs to, in these tests.
+const LOG_GROUP: &str = "/ecs/grafana-ondemand";
+
 fn service_arn(cluster: &str, given: &str) -> String {
     if given.starts_with("arn:") {
         given.to_owned()
@@ -43,11 +58,21 @@ pub fn call(request: &wiremock::Request) -> Call {
         .headers
         .get("x-amz-target")
         .and_then(|t| t.to_str().ok());
-    if let Some(op) = target.and_then(|t| t.strip_prefix("secretsmanager.")) {
-        let body: Value = serde_json::from_slice(&request.body).expect("Secrets Manager JSON");
+    if let Some(op) = target.and_then(|t| t.strip_prefix("AmazonSSM.")) {
+        let body: Value = serde_json::from_slice(&request.body).expect("SSM JSON");
+        let name = body["Name"].as_str().unwrap_or_default();
         return Call {
-            action: format!("secretsmanager:{op}"),
-            resources: vec![body["SecretId"].as_str().unwrap_or_default().to_owned()],
+            action: format!("ssm:{op}"),
+            resources: vec![parameter_arn(name)],
+            context: BTreeMap::new(),
+        };
+    }
+    if let Some(op) = target.and_then(|t| t.strip_prefix("Logs_20140328.")) {
+        let body: Value = serde_json::from_slice(&request.body).expect("CloudWatch Logs JSON");
+        let group = body["logGroupName"].as_str().unwrap_or_default();
+        return Call {
+            action: format!("logs:{op}"),
+            resources: vec![log_group_arn(group)],
             context: BTreeMap::new(),
         };
     }
@@ -65,6 +90,18 @@ pub fn call(request: &wiremock::Request) -> Call {
         };
     };
     let body: Value = serde_json::from_slice(&request.body).expect("ECS JSON");
+    if op == "TagResource" {
+        // A multi-valued key: its values one per line.
+        let keys: Vec<&str> = body["tags"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|t| t["key"].as_str()).collect())
+            .unwrap_or_default();
+        return Call {
+            action: "ecs:TagResource".into(),
+            resources: vec![body["resourceArn"].as_str().unwrap_or_default().to_owned()],
+            context: BTreeMap::from([("aws:TagKeys".to_string(), keys.join("\n"))]),
+        };
+    }
     let cluster = body["cluster"].as_str().unwrap_or("default").to_owned();
     let cluster_name = cluster.rsplit('/').next().unwrap_or(&cluster).to_owned();
     let context = BTreeMap::from([("ecs:cluster".to_string(), cluster_arn(&cluster))]);
@@ -136,6 +173,10 @@ fn conditions_hold(conditions: &Value, context: &BTreeMap<String, String>) -> bo
                 match operator.as_str() {
                     "ArnEquals" | "StringEquals" => wanted.iter().any(|w| w == actual),
                     "ArnLike" | "StringLike" => wanted.iter().any(|w| matches(w, actual)),
+                    // Every value the request carries is one of those listed.
+                    "ForAllValues:StringEquals" => {
+                        actual.lines().all(|v| wanted.iter().any(|w| w == v))
+                    }
                     other => panic!("condition operator {other} is not evaluated here"),
                 }
             })
@@ -173,19 +214,20 @@ fn crate_policy() -> Value {
         .replace("REGION", REGION)
         .replace("ACCOUNT_ID", ACCOUNT)
         .replace("CLUSTER_NAME", "ondemand")
-        .replace("SERVICE_NAME", "grafana");
+        .replace("SERVICE_NAME", "grafana")
+        .replace("LOG_GROUP", LOG_GROUP);
     serde_json::from_str(&text).expect("iam-policy.json is JSON")
 }
 
-/// The module's template rendered as `templatefile` would, with the token secret when the
-/// module's auth is `token`.
-pub fn module_policy(token_secret: Option<&str>) -> Value {
+/// The module's template rendered as `templatefile` would, with the token parameter (its
+/// name) when the module's auth is `token`.
+pub fn module_policy(token_parameter: Option<&str>) -> Value {
     let template = include_str!("../infra/modules/grafana_on_demand/controller-policy.json.tftpl");
     let mut text = String::new();
     let mut keep = true;
     for line in template.lines() {
         match line.trim() {
-            l if l.starts_with("%{ if token_secret_arn") => keep = token_secret.is_some(),
+            l if l.starts_with("%{ if token_parameter_arn") => keep = token_parameter.is_some(),
             l if l.starts_with("%{ endif") => keep = true,
             _ if keep => {
                 text.push_str(line);
@@ -197,7 +239,11 @@ pub fn module_policy(token_secret: Option<&str>) -> Value {
     let text = text
         .replace("${service_arn}", &service_arn("ondemand", "grafana"))
         .replace("${cluster_arn}", &cluster_arn("ondemand"))
-        .replace("${token_secret_arn}", token_secret.unwrap_or_default());
+        .replace(
+            "${token_parameter_arn}",
+            &token_parameter.map(parameter_arn).unwrap_or_default(),
+        )
+        .replace("${log_group_arn}", &log_group_arn(LOG_GROUP));
     assert!(!text.contains("${") && !text.contains("%{"), "{text}");
     serde_json::from_str(&text).expect("the module's policy template renders to JSON")
 }
@@ -216,17 +262,19 @@ async fn calls_of_a_life() -> Vec<Call> {
     w.stub.ecs().set_list_page_size(1);
     let c = &w.controller;
     c.status().await.unwrap();
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     let up = wait_for(c, State::Running, Duration::from_secs(180))
         .await
         .unwrap();
     assert_eq!(up.state, State::Running);
     c.status().await.unwrap();
+    c.extend(Duration::from_secs(3600)).await.unwrap();
+    c.reap().await.unwrap();
     c.stop().await.unwrap();
     wait_for(c, State::Stopped, Duration::from_secs(180))
         .await
         .unwrap();
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     let fresh = crate::scenarios::World::another_controller(&w, ServiceProfile::grafana()).await;
     wait_for(fresh.as_ref(), State::Running, Duration::from_secs(180))
         .await
@@ -257,7 +305,9 @@ async fn every_call_the_code_makes_is_granted_by_both_policies() {
             "ecs:DescribeServices",
             "ecs:DescribeTasks",
             "ecs:ListTasks",
-            "ecs:UpdateService"
+            "ecs:TagResource",
+            "ecs:UpdateService",
+            "logs:FilterLogEvents"
         ],
         "the life exercised every call"
     );
@@ -313,13 +363,28 @@ fn the_evaluator_denies_what_iam_denies() {
         context: BTreeMap::new(),
     };
     assert!(!allows(&policy, &run_task), "an action never granted");
-    let secret =
-        "arn:aws:secretsmanager:eu-west-3:123456789012:secret:grafana-ondemand-api-token-AbCdEf";
+    let parameter = "/grafana-ondemand/api-token";
     let read = Call {
-        action: "secretsmanager:GetSecretValue".into(),
-        resources: vec![secret.into()],
+        action: "ssm:GetParameter".into(),
+        resources: vec![parameter_arn(parameter)],
         context: BTreeMap::new(),
     };
     assert!(!allows(&policy, &read), "no token statement with IAM auth");
-    assert!(allows(&module_policy(Some(secret)), &read));
+    assert!(allows(&module_policy(Some(parameter)), &read));
+    let tag = |keys: &str| Call {
+        action: "ecs:TagResource".into(),
+        resources: vec![service_arn("ondemand", "grafana")],
+        context: BTreeMap::from([("aws:TagKeys".into(), keys.into())]),
+    };
+    assert!(allows(&policy, &tag("grafana-ondemand:lease-until")));
+    assert!(
+        !allows(&policy, &tag("grafana-ondemand:lease-until\nowner")),
+        "only the controller's own tags"
+    );
+    let other_log = Call {
+        action: "logs:FilterLogEvents".into(),
+        resources: vec![log_group_arn("/aws/lambda/payroll")],
+        context: BTreeMap::new(),
+    };
+    assert!(!allows(&policy, &other_log), "another log group");
 }

@@ -10,9 +10,8 @@ use grafana_ondemand::mock::{SimulatedEcs, Timing};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "s3cret-token-from-secrets-manager";
-const SECRET: &str =
-    "arn:aws:secretsmanager:eu-west-3:123456789012:secret:grafana-ondemand-api-token-AbCdEf";
+const TOKEN: &str = "s3cret-token-from-parameter-store";
+const PARAMETER: &str = "/grafana-ondemand/grafana/api-token";
 
 fn event(method: &str, body: Option<&str>) -> Value {
     let mut e: Value =
@@ -92,24 +91,34 @@ fn aws_env(stub: &WireStub) -> Vec<(&'static str, String)> {
             "AWS_SECRET_ACCESS_KEY",
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
         ),
-        ("ACCESS_TOKEN_SECRET_ARN", SECRET.into()),
+        ("ACCESS_TOKEN_PARAMETER", PARAMETER.into()),
         ("ALLOWED_ORIGINS", "https://dash.example.com".into()),
+        ("ACTIVITY_LOG_GROUP", "/ecs/grafana-ondemand".into()),
+        // No grace: a session nobody used is stopped at the first scheduled reap.
+        ("STARTUP_GRACE", "0s".into()),
     ]
 }
 
-/// Secrets Manager's GetSecretValue on the stub, as the module's token secret answers it.
+/// SSM GetParameter on the stub, as the module's SecureString token answers it (decrypted,
+/// since the function asks WithDecryption).
 async fn serve_the_token(stub: &WireStub) {
-    use wiremock::matchers::header;
-    wiremock::Mock::given(header("x-amz-target", "secretsmanager.GetSecretValue"))
+    use wiremock::matchers::{body_partial_json, header};
+    wiremock::Mock::given(header("x-amz-target", "AmazonSSM.GetParameter"))
+        .and(body_partial_json(
+            json!({"Name": PARAMETER, "WithDecryption": true}),
+        ))
         .respond_with(
             wiremock::ResponseTemplate::new(200).set_body_raw(
                 json!({
-                    "ARN": SECRET,
-                    "Name": "grafana-ondemand-api-token-AbCdEf",
-                    "SecretString": TOKEN,
-                    "VersionId": "b4c2a1d0-0000-4000-8000-000000000001",
-                    "VersionStages": ["AWSCURRENT"],
-                    "CreatedDate": 1.7640612E9
+                    "Parameter": {
+                        "Name": PARAMETER,
+                        "Type": "SecureString",
+                        "Value": TOKEN,
+                        "Version": 1,
+                        "LastModifiedDate": 1.7640612E9,
+                        "ARN": format!("arn:aws:ssm:eu-west-3:123456789012:parameter{PARAMETER}"),
+                        "DataType": "text"
+                    }
                 })
                 .to_string(),
                 "application/x-amz-json-1.1",
@@ -141,6 +150,9 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
             "huge-wait",
             event("POST", Some(r#"{"action": "status", "wait": 1e308}"#)),
         ),
+        // What the module's EventBridge Scheduler schedule sends every minute.
+        ("reap", json!({"grafana-ondemand": "reap"})),
+        ("after-reap", event("POST", Some(r#"{"action": "status"}"#))),
         ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
     ];
     let (got, init, first_answer) = invoke(&cases, &aws_env(&stub)).await;
@@ -195,6 +207,24 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
         200,
         "a huge wait is capped, not a panic"
     );
+    // The scheduled event is told from an HTTP one: nobody used Grafana, so it stops, and
+    // the next status says why.
+    let reaped = by_id("reap");
+    assert_eq!(reaped["status"], "stopping", "{reaped}");
+    assert!(
+        reaped["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nobody used it"),
+        "{reaped}"
+    );
+    let after = body(&by_id("after-reap"));
+    assert_eq!(after["status"], "stopping", "{after}");
+    assert!(
+        after["reason"].as_str().unwrap().contains("nobody used it"),
+        "{after}"
+    );
+    assert!(ecs.call_count("FilterLogEvents") >= 1, "{:?}", ecs.calls());
     assert_eq!(body(&by_id("stop"))["status"], "stopping");
     assert!(ecs.call_count("UpdateService") >= 2, "{:?}", ecs.calls());
 
@@ -208,12 +238,10 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
         .map(crate::iam::call)
         .collect();
     assert!(
-        calls
-            .iter()
-            .any(|c| c.action == "secretsmanager:GetSecretValue"),
-        "the token was read from Secrets Manager"
+        calls.iter().any(|c| c.action == "ssm:GetParameter"),
+        "the token was read from Parameter Store"
     );
-    crate::iam::assert_granted(&crate::iam::module_policy(Some(SECRET)), &calls);
+    crate::iam::assert_granted(&crate::iam::module_policy(Some(PARAMETER)), &calls);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

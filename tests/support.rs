@@ -52,13 +52,22 @@ pub fn command(name: &str) -> Command {
         "AWS_REGION",
         "AWS_ENDPOINT_URL",
         "ACCESS_TOKEN",
-        "ACCESS_TOKEN_SECRET_ARN",
+        "ACCESS_TOKEN_PARAMETER",
         "ALLOWED_ORIGINS",
         "PROTECT_STATUS",
         "SIMULATED_TIME_SCALE",
         "SERVICE_PORT",
         "LISTEN",
         "RUST_LOG",
+        "STARTUP_GRACE",
+        "IDLE_TIMEOUT",
+        "MAX_SESSION",
+        "REAP_INTERVAL",
+        "ACTIVITY_LOG_GROUP",
+        "ACTIVITY_FILTER",
+        "PRICES",
+        "GRAFANA_ONDEMAND_API",
+        "API_TOKEN",
     ] {
         c.env_remove(var);
     }

@@ -1,8 +1,10 @@
 //! Configuration: a builder, or the environment with one call.
 
-use crate::platform::EcsPlatform;
+use crate::platform::{Clock, EcsPlatform, RequestLog};
 use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
-use grafana_ondemand_core::{Controller, Error, Result, ServiceProfile, probe_for};
+use grafana_ondemand_core::{
+    Controller, Error, Prices, Result, ServiceProfile, SessionPolicy, probe_for,
+};
 use std::time::Duration;
 
 /// Per-attempt limit: ECS answers in well under a second when healthy.
@@ -27,6 +29,22 @@ pub struct Builder {
     region: Option<String>,
     profile: ServiceProfile,
     sdk_config: Option<SdkConfig>,
+    request_log: Option<RequestLog>,
+    policy: SessionPolicy,
+    prices: Prices,
+    clock: Option<Clock>,
+}
+
+/// The request log from `ACTIVITY_LOG_GROUP` and `ACTIVITY_LOG_STREAM_PREFIX` (default
+/// `grafana/grafana`: the module's stream prefix and container name).
+pub fn request_log_from_env() -> Option<RequestLog> {
+    let group = grafana_ondemand_core::setting("ACTIVITY_LOG_GROUP")?;
+    let stream_prefix = grafana_ondemand_core::setting("ACTIVITY_LOG_STREAM_PREFIX")
+        .unwrap_or_else(|| "grafana/grafana".into());
+    Some(RequestLog {
+        group,
+        stream_prefix: stream_prefix.trim_end_matches('/').to_owned(),
+    })
 }
 
 fn required(var: &str, what: &str) -> Result<String> {
@@ -42,8 +60,9 @@ impl Builder {
     }
 
     /// Reads `CLUSTER_NAME` and `SERVICE_NAME` (required), `AWS_REGION` through the AWS
-    /// chain, and the service profile (`SERVICE_PORT`, `HEALTH_PATH`, ...; see
-    /// [`ServiceProfile::from_env`]).
+    /// chain, the service profile (`SERVICE_PORT`, `HEALTH_PATH`, ...; see
+    /// [`ServiceProfile::from_env`]), the request log ([`request_log_from_env`]), the
+    /// session policy ([`SessionPolicy::from_env`]) and the prices ([`Prices::from_env`]).
     pub fn from_env() -> Result<Self> {
         Ok(Builder {
             cluster: Some(required("CLUSTER_NAME", "ECS cluster's name")?),
@@ -51,7 +70,35 @@ impl Builder {
             region: None,
             profile: ServiceProfile::from_env()?,
             sdk_config: None,
+            request_log: request_log_from_env(),
+            policy: SessionPolicy::from_env()?,
+            prices: Prices::from_env()?,
+            clock: None,
         })
+    }
+
+    /// Where the task's requests are logged, for its last use.
+    pub fn request_log(mut self, log: Option<RequestLog>) -> Self {
+        self.request_log = log;
+        self
+    }
+
+    /// When sessions end by themselves.
+    pub fn policy(mut self, policy: SessionPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The prices a session's cost is counted at.
+    pub fn prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// The clock timestamps are read against (default: the system's).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// The ECS cluster (name or ARN).
@@ -121,17 +168,21 @@ impl Builder {
             ));
         }
         Ok(EcsPlatform::new(
-            aws_sdk_ecs::Client::new(&sdk),
-            aws_sdk_ec2::Client::new(&sdk),
+            &sdk,
             cluster,
             service,
+            self.request_log,
+            self.clock.unwrap_or_else(Clock::system),
         ))
     }
 
     /// Builds a controller over the platform, with the probe its readiness calls for.
     pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
         let profile = self.profile.clone();
+        let (policy, prices) = (self.policy, self.prices.clone());
         let probe = probe_for(&profile)?;
-        Ok(Controller::new(self.build().await?, profile, probe))
+        Ok(Controller::new(self.build().await?, profile, probe)
+            .with_policy(policy)
+            .with_prices(prices))
     }
 }

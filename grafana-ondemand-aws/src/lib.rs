@@ -9,7 +9,7 @@
 //! use grafana_ondemand_core::ServiceController;
 //! let grafana = grafana_ondemand_aws::Builder::new().cluster("ondemand").service("grafana")
 //!     .region("eu-west-3").build_controller().await?;
-//! let status = grafana.start().await?; // returns at once: "starting"
+//! let status = grafana.start(None).await?; // returns at once: "starting"
 //! # Ok(()) }
 //! ```
 //!
@@ -21,5 +21,5 @@ mod config;
 mod errors;
 mod platform;
 
-pub use config::Builder;
-pub use platform::EcsPlatform;
+pub use config::{Builder, request_log_from_env};
+pub use platform::{Clock, EcsPlatform, RequestLog};

@@ -5,31 +5,76 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types as ecs;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    Deployment, DesiredStatus, Error, Health, NetworkInterface, Platform, Result, ServiceEvent,
-    ServiceSnapshot, TaskNetwork, TaskPage, TaskPhase, TaskSnapshot,
+    Deployment, DesiredStatus, Error, Health, LogPage, NetworkInterface, Platform, Result,
+    ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPage, TaskPhase, TaskSize, TaskSnapshot,
 };
+use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+
+/// Where the task's requests are logged: the awslogs driver writes each task's output to
+/// the stream `<stream prefix>/<container name>/<task id>` of a log group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLog {
+    /// The log group (`awslogs-group`).
+    pub group: String,
+    /// `<awslogs-stream-prefix>/<container name>`, such as `grafana/grafana`.
+    pub stream_prefix: String,
+}
+
+/// The time the platform's timestamps are read against: the system's, or a test's.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(Utc::now))
+    }
+
+    /// A clock read from `now` (a simulated world's, in tests).
+    pub fn from_fn(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(now))
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
 
 /// One ECS service on Fargate, reached with the official AWS SDK.
 #[derive(Debug, Clone)]
 pub struct EcsPlatform {
     ecs: aws_sdk_ecs::Client,
     ec2: aws_sdk_ec2::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
     names: Names,
+    request_log: Option<RequestLog>,
+    clock: Clock,
+    /// The service's ARN, from the first DescribeServices (TagResource needs it).
+    service_arn: Arc<OnceLock<String>>,
 }
 
 impl EcsPlatform {
-    /// A platform over existing SDK clients.
+    /// A platform over existing SDK clients; `request_log` is where the task's requests are
+    /// logged (without it, use cannot be read and only the session limit stops it).
     pub fn new(
-        ecs: aws_sdk_ecs::Client,
-        ec2: aws_sdk_ec2::Client,
+        sdk: &aws_config::SdkConfig,
         cluster: String,
         service: String,
+        request_log: Option<RequestLog>,
+        clock: Clock,
     ) -> Self {
         EcsPlatform {
-            ecs,
-            ec2,
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            ec2: aws_sdk_ec2::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
             names: Names { cluster, service },
+            request_log,
+            clock,
+            service_arn: Arc::default(),
         }
     }
 
@@ -95,6 +140,23 @@ fn snapshot(s: &ecs::Service) -> ServiceSnapshot {
         // The primary deployment's network configuration is the one its tasks get.
         assign_public_ip: assign_public_ip(primary.and_then(|d| d.network_configuration()))
             .or_else(|| assign_public_ip(s.network_configuration())),
+        tags: s
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect::<BTreeMap<_, _>>(),
+    }
+}
+
+fn size(t: &ecs::Task) -> TaskSize {
+    TaskSize {
+        cpu_units: t.cpu().and_then(|c| c.parse().ok()),
+        memory_mib: t.memory().and_then(|m| m.parse().ok()),
+        arm64: t
+            .attributes()
+            .iter()
+            .any(|a| a.name() == "ecs.cpu-architecture" && a.value() == Some("arm64")),
+        spot: t.capacity_provider_name() == Some("FARGATE_SPOT"),
     }
 }
 
@@ -133,6 +195,7 @@ fn task(t: &ecs::Task) -> TaskSnapshot {
         started_at: time(t.started_at()),
         stopped_at: time(t.stopped_at()),
         network,
+        size: size(t),
     }
 }
 
@@ -144,12 +207,18 @@ impl Platform for EcsPlatform {
             .describe_services()
             .cluster(&self.names.cluster)
             .services(&self.names.service)
+            .include(ecs::ServiceField::Tags)
             .send()
             .await
             .map_err(|e| map(e, "ecs:DescribeServices", &self.names))?;
         // A missing service is a `failures` entry with reason MISSING, not an error.
         match out.services().first() {
-            Some(s) if s.status() != Some("INACTIVE") => Ok(snapshot(s)),
+            Some(s) if s.status() != Some("INACTIVE") => {
+                if let Some(arn) = s.service_arn() {
+                    let _ = self.service_arn.set(arn.to_owned());
+                }
+                Ok(snapshot(s))
+            }
             _ => Err(self.not_found()),
         }
     }
@@ -248,11 +317,75 @@ impl Platform for EcsPlatform {
             .send()
             .await
             .map_err(|e| map(e, "ecs:UpdateService", &self.names))?;
+        // UpdateService answers without tags: the caller keeps those it read.
         out.service().map(snapshot).ok_or_else(|| {
             Error::backend(
                 "ecs:UpdateService",
                 "the answer carried no service description",
             )
         })
+    }
+
+    async fn tag_service(&self, tags: &[(&str, String)]) -> Result<()> {
+        let arn = match self.service_arn.get() {
+            Some(arn) => arn.clone(),
+            None => {
+                self.describe_service().await?;
+                self.service_arn.get().cloned().ok_or_else(|| {
+                    Error::backend("ecs:TagResource", "DescribeServices gave no service ARN")
+                })?
+            }
+        };
+        let tags: Vec<ecs::Tag> = tags
+            .iter()
+            .map(|(k, v)| ecs::Tag::builder().key(*k).value(v).build())
+            .collect();
+        self.ecs
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| map(e, "ecs:TagResource", &self.names))?;
+        Ok(())
+    }
+
+    async fn request_log(
+        &self,
+        task_id: &str,
+        since: DateTime<Utc>,
+        filter: &str,
+        page: Option<String>,
+    ) -> Result<LogPage> {
+        let Some(log) = &self.request_log else {
+            return Err(Error::invalid_config(
+                "ACTIVITY_LOG_GROUP",
+                "is not set: without the task's log group, its use cannot be read",
+            ));
+        };
+        let out = self
+            .logs
+            .filter_log_events()
+            .log_group_name(&log.group)
+            .log_stream_names(format!("{}/{task_id}", log.stream_prefix))
+            .start_time(since.timestamp_millis())
+            .end_time(self.now().timestamp_millis())
+            .filter_pattern(filter)
+            .set_next_token(page)
+            .send()
+            .await
+            .map_err(|e| map(e, "logs:FilterLogEvents", &self.names))?;
+        Ok(LogPage {
+            times: out
+                .events()
+                .iter()
+                .filter_map(|e| DateTime::from_timestamp_millis(e.timestamp()?))
+                .collect(),
+            next_token: out.next_token().map(str::to_owned),
+        })
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.clock.0)()
     }
 }

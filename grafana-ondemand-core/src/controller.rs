@@ -1,23 +1,32 @@
 //! The controller: reads the platform cheaply, decides with [`derive`], acts idempotently.
 
+use crate::cost::Prices;
 use crate::derive::{Probes, derive, probe_targets, select_task};
 use crate::endpoint::{AddressKind, ServiceProfile};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
 use crate::platform::{DesiredStatus, NetworkInterface, Platform};
 use crate::readiness::{Readiness, ReadinessProbe};
 use crate::service::ServiceController;
+use crate::session::{
+    Activity, LEASE_TAG, STOP_TAG, Session, SessionPolicy, StopRecord, StoppedBy, Verdict, decide,
+    lease_in, lease_tag,
+};
 use crate::state::State;
 use crate::status::Status;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// DescribeTasks takes at most this many ARNs.
 const DESCRIBE_TASKS_MAX: usize = 100;
 /// ListTasks pages read at most, per desired status: 1,000 tasks, far past one service's.
 const MAX_PAGES: usize = 10;
+/// FilterLogEvents pages read at most for one activity read (each up to 1 MB of events).
+const MAX_LOG_PAGES: usize = 10;
 
 /// What the last status saw, so the next read can be cheaper.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,8 +36,9 @@ enum Expectation {
     Unknown,
     /// Stopped last time: DescribeServices alone tells whether that still holds.
     Idle,
-    /// This task served last time: DescribeServices and DescribeTasks of it, concurrently.
-    Serving(String),
+    /// This task (started then) served last time: DescribeServices and DescribeTasks of it,
+    /// and its request log, concurrently.
+    Serving(String, Option<DateTime<Utc>>),
 }
 
 #[derive(Debug, Default)]
@@ -46,12 +56,15 @@ struct Memory {
 /// stopped;
 /// two made concurrently (DescribeServices, DescribeTasks) while the same task runs; on a
 /// cold process, or when tasks change, DescribeServices and two ListTasks concurrently, then
-/// DescribeTasks, then DescribeNetworkInterfaces for interfaces not seen before.
+/// DescribeTasks, then DescribeNetworkInterfaces for interfaces not seen before. While it
+/// runs, one more: the task's request log (FilterLogEvents), for its last use.
 #[derive(Debug)]
 pub struct Controller<P> {
     platform: P,
     profile: ServiceProfile,
     probe: Arc<dyn ReadinessProbe>,
+    policy: SessionPolicy,
+    prices: Prices,
     memory: Mutex<Memory>,
     /// Serializes start and stop, so concurrent starts cause one scale-up.
     actions: tokio::sync::Mutex<()>,
@@ -64,9 +77,28 @@ impl<P: Platform> Controller<P> {
             platform,
             profile,
             probe,
+            policy: SessionPolicy::default(),
+            prices: Prices::default(),
             memory: Mutex::default(),
             actions: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// When sessions end by themselves (default: [`SessionPolicy::default`]).
+    pub fn with_policy(mut self, policy: SessionPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The prices a session's cost is counted at (default: [`Prices::default`]).
+    pub fn with_prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// When sessions end by themselves.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
     }
 
     /// The platform this controller drives.
@@ -91,7 +123,7 @@ impl<P: Platform> Controller<P> {
         let expectation = self.memory().expectation.clone();
         let p = &self.platform;
         let service = match expectation {
-            Expectation::Serving(arn) => {
+            Expectation::Serving(arn, _) => {
                 let wanted = [arn];
                 let (service, tasks) =
                     tokio::join!(p.describe_service(), p.describe_tasks(&wanted));
@@ -134,6 +166,26 @@ impl<P: Platform> Controller<P> {
             self.list_all(DesiredStatus::Stopped)
         );
         self.describe_listed(service, running?, stopped?).await
+    }
+
+    /// [`observe`](Self::observe), and when the same task is expected to serve, its request
+    /// log at the same time: a steady running status costs one round trip.
+    async fn observe_with_activity(&self) -> Result<(Observation, Option<Early>)> {
+        let expectation = self.memory().expectation.clone();
+        let Expectation::Serving(arn, Some(started)) = expectation else {
+            return Ok((self.observe().await?, None));
+        };
+        let now = self.platform.now();
+        let id = arn.rsplit('/').next().unwrap_or(&arn).to_owned();
+        let (obs, read) = tokio::join!(self.observe(), self.activity(&id, started, now));
+        Ok((
+            obs?,
+            Some(Early {
+                arn,
+                started,
+                read: read.map(|a| (a, now)),
+            }),
+        ))
     }
 
     /// Every page of ListTasks, up to [`MAX_PAGES`].
@@ -255,7 +307,7 @@ impl<P: Platform> Controller<P> {
         memory.expectation = match (&status.state, &status.task) {
             (State::Stopped, _) if obs.service.is_idle() => Expectation::Idle,
             (State::Running, Some(_)) => select_task(obs, &self.profile, probes)
-                .map(|t| Expectation::Serving(t.arn.clone()))
+                .map(|t| Expectation::Serving(t.arn.clone(), t.started_at.or(t.created_at)))
                 .unwrap_or_default(),
             _ => Expectation::Unknown,
         };
@@ -271,6 +323,150 @@ impl<P: Platform> Controller<P> {
     fn forget(&self) {
         self.memory().expectation = Expectation::Unknown;
     }
+
+    /// The last use of a task that started at `started`, read from its request log over the
+    /// idle timeout's window (the whole session when younger).
+    async fn activity(
+        &self,
+        task_id: &str,
+        started: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Activity> {
+        let window = self
+            .policy
+            .idle_timeout
+            .or(self.policy.startup_grace)
+            .unwrap_or(Duration::from_secs(3600));
+        let since = chrono::Duration::from_std(window)
+            .ok()
+            .and_then(|w| now.checked_sub_signed(w))
+            .map_or(started, |from| from.max(started));
+        // FilterLogEvents answers oldest first, possibly in several pages (some empty).
+        let mut last = None;
+        let mut token = None;
+        for _ in 0..MAX_LOG_PAGES {
+            let page = self
+                .platform
+                .request_log(task_id, since, &self.profile.activity_filter, token)
+                .await?;
+            last = page.times.into_iter().max().max(last);
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        if token.is_some() {
+            // More use than the pages read: later use remains, so it is in use now.
+            tracing::debug!(
+                pages = MAX_LOG_PAGES,
+                "request log read in part: counted as used now"
+            );
+            last = Some(now);
+        }
+        Ok(match last {
+            Some(t) => Activity::LastUsed(t),
+            None if since <= started => Activity::NeverUsed,
+            None => Activity::IdleSince(since),
+        })
+    }
+
+    /// Adds the session to a status: when a running service stops by itself and why, its
+    /// last use and its cost; after a stop, why it stopped. Returns the session and the
+    /// decision when it runs.
+    async fn annotate(
+        &self,
+        obs: &Observation,
+        status: &mut Status,
+        probes: &Probes,
+        early: Option<Early>,
+    ) -> Option<(Session, Verdict)> {
+        match status.state {
+            State::Running => {
+                let task = select_task(obs, &self.profile, probes)?;
+                let started = task.started_at.or(task.created_at)?;
+                let read = match early {
+                    // Read alongside the service, for the same task since the same start.
+                    Some(early) if early.arn == task.arn && early.started == started => early.read,
+                    _ => {
+                        let now = self.platform.now();
+                        self.activity(task.id(), started, now)
+                            .await
+                            .map(|a| (a, now))
+                    }
+                };
+                let (activity, now) = read.unwrap_or_else(|e| {
+                    tracing::debug!(error = %e, "the request log could not be read");
+                    (Activity::Unknown, self.platform.now())
+                });
+                let session = Session {
+                    started_at: started,
+                    activity,
+                    lease_until: lease_in(&obs.service.tags),
+                };
+                let verdict = decide(&self.policy, &session, now);
+                status.stops_at = match verdict {
+                    Verdict::Keep { until, .. } => until,
+                    Verdict::Stop { .. } => Some(now),
+                };
+                status.last_activity_at = match activity {
+                    Activity::LastUsed(t) => Some(t),
+                    _ => None,
+                };
+                status.cost = self.prices.cost(task, now);
+                Some((session, verdict))
+            }
+            State::Stopping | State::Stopped if obs.service.desired_count == 0 => {
+                if let Some(record) = StopRecord::read(&obs.service.tags) {
+                    status.reason = Some(match status.state {
+                        State::Stopping => format!("{record}; the task is shutting down"),
+                        _ => format!("{record} (at {} UTC)", record.at.format("%H:%M")),
+                    });
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Sets the lease to `until` unless a later one holds; returns the lease in force.
+    async fn lease(&self, obs: &mut Observation, until: DateTime<Utc>) -> Result<DateTime<Utc>> {
+        if let Some(held) = lease_in(&obs.service.tags)
+            && held >= until
+        {
+            return Ok(held);
+        }
+        let value = lease_tag(until);
+        self.platform
+            .tag_service(&[(LEASE_TAG, value.clone())])
+            .await?;
+        obs.service.tags.insert(LEASE_TAG.into(), value);
+        Ok(until)
+    }
+
+    /// Records who stopped the service; a failure to record does not undo the stop.
+    async fn record_stop(&self, by: StoppedBy) {
+        let record = StopRecord {
+            by,
+            at: self.platform.now(),
+        };
+        if let Err(e) = self.platform.tag_service(&[(STOP_TAG, record.tag())]).await {
+            tracing::warn!(error = %e, "the stop could not be recorded on the service");
+        }
+    }
+}
+
+/// The request log read alongside the service, for the task that served last time.
+struct Early {
+    arn: String,
+    started: DateTime<Utc>,
+    read: Result<(Activity, DateTime<Utc>)>,
+}
+
+fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The service still runs exactly the task that served last time, and nothing else moves.
@@ -286,13 +482,22 @@ fn is_steady(service: &ServiceSnapshot, tasks: &[TaskSnapshot], arn: &str) -> bo
 
 #[async_trait]
 impl<P: Platform> ServiceController for Controller<P> {
-    async fn start(&self) -> Result<Status> {
+    async fn start(&self, lease: Option<Duration>) -> Result<Status> {
         let _one_at_a_time = self.actions.lock().await;
         let mut obs = self.observe().await?;
-        let (current, probes) = self.assess(&obs).await;
+        let (mut current, probes) = self.assess(&obs).await;
+        let now = self.platform.now();
         if matches!(current.state, State::Running | State::Starting) {
+            // Asking for a running service is a use of it: a lease until now at least, which
+            // a reaper deciding meanwhile sees when it reads again before stopping.
+            self.lease(&mut obs, after(now, lease.unwrap_or_default()))
+                .await?;
             self.remember(&obs, &current, &probes);
+            self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
+        }
+        if let Some(lease) = lease {
+            self.lease(&mut obs, after(now, lease)).await?;
         }
         // Setting the count is idempotent, so starts through several processes (Lambda
         // instances) converge on one task. Only a failure calls for a fresh deployment,
@@ -300,29 +505,105 @@ impl<P: Platform> ServiceController for Controller<P> {
         let fresh = current.state == State::Failed;
         obs.service = self.platform.update_service(1, fresh).await?;
         self.forget();
-        tracing::info!(before = %current.state, fresh_deployment = fresh, "asked ECS for one task");
+        tracing::info!(before = %current.state, fresh_deployment = fresh, lease = ?lease, "asked ECS for one task");
         Ok(derive(&obs, &self.profile, &Probes::new()))
+    }
+
+    async fn extend(&self, by: Duration) -> Result<Status> {
+        let _one_at_a_time = self.actions.lock().await;
+        let mut obs = self.observe().await?;
+        let (mut current, probes) = self.assess(&obs).await;
+        if !matches!(current.state, State::Running | State::Starting) {
+            return Err(Error::NotRunning {
+                state: current.state,
+            });
+        }
+        let now = self.platform.now();
+        let from = lease_in(&obs.service.tags).map_or(now, |held| held.max(now));
+        let until = self.lease(&mut obs, after(from, by)).await?;
+        tracing::info!(until = %until, "session extended");
+        // A reaper elsewhere may have stopped it between this read and the lease: the lease
+        // wins, so it is asked for again.
+        let again = self.platform.describe_service().await?;
+        if again.desired_count == 0 {
+            obs.service = self.platform.update_service(1, false).await?;
+            self.forget();
+            tracing::info!("asked ECS for one task again: it was stopped while being extended");
+            return Ok(derive(&obs, &self.profile, &Probes::new()));
+        }
+        self.remember(&obs, &current, &probes);
+        self.annotate(&obs, &mut current, &probes, None).await;
+        Ok(current)
     }
 
     async fn stop(&self) -> Result<Status> {
         let _one_at_a_time = self.actions.lock().await;
         let mut obs = self.observe().await?;
         if obs.service.desired_count == 0 {
-            let (current, probes) = self.assess(&obs).await;
+            let (mut current, probes) = self.assess(&obs).await;
             self.remember(&obs, &current, &probes);
+            self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
         }
         obs.service = self.platform.update_service(0, false).await?;
+        self.record_stop(StoppedBy::Request).await;
         self.forget();
         tracing::info!("asked ECS for no task");
         Ok(derive(&obs, &self.profile, &Probes::new()))
     }
 
     async fn status(&self) -> Result<Status> {
-        let obs = self.observe().await?;
-        let (status, probes) = self.assess(&obs).await;
+        let (obs, early) = self.observe_with_activity().await?;
+        let (mut status, probes) = self.assess(&obs).await;
         self.remember(&obs, &status, &probes);
+        self.annotate(&obs, &mut status, &probes, early).await;
         tracing::debug!(state = %status.state, "status read");
         Ok(status)
+    }
+
+    async fn reap(&self) -> Result<Status> {
+        let _one_at_a_time = self.actions.lock().await;
+        let (mut obs, early) = self.observe_with_activity().await?;
+        let (mut status, probes) = self.assess(&obs).await;
+        self.remember(&obs, &status, &probes);
+        let Some((session, verdict)) = self.annotate(&obs, &mut status, &probes, early).await
+        else {
+            return Ok(status);
+        };
+        if session.activity == Activity::Unknown {
+            tracing::warn!(
+                "the request log could not be read: no stop for want of use, only at the session limit"
+            );
+        }
+        let Verdict::Stop { reason } = verdict else {
+            tracing::debug!(stops_at = ?status.stops_at, "kept");
+            return Ok(status);
+        };
+        // A start or an extend through another instance may have landed while this one
+        // decided: read the service again right before acting, and decide again on it.
+        let again = self.platform.describe_service().await?;
+        if again.desired_count == 0 {
+            return Ok(status);
+        }
+        let lease_until = lease_in(&again.tags);
+        if lease_until != session.lease_until {
+            let now = self.platform.now();
+            let session = Session {
+                lease_until,
+                ..session
+            };
+            if let Verdict::Keep { until, .. } = decide(&self.policy, &session, now) {
+                tracing::info!(stops_at = ?until, "kept: a start or an extend arrived while deciding");
+                status.stops_at = until;
+                return Ok(status);
+            }
+        }
+        obs.service = self.platform.update_service(0, false).await?;
+        self.record_stop(StoppedBy::Policy(reason)).await;
+        self.forget();
+        tracing::info!(%reason, "stopped by the session policy");
+        let mut stopped = derive(&obs, &self.profile, &Probes::new());
+        stopped.reason = Some(format!("{reason}; the task is shutting down"));
+        Ok(stopped)
     }
 }

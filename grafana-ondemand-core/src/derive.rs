@@ -211,6 +211,9 @@ pub fn derive(obs: &Observation, profile: &ServiceProfile, probes: &Probes) -> S
         task: None,
         healthy: false,
         ready_by: None,
+        stops_at: None,
+        last_activity_at: None,
+        cost: None,
     };
 
     if svc.desired_count == 0 {

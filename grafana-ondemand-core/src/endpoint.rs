@@ -65,7 +65,18 @@ pub struct ServiceProfile {
     pub probe_timeout: Duration,
     /// Which checks may confirm that a running task serves.
     pub readiness: ReadinessSource,
+    /// The CloudWatch Logs filter pattern that picks a use out of the task's log: the
+    /// requests of a person, not health checks, scrapes, assets or background calls.
+    pub activity_filter: String,
 }
+
+/// Grafana's request log lines (with `GF_SERVER_ROUTER_LOGGING=true`) that are a person's
+/// use: every "Request Completed" but health checks, metrics scrapes, static assets, the
+/// live websocket, and the calls an idle open tab makes by itself.
+pub const GRAFANA_ACTIVITY_FILTER: &str = "\"Request Completed\" -\"path=/api/health\" \
+    -\"path=/healthz\" -\"path=/metrics\" -\"path=/public/\" -\"path=/api/live/\" \
+    -\"path=/api/frontend-metrics\" -\"path=/api/user/auth-tokens/rotate\" \
+    -\"path=/api/login/ping\" -\"path=/avatar/\"";
 
 impl ServiceProfile {
     /// Grafana: port 3000, `http`, `GET /api/health`, public IP, readiness from ECS's container
@@ -79,6 +90,7 @@ impl ServiceProfile {
             health_path: "/api/health".into(),
             probe_timeout: Duration::from_secs(2),
             readiness: ReadinessSource::Any,
+            activity_filter: GRAFANA_ACTIVITY_FILTER.into(),
         }
     }
 
@@ -95,7 +107,8 @@ impl ServiceProfile {
 impl ServiceProfile {
     /// Grafana's profile, overridden by `SERVICE_DISPLAY_NAME`, `SERVICE_ADDRESS`
     /// (`public`/`private`), `SERVICE_SCHEME`, `SERVICE_PORT`, `HEALTH_PATH` and
-    /// `HEALTH_TIMEOUT_MS` and `READINESS` (`ecs`, `http`, `any`) where set.
+    /// `HEALTH_TIMEOUT_MS`, `READINESS` (`ecs`, `http`, `any`) and `ACTIVITY_FILTER` (a
+    /// CloudWatch Logs filter pattern) where set.
     pub fn from_env() -> crate::Result<Self> {
         use crate::env::setting as var;
         let mut p = ServiceProfile::grafana();
@@ -143,6 +156,9 @@ impl ServiceProfile {
                     )
                 })?;
             p.probe_timeout = Duration::from_millis(ms);
+        }
+        if let Some(v) = var("ACTIVITY_FILTER") {
+            p.activity_filter = v;
         }
         if let Some(v) = var("READINESS") {
             p.readiness = v

@@ -52,6 +52,14 @@ pub enum Error {
         /// How long it was given, when known.
         after: Option<Duration>,
     },
+    /// The action needs a session and there is none.
+    #[error(
+        "there is no session to extend: the service is {state}; start it, asking for the time you need (start --for 1h, or {{\"action\": \"start\", \"for\": \"1h\"}})"
+    )]
+    NotRunning {
+        /// The state it is in.
+        state: crate::State,
+    },
     /// A setting is missing or wrong.
     #[error("invalid configuration: {setting}: {problem}")]
     InvalidConfig {

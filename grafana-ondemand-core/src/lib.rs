@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 
 mod controller;
+mod cost;
 mod derive;
 mod endpoint;
 mod env;
@@ -32,17 +33,18 @@ mod status;
 mod wait;
 
 pub use controller::Controller;
+pub use cost::{Cost, Prices, Rate};
 pub use derive::{
     MAX_PROBES, Probes, confirmed, derive, probe_targets, select_task, task_endpoint,
 };
-pub use endpoint::{AddressKind, Endpoint, ServiceProfile};
+pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
 pub use env::setting;
 pub use error::{Error, Result};
 pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
-    TaskSnapshot,
+    TaskSize, TaskSnapshot,
 };
-pub use platform::{DesiredStatus, NetworkInterface, Platform, TaskPage};
+pub use platform::{DesiredStatus, LogPage, NetworkInterface, Platform, TaskPage};
 pub use readiness::{
     HttpProbe, NoNetworkPath, Readiness, ReadinessProbe, ReadinessSource, ReadyBy, probe_for,
 };
@@ -50,8 +52,8 @@ pub use readiness::{
 pub use service::MockServiceController;
 pub use service::ServiceController;
 pub use session::{
-    Activity, KeepReason, Session, SessionPolicy, StopReason, Verdict, decide, human,
-    parse_duration, parse_limit,
+    Activity, KeepReason, LEASE_TAG, STOP_TAG, Session, SessionPolicy, StopReason, StopRecord,
+    StoppedBy, Verdict, decide, human, lease_in, lease_tag, parse_duration, parse_limit,
 };
 pub use shared::SharedStatus;
 pub use state::State;

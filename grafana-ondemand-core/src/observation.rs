@@ -141,6 +141,9 @@ pub struct ServiceSnapshot {
     pub events: Vec<ServiceEvent>,
     /// Whether the service gives its tasks a public IPv4 (`assignPublicIp`), when known.
     pub assign_public_ip: Option<bool>,
+    /// The service's tags (DescribeServices with `include: TAGS`): where a lease and the
+    /// last stop's reason live.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl ServiceSnapshot {
@@ -166,6 +169,19 @@ pub struct TaskNetwork {
     pub public_ip: Option<IpAddr>,
     /// The IPv6 address (dual-stack or IPv6-only subnets), from the attachment or EC2.
     pub ipv6: Option<IpAddr>,
+}
+
+/// What a task is billed for, as DescribeTasks reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TaskSize {
+    /// CPU units (1024 = one vCPU).
+    pub cpu_units: Option<u32>,
+    /// Memory in MiB.
+    pub memory_mib: Option<u32>,
+    /// Runs on arm64 (Graviton) rather than x86_64.
+    pub arm64: bool,
+    /// Runs on Fargate Spot.
+    pub spot: bool,
 }
 
 /// One task as DescribeTasks reports it, with its addresses resolved where known.
@@ -195,6 +211,8 @@ pub struct TaskSnapshot {
     pub stopped_at: Option<DateTime<Utc>>,
     /// Its network interface and addresses.
     pub network: TaskNetwork,
+    /// Its size and capacity, for its cost.
+    pub size: TaskSize,
 }
 
 impl TaskSnapshot {
@@ -213,6 +231,7 @@ impl TaskSnapshot {
             started_at: None,
             stopped_at: None,
             network: TaskNetwork::default(),
+            size: TaskSize::default(),
         }
     }
 

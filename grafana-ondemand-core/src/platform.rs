@@ -7,6 +7,7 @@
 use crate::error::Result;
 use crate::observation::{ServiceSnapshot, TaskSnapshot};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 
 /// Which tasks ListTasks returns.
@@ -50,6 +51,15 @@ pub struct TaskPage {
     pub next_token: Option<String>,
 }
 
+/// One page of FilterLogEvents: when the matching events happened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPage {
+    /// The events' times, oldest first.
+    pub times: Vec<DateTime<Utc>>,
+    /// The token for the next page; `None` on the last one.
+    pub next_token: Option<String>,
+}
+
 /// The platform operations of one ECS service (its cluster and name are the backend's).
 #[async_trait]
 pub trait Platform: Send + Sync + std::fmt::Debug {
@@ -73,4 +83,18 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
         desired_count: u32,
         force_new_deployment: bool,
     ) -> Result<ServiceSnapshot>;
+    /// ECS TagResource on the service: sets these tags, leaving the others.
+    async fn tag_service(&self, tags: &[(&str, String)]) -> Result<()>;
+    /// One page of CloudWatch Logs FilterLogEvents on the task's request log: the times of
+    /// the events at or after `since` that match `filter` (a CloudWatch Logs filter
+    /// pattern); `page` is the previous page's `next_token`.
+    async fn request_log(
+        &self,
+        task_id: &str,
+        since: DateTime<Utc>,
+        filter: &str,
+        page: Option<String>,
+    ) -> Result<LogPage>;
+    /// The platform's clock: the time its timestamps are read against.
+    fn now(&self) -> DateTime<Utc>;
 }

@@ -47,6 +47,18 @@ impl SessionPolicy {
     }
 }
 
+impl SessionPolicy {
+    /// Every limit multiplied by `factor` (the simulated backend's `SIMULATED_TIME_SCALE`).
+    pub fn scaled(&self, factor: f64) -> Self {
+        let f = |d: Option<Duration>| d.map(|d| d.mul_f64(factor.max(0.0)));
+        SessionPolicy {
+            startup_grace: f(self.startup_grace),
+            idle_timeout: f(self.idle_timeout),
+            max_session: f(self.max_session),
+        }
+    }
+}
+
 /// Parses a limit: `off`, or a duration of whole units `d`, `h`, `m`, `s` (`1h30m`, `45s`).
 pub fn parse_limit(s: &str) -> Result<Option<Duration>, String> {
     let s = s.trim();
@@ -107,6 +119,8 @@ pub enum Activity {
     LastUsed(DateTime<Utc>),
     /// Readable, and no use was ever seen.
     NeverUsed,
+    /// Readable, and no use since this instant (what came before was not read).
+    IdleSince(DateTime<Utc>),
     /// Could not be read: no stop for idleness may follow from it.
     Unknown,
 }
@@ -203,6 +217,11 @@ fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
 /// it, a session is never stopped inside its lease or its startup grace, and never for
 /// idleness when its use cannot be read.
 pub fn decide(policy: &SessionPolicy, session: &Session, now: DateTime<Utc>) -> Verdict {
+    // A lease that ended before this session began (a tag left by an earlier one) is none.
+    let session = &Session {
+        lease_until: session.lease_until.filter(|l| *l > session.started_at),
+        ..*session
+    };
     let limit_at = policy.max_session.map(|m| (m, plus(session.started_at, m)));
     if let Some((limit, at)) = limit_at
         && now >= at
@@ -215,10 +234,11 @@ pub fn decide(policy: &SessionPolicy, session: &Session, now: DateTime<Utc>) -> 
         .startup_grace
         .map(|g| plus(session.started_at, g))
         .unwrap_or(session.started_at);
-    // Use before this session began does not count as use of it.
+    // Use before this session began does not count as use of it; no use since `t` times
+    // idleness from `t` at the latest.
     let used = match session.activity {
-        Activity::LastUsed(t) if t >= session.started_at => Some(t),
-        Activity::LastUsed(_) | Activity::NeverUsed => None,
+        Activity::LastUsed(t) | Activity::IdleSince(t) if t >= session.started_at => Some(t),
+        Activity::LastUsed(_) | Activity::IdleSince(_) | Activity::NeverUsed => None,
         Activity::Unknown => {
             return Verdict::Keep {
                 until: limit_at.map(|(_, at)| at),
@@ -267,4 +287,81 @@ pub fn decide(policy: &SessionPolicy, session: &Session, now: DateTime<Utc>) -> 
         .flatten()
         .min();
     Verdict::Keep { until, why }
+}
+
+/// The ECS service tag that holds a user's lease: an RFC 3339 instant, such as
+/// `2026-11-26T14:32:00Z`. Every controller instance reads it in DescribeServices.
+pub const LEASE_TAG: &str = "grafana-ondemand:lease-until";
+/// The ECS service tag that records the last stop and why, such as
+/// `idle 1800 2026-11-26T14:32:00Z`, so that the next status can say it.
+pub const STOP_TAG: &str = "grafana-ondemand:stopped";
+
+/// The lease recorded in the service's tags, if any.
+pub fn lease_in(tags: &std::collections::BTreeMap<String, String>) -> Option<DateTime<Utc>> {
+    tags.get(LEASE_TAG)
+        .and_then(|v| DateTime::parse_from_rfc3339(v.trim()).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The tag value of a lease until `until` (whole seconds).
+pub fn lease_tag(until: DateTime<Utc>) -> String {
+    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Who or what stopped the service last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoppedBy {
+    /// Someone asked (the API, the CLI, the page).
+    Request,
+    /// The reaper, for this reason.
+    Policy(StopReason),
+}
+
+/// The last stop, as recorded in the [`STOP_TAG`] tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopRecord {
+    /// Who or what stopped it.
+    pub by: StoppedBy,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl StopRecord {
+    /// The tag value: `<code> <seconds> <RFC 3339 instant>` (tag values allow no other form).
+    pub fn tag(&self) -> String {
+        let (code, secs) = match self.by {
+            StoppedBy::Request => ("request", 0),
+            StoppedBy::Policy(StopReason::UnusedAfterStart { grace }) => {
+                ("unused", grace.as_secs())
+            }
+            StoppedBy::Policy(StopReason::Idle { timeout }) => ("idle", timeout.as_secs()),
+            StoppedBy::Policy(StopReason::SessionLimit { limit }) => ("limit", limit.as_secs()),
+        };
+        format!("{code} {secs} {}", lease_tag(self.at))
+    }
+
+    /// The record in the service's tags; `None` when absent or not in this form.
+    pub fn read(tags: &std::collections::BTreeMap<String, String>) -> Option<StopRecord> {
+        let mut parts = tags.get(STOP_TAG)?.split_whitespace();
+        let (code, secs, at) = (parts.next()?, parts.next()?, parts.next()?);
+        let d = Duration::from_secs(secs.parse().ok()?);
+        let by = match code {
+            "request" => StoppedBy::Request,
+            "unused" => StoppedBy::Policy(StopReason::UnusedAfterStart { grace: d }),
+            "idle" => StoppedBy::Policy(StopReason::Idle { timeout: d }),
+            "limit" => StoppedBy::Policy(StopReason::SessionLimit { limit: d }),
+            _ => return None,
+        };
+        let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+        Some(StopRecord { by, at })
+    }
+}
+
+impl std::fmt::Display for StopRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.by {
+            StoppedBy::Request => f.write_str("stopped on request"),
+            StoppedBy::Policy(reason) => reason.fmt(f),
+        }
+    }
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 /// A [`ServiceController`] whose `status` is asked of the backend at most once per `ttl`:
 /// one request in flight, its answer shared by every caller until it is `ttl` old.
-/// `start` and `stop` pass through and make the next `status` fresh.
+/// Actions (`start`, `extend`, `stop`, `reap`) pass through and make the next `status` fresh.
 #[derive(Debug)]
 pub struct SharedStatus<C> {
     inner: C,
@@ -34,14 +34,26 @@ impl<C: ServiceController> SharedStatus<C> {
 
 #[async_trait]
 impl<C: ServiceController> ServiceController for SharedStatus<C> {
-    async fn start(&self) -> Result<Status> {
-        let s = self.inner.start().await;
+    async fn start(&self, lease: Option<Duration>) -> Result<Status> {
+        let s = self.inner.start(lease).await;
+        self.forget().await;
+        s
+    }
+
+    async fn extend(&self, by: Duration) -> Result<Status> {
+        let s = self.inner.extend(by).await;
         self.forget().await;
         s
     }
 
     async fn stop(&self) -> Result<Status> {
         let s = self.inner.stop().await;
+        self.forget().await;
+        s
+    }
+
+    async fn reap(&self) -> Result<Status> {
+        let s = self.inner.reap().await;
         self.forget().await;
         s
     }

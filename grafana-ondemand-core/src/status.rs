@@ -1,5 +1,6 @@
 //! What a controller answers: the state, the endpoint when there is one, and why.
 
+use crate::cost::Cost;
 use crate::endpoint::Endpoint;
 use crate::observation::TaskPhase;
 use crate::readiness::ReadyBy;
@@ -25,8 +26,9 @@ pub struct TaskInfo {
 ///
 /// Serializes into the JSON contract of the original design (`status`, `url`, `ip`,
 /// `runningCount`, `desiredCount`, `message`) plus `reason`, `pendingCount`, `taskId`,
-/// `phase`, `createdAt`, `startedAt`, `healthy` and `readyBy`. Absent values are left out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `phase`, `createdAt`, `startedAt`, `healthy`, `readyBy`, `stopsAt`, `lastActivityAt` and
+/// `cost`. Absent values are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(into = "StatusBody", from = "StatusBody")]
 pub struct Status {
     /// Where the service stands.
@@ -49,6 +51,12 @@ pub struct Status {
     pub healthy: bool,
     /// What confirmed that it serves, when running: ECS's container health or the HTTP probe.
     pub ready_by: Option<ReadyBy>,
+    /// When it stops by itself if nothing changes (no use, no lease), when running.
+    pub stops_at: Option<DateTime<Utc>>,
+    /// The last use seen in its request log, when running and known.
+    pub last_activity_at: Option<DateTime<Utc>>,
+    /// What this session costs, when running and its size is known.
+    pub cost: Option<Cost>,
 }
 
 impl Status {
@@ -88,6 +96,12 @@ struct StatusBody {
     healthy: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ready_by: Option<ReadyBy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stops_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_activity_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cost: Option<Cost>,
 }
 
 impl From<Status> for StatusBody {
@@ -109,6 +123,9 @@ impl From<Status> for StatusBody {
             started_at: s.task.as_ref().and_then(|t| t.started_at),
             healthy: s.healthy,
             ready_by: s.ready_by,
+            stops_at: s.stops_at,
+            last_activity_at: s.last_activity_at,
+            cost: s.cost,
         }
     }
 }
@@ -142,6 +159,9 @@ impl From<StatusBody> for Status {
             task,
             healthy: b.healthy,
             ready_by: b.ready_by,
+            stops_at: b.stops_at,
+            last_activity_at: b.last_activity_at,
+            cost: b.cost,
         }
     }
 }
@@ -173,6 +193,14 @@ mod tests {
             }),
             healthy: true,
             ready_by: Some(ReadyBy::EcsHealth),
+            stops_at: Some("2026-11-26T14:32:00Z".parse().unwrap()),
+            last_activity_at: Some("2026-11-26T14:02:00Z".parse().unwrap()),
+            cost: Some(Cost {
+                per_hour: 0.0173,
+                so_far: 0.02,
+                since: "2026-11-26T13:00:00Z".parse().unwrap(),
+                pricing: "us-east-1 list prices of 2025-01".into(),
+            }),
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["status"], "running");
@@ -184,6 +212,9 @@ mod tests {
         assert_eq!(v["taskId"], "abc");
         assert_eq!(v["healthy"], true);
         assert_eq!(v["readyBy"], "ecs-health");
+        assert_eq!(v["stopsAt"], "2026-11-26T14:32:00Z");
+        assert_eq!(v["lastActivityAt"], "2026-11-26T14:02:00Z");
+        assert_eq!(v["cost"]["perHour"], 0.0173);
         let back: Status = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);
     }

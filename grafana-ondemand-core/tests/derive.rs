@@ -33,6 +33,7 @@ fn service(desired: u32, running: u32, pending: u32) -> ServiceSnapshot {
         ],
         events: vec![],
         assign_public_ip: Some(true),
+        tags: Default::default(),
     }
 }
 

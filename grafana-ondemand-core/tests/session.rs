@@ -188,6 +188,7 @@ fn any_session() -> impl Strategy<Value = Session> {
     (
         prop_oneof![
             (-100i64..3000).prop_map(|m| Activity::LastUsed(t(m))),
+            (-100i64..3000).prop_map(|m| Activity::IdleSince(t(m))),
             Just(Activity::NeverUsed),
             Just(Activity::Unknown)
         ],
@@ -246,4 +247,104 @@ proptest! {
             Verdict::Stop { reason } => prop_assert!(!reason.to_string().is_empty()),
         }
     }
+}
+
+#[test]
+fn idle_since_times_idleness_from_then_without_claiming_a_use() {
+    let p = SessionPolicy::default();
+    // Nothing in the last 30 min of a 2 h session: stopped for idleness, not for no use.
+    let s = session(Activity::IdleSince(t(90)), None);
+    assert_eq!(
+        stop_reason(decide(&p, &s, t(120))),
+        "stopped after 30 min without use"
+    );
+    assert_eq!(kept(decide(&p, &s, t(119))).0, Some(t(120)));
+}
+
+#[test]
+fn a_lease_left_by_an_earlier_session_is_none() {
+    let p = SessionPolicy::default();
+    // Yesterday's lease ended before this session began: the grace rules, not the lease.
+    let s = session(Activity::NeverUsed, Some(-600));
+    assert_eq!(
+        kept(decide(&p, &s, t(5))),
+        (Some(t(15)), KeepReason::StartupGrace)
+    );
+    assert!(stop_reason(decide(&p, &s, t(15))).contains("nobody used it"));
+}
+
+#[test]
+fn the_lease_and_the_stop_live_in_tags_aws_accepts() {
+    let mut tags = std::collections::BTreeMap::new();
+    assert_eq!(lease_in(&tags), None);
+    tags.insert(LEASE_TAG.to_string(), lease_tag(t(42)));
+    assert_eq!(lease_in(&tags), Some(t(42)));
+    tags.insert(LEASE_TAG.to_string(), "next tuesday".into());
+    assert_eq!(lease_in(&tags), None, "a tag edited by hand is no lease");
+    for by in [
+        StoppedBy::Request,
+        StoppedBy::Policy(StopReason::Idle { timeout: mins(30) }),
+        StoppedBy::Policy(StopReason::UnusedAfterStart { grace: mins(15) }),
+        StoppedBy::Policy(StopReason::SessionLimit { limit: mins(720) }),
+    ] {
+        let record = StopRecord { by, at: t(7) };
+        let value = record.tag();
+        // ECS tag values: letters, digits, spaces and _ . : / = + - @, at most 256.
+        assert!(value.len() <= 256);
+        assert!(
+            value
+                .chars()
+                .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c)),
+            "{value}"
+        );
+        tags.insert(STOP_TAG.to_string(), value);
+        assert_eq!(StopRecord::read(&tags), Some(record));
+    }
+    assert_eq!(
+        StopRecord {
+            by: StoppedBy::Policy(StopReason::Idle { timeout: mins(30) }),
+            at: t(0)
+        }
+        .to_string(),
+        "stopped after 30 min without use"
+    );
+}
+
+#[test]
+fn a_session_costs_its_size_at_list_prices() {
+    let prices = Prices::default();
+    let mut task = TaskSnapshot::new("arn:aws:ecs:eu-west-3:1:task/c/abc");
+    assert_eq!(prices.hourly(&task), None, "no size, no cost");
+    task.size = TaskSize {
+        cpu_units: Some(256),
+        memory_mib: Some(512),
+        arm64: false,
+        spot: false,
+    };
+    task.created_at = Some(t(0));
+    // 0.25 vCPU and 0.5 GB, no public IPv4.
+    let base = 0.25 * 0.04048 + 0.5 * 0.004445;
+    assert!((prices.hourly(&task).unwrap() - base).abs() < 1e-12);
+    task.network.public_ip = Some("127.0.0.10".parse().unwrap());
+    assert!((prices.hourly(&task).unwrap() - (base + 0.005)).abs() < 1e-12);
+    task.size.spot = true;
+    task.size.arm64 = true;
+    let spot_arm = 0.25 * 0.009714 + 0.5 * 0.001068 + 0.005;
+    assert!((prices.hourly(&task).unwrap() - spot_arm).abs() < 1e-12);
+    let cost = prices.cost(&task, t(72)).unwrap();
+    assert!((cost.so_far - spot_arm * 1.2).abs() < 1e-9);
+    assert_eq!(
+        cost.summary(t(72)),
+        format!("1 h 12 min, $0.01 (${spot_arm:.3}/h)")
+    );
+    // Fargate bills a minute at least.
+    assert!((prices.cost(&task, t(0)).unwrap().so_far - spot_arm / 60.0).abs() < 1e-12);
+}
+
+#[test]
+fn prices_are_overridden_whole_or_refused_with_the_shape_to_give() {
+    let json = serde_json::to_string(&Prices::default()).unwrap();
+    let back: Prices = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, Prices::default());
+    assert!(serde_json::from_str::<Prices>(r#"{"region": "eu-west-3"}"#).is_err());
 }

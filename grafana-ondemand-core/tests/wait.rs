@@ -38,15 +38,24 @@ fn status(state: State) -> Status {
         task: None,
         healthy: false,
         ready_by: None,
+        stops_at: None,
+        last_activity_at: None,
+        cost: None,
     }
 }
 
 #[async_trait]
 impl ServiceController for Scripted {
-    async fn start(&self) -> Result<Status> {
+    async fn start(&self, _: Option<Duration>) -> Result<Status> {
+        unreachable!("wait_for only reads")
+    }
+    async fn extend(&self, _: Duration) -> Result<Status> {
         unreachable!("wait_for only reads")
     }
     async fn stop(&self) -> Result<Status> {
+        unreachable!("wait_for only reads")
+    }
+    async fn reap(&self) -> Result<Status> {
         unreachable!("wait_for only reads")
     }
     async fn status(&self) -> Result<Status> {

@@ -3,9 +3,10 @@
 use crate::model::{CallFault, Model};
 use crate::timing::Timing;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    DesiredStatus, Error, NetworkInterface, Platform, Result, ServiceSnapshot, TaskPage, TaskPhase,
-    TaskSnapshot,
+    DesiredStatus, Error, LogPage, NetworkInterface, Platform, Result, ServiceSnapshot, TaskPage,
+    TaskPhase, TaskSize, TaskSnapshot,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -149,7 +150,41 @@ impl SimulatedEcs {
         m.tasks.clear();
     }
 
+    /// The size (and capacity: Spot, arm64) every task gets from now on.
+    pub fn set_task_size(&self, size: TaskSize) {
+        self.model().task_size = size;
+    }
+
+    /// When the next call of `op` (such as `FilterLogEvents`) is in flight, another client
+    /// sets this service tag: what a start or an extend through another Lambda instance
+    /// does while this one decides.
+    pub fn tag_during_next(&self, op: &str, key: &str, value: &str) {
+        self.model()
+            .meanwhile
+            .push((op.to_owned(), key.to_owned(), value.to_owned()));
+    }
+
+    // ---- use ----------------------------------------------------------------------------
+
+    /// Someone uses the service: the task at `ip` serves `method path`, and its Grafana logs
+    /// the request as Grafana does. The stand-in calls this for every request it serves.
+    /// False when no running task has that address.
+    pub fn record_request(&self, ip: IpAddr, method: &str, path: &str) -> bool {
+        self.model().record_request(ip, method, path, 200)
+    }
+
+    /// The platform's clock: tokio's, as wall-clock time.
+    pub fn now(&self) -> DateTime<Utc> {
+        let m = self.model();
+        m.wall(m.now)
+    }
+
     // ---- what tests look at -------------------------------------------------------------
+
+    /// The service's tags.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        self.model().tags.clone()
+    }
 
     /// Calls made so far, by operation name (`DescribeServices`, `UpdateService`, ...).
     pub fn calls(&self) -> BTreeMap<String, u64> {
@@ -303,6 +338,29 @@ impl SimulatedEcs {
         })
     }
 
+    pub(crate) fn op_tag_service(
+        &self,
+        tags: &[(String, String)],
+    ) -> std::result::Result<(), CallFault> {
+        self.call("TagResource", true, |m| {
+            for (k, v) in tags {
+                m.tags.insert(k.clone(), v.clone());
+            }
+        })
+    }
+
+    pub(crate) fn op_request_log(
+        &self,
+        task_id: &str,
+        since: DateTime<Utc>,
+        filter: &str,
+        token: Option<&str>,
+    ) -> std::result::Result<LogPage, CallFault> {
+        self.call("FilterLogEvents", false, |m| {
+            m.filter_log_events(task_id, since, filter, token)
+        })?
+    }
+
     fn fault(&self, fault: CallFault, action: &str) -> Error {
         match fault {
             CallFault::Throttled => Error::Throttled {
@@ -318,7 +376,9 @@ impl SimulatedEcs {
                     service: m.service.clone(),
                 }
             }
-            CallFault::InvalidParameter(message) => Error::backend(action, message),
+            CallFault::InvalidParameter(message) | CallFault::ResourceNotFound(message) => {
+                Error::backend(action, message)
+            }
         }
     }
 
@@ -369,5 +429,31 @@ impl Platform for SimulatedEcs {
         self.latency().await;
         self.op_update_service(desired_count, force_new_deployment)
             .map_err(|f| self.fault(f, "ecs:UpdateService"))
+    }
+
+    async fn tag_service(&self, tags: &[(&str, String)]) -> Result<()> {
+        self.latency().await;
+        let tags: Vec<(String, String)> = tags
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        self.op_tag_service(&tags)
+            .map_err(|f| self.fault(f, "ecs:TagResource"))
+    }
+
+    async fn request_log(
+        &self,
+        task_id: &str,
+        since: DateTime<Utc>,
+        filter: &str,
+        page: Option<String>,
+    ) -> Result<LogPage> {
+        self.latency().await;
+        self.op_request_log(task_id, since, filter, page.as_deref())
+            .map_err(|f| self.fault(f, "logs:FilterLogEvents"))
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        SimulatedEcs::now(self)
     }
 }

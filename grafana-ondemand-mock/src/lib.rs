@@ -11,7 +11,7 @@
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
 //! let ecs = SimulatedEcs::new(Timing::fargate());
 //! let grafana = Controller::new(ecs.clone(), ServiceProfile::grafana(), Arc::new(SimulatedProbe::new(ecs)));
-//! grafana.start().await.unwrap();
+//! grafana.start(None).await.unwrap();
 //! let up = wait_for(&grafana, State::Running, Duration::from_secs(120)).await.unwrap();
 //! assert!(up.url().unwrap().starts_with("http://127.0.0."));
 //! # }
@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod ecs;
+mod log_filter;
 mod model;
 mod probe;
 #[cfg(feature = "wire")]
@@ -29,6 +30,7 @@ mod timing;
 pub mod wire;
 
 pub use ecs::SimulatedEcs;
+pub use log_filter::LogFilter;
 pub use model::{ADDRESS_POOL, FIRST_ADDRESS};
 pub use probe::SimulatedProbe;
 pub use stand_in::StandIn;

@@ -3,11 +3,12 @@
 //! Time only moves when [`Model::sync`] is called with a later instant: every transition due
 //! by then is applied in order, and the service scheduler reconciles after each one.
 
+use crate::log_filter::LogFilter;
 use crate::timing::Timing;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    Deployment, Health, NetworkInterface, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
-    TaskSnapshot,
+    Deployment, Health, LogPage, NetworkInterface, ServiceEvent, ServiceSnapshot, TaskNetwork,
+    TaskPhase, TaskSize, TaskSnapshot,
 };
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
@@ -25,6 +26,8 @@ const STOPPED_RETENTION: Duration = Duration::from_secs(3600);
 const EVENTS_KEPT: usize = 100;
 /// ListTasks' largest page.
 pub const LIST_PAGE_MAX: usize = 100;
+/// Events per simulated FilterLogEvents page (AWS: up to 10,000 or 1 MB).
+const LOG_PAGE: usize = 50;
 
 /// A fault the next call meets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub enum CallFault {
     AccessDenied,
     /// A parameter is invalid (such as a ListTasks token it never gave).
     InvalidParameter(String),
+    /// A log stream or group that does not exist.
+    ResourceNotFound(String),
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +70,8 @@ pub(crate) struct SimTask {
     pub private_ip: Ipv4Addr,
     /// Every phase it entered, and when: what lagging counts are read from.
     pub history: Vec<(Instant, TaskPhase)>,
+    /// The requests its Grafana served, as Grafana logs them (router logging on).
+    pub requests: Vec<(Instant, String)>,
 }
 
 impl SimTask {
@@ -114,6 +121,12 @@ pub(crate) struct Model {
     pub serial: u64,
     pub revision: u32,
     pub now: Instant,
+    /// The service's tags.
+    pub tags: BTreeMap<String, String>,
+    /// The size every task gets (the task definition's).
+    pub task_size: TaskSize,
+    /// Tags another client sets while the next call of an operation is in flight.
+    pub meanwhile: Vec<(String, String, String)>,
     epoch: (Instant, DateTime<Utc>),
 }
 
@@ -158,10 +171,24 @@ impl Model {
             serial: 0,
             revision: 1,
             now,
+            tags: BTreeMap::new(),
+            task_size: TaskSize {
+                cpu_units: Some(512),
+                memory_mib: Some(1024),
+                arm64: false,
+                spot: false,
+            },
+            meanwhile: Vec::new(),
             epoch: (now, Utc::now()),
         };
         model.new_deployment();
         model
+    }
+
+    /// The instant of a wall-clock time (the epoch's for times before it).
+    pub fn instant(&self, at: DateTime<Utc>) -> Instant {
+        let offset = (at - self.epoch.1).to_std().unwrap_or_default();
+        self.epoch.0 + offset
     }
 
     pub fn wall(&self, at: Instant) -> DateTime<Utc> {
@@ -207,6 +234,13 @@ impl Model {
     /// Counts a call and returns the fault it meets, if any.
     pub fn enter(&mut self, op: &str, needs_service: bool) -> Option<CallFault> {
         *self.calls.entry(op.to_owned()).or_default() += 1;
+        let (now_due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.meanwhile)
+            .into_iter()
+            .partition(|(o, _, _)| o == op);
+        self.meanwhile = later;
+        for (_, key, value) in now_due {
+            self.tags.insert(key, value);
+        }
         if self.denied.contains(op) {
             return Some(CallFault::AccessDenied);
         }
@@ -419,6 +453,7 @@ impl Model {
             public_ip: Ipv4Addr::new(a, b, c, d + slot),
             private_ip: Ipv4Addr::new(a, b, c + 1, d + slot),
             history: vec![(now, TaskPhase::Provisioning)],
+            requests: Vec::new(),
         });
         let id = format!("{:032x}", 0xa11ce000u64 + n);
         self.event(format!(
@@ -502,6 +537,7 @@ impl Model {
                 })
                 .collect(),
             assign_public_ip: Some(self.assign_public_ip),
+            tags: self.tags.clone(),
         }
     }
 
@@ -569,7 +605,102 @@ impl Model {
                 public_ip: None,
                 ipv6: self.ipv6_of(task).filter(|_| attached),
             },
+            size: self.task_size.clone(),
         }
+    }
+
+    /// Grafana's log line for one request, in its text format with router logging on.
+    fn request_line(at: DateTime<Utc>, method: &str, path: &str, status: u16) -> String {
+        format!(
+            "logger=context userId=0 orgId=1 uname= t={} level=info msg=\"Request Completed\" method={method} path={path} status={status} remote_addr=127.0.0.1 time_ms=1 duration=1.2ms size=120 referer= handler={path} status_source=server",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
+    }
+
+    /// Records a request served by the task at `ip`; false when no running task is there.
+    pub fn record_request(&mut self, ip: IpAddr, method: &str, path: &str, status: u16) -> bool {
+        let ip = ip.to_canonical();
+        let now = self.now;
+        let at = self.wall(now);
+        let Some(task) = self.tasks.iter_mut().find(|t| {
+            t.phase == TaskPhase::Running
+                && (IpAddr::V4(t.public_ip) == ip || IpAddr::V4(t.private_ip) == ip)
+        }) else {
+            return false;
+        };
+        task.requests
+            .push((now, Model::request_line(at, method, path, status)));
+        true
+    }
+
+    /// The task's log stream as CloudWatch holds it: Grafana's start line, the container
+    /// health check's request every interval, and the requests it served.
+    fn log_stream(&self, task: &SimTask, from: Instant) -> Vec<(Instant, String)> {
+        let Some(started) = task.started else {
+            return Vec::new();
+        };
+        let end = task.stopped.unwrap_or(self.now).min(self.now);
+        let mut lines = vec![(
+            started,
+            format!(
+                "logger=http.server t={} level=info msg=\"HTTP Server Listen\" address=[::]:3000 protocol=http",
+                self.wall(started)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ),
+        )];
+        let interval = self.timing.health_check_interval;
+        if !interval.is_zero() {
+            // Only the checks from `from` on: a long session has thousands before.
+            let skipped = from.saturating_duration_since(started).as_nanos() / interval.as_nanos();
+            let mut at = started + interval * u32::try_from(skipped).unwrap_or(u32::MAX).max(1);
+            while at <= end {
+                lines.push((
+                    at,
+                    Model::request_line(self.wall(at), "GET", "/api/health", 200),
+                ));
+                at += interval;
+            }
+        }
+        lines.extend(task.requests.iter().cloned());
+        lines.sort_by_key(|(at, _)| *at);
+        lines
+    }
+
+    /// FilterLogEvents on one task's stream: the matching events at or after `since`.
+    pub fn filter_log_events(
+        &self,
+        task_id: &str,
+        since: DateTime<Utc>,
+        pattern: &str,
+        token: Option<&str>,
+    ) -> Result<LogPage, CallFault> {
+        let filter = LogFilter::parse(pattern).map_err(CallFault::InvalidParameter)?;
+        let task = self
+            .tasks
+            .iter()
+            .find(|t| t.arn.rsplit('/').next() == Some(task_id) && t.started.is_some())
+            .ok_or_else(|| {
+                CallFault::ResourceNotFound("The specified log stream does not exist.".into())
+            })?;
+        let offset = match token {
+            None => 0,
+            Some(t) => t
+                .strip_prefix("events-after-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| CallFault::InvalidParameter("Invalid nextToken.".into()))?,
+        };
+        let times: Vec<DateTime<Utc>> = self
+            .log_stream(task, self.instant(since))
+            .into_iter()
+            .map(|(at, line)| (self.wall(at), line))
+            .filter(|(at, line)| *at >= since && filter.matches(line))
+            .map(|(at, _)| at)
+            .collect();
+        let end = (offset + LOG_PAGE).min(times.len());
+        Ok(LogPage {
+            times: times.get(offset..end).unwrap_or_default().to_vec(),
+            next_token: (end < times.len()).then(|| format!("events-after-{end}")),
+        })
     }
 
     pub fn interface(&self, eni_id: &str) -> Option<NetworkInterface> {

@@ -11,7 +11,8 @@ use axum::routing::get;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Serves `/api/health` (200 once the simulated task at that address answers, 503 before)
-/// and a page that says it stands in for Grafana, on every simulated task address.
+/// and a page that says it stands in for Grafana, on every simulated task address, and logs
+/// each request into that task's log stream as Grafana does.
 #[derive(Debug)]
 pub struct StandIn {
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -28,6 +29,10 @@ impl StandIn {
             let app = Router::new()
                 .route("/api/health", get(health))
                 .fallback(get(page))
+                .layer(axum::middleware::from_fn_with_state(
+                    (ecs.clone(), addr.ip()),
+                    log_request,
+                ))
                 .with_state((ecs.clone(), addr.ip()));
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
@@ -56,6 +61,20 @@ async fn health(State((ecs, ip)): State<(SimulatedEcs, IpAddr)>) -> impl IntoRes
             r#"{"database":"starting"}"#,
         )
     }
+}
+
+/// Logs every request as Grafana does (router logging on), into the simulated task's log
+/// stream: what the controller reads the service's use from.
+async fn log_request(
+    State((ecs, ip)): State<(SimulatedEcs, IpAddr)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    ecs.record_request(ip, &method, &path);
+    response
 }
 
 async fn page() -> Html<&'static str> {

@@ -1,7 +1,8 @@
 //! The simulated ECS served over the real AWS wire protocols, with `wiremock`.
 //!
 //! ECS speaks JSON 1.1 (`POST /`, `X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`,
-//! errors as `{"__type": ..., "message": ...}` with `x-amzn-ErrorType`); EC2 speaks the query
+//! errors as `{"__type": ..., "message": ...}` with `x-amzn-ErrorType`), and so does CloudWatch
+//! Logs (`X-Amz-Target: Logs_20140328.FilterLogEvents`); EC2 speaks the query
 //! protocol (form-encoded `Action=DescribeNetworkInterfaces`, XML answers, `<Response><Errors>`
 //! errors). Answers are written in the shape AWS documents and returns, field by field, from
 //! the model's state — not with the SDK's serializers — so the real SDK clients can be pointed
@@ -119,7 +120,17 @@ fn fault_response(fault: CallFault) -> ResponseTemplate {
             "User: arn:aws:sts::123456789012:assumed-role/controller/fn is not authorized to perform this action",
         ),
         CallFault::InvalidParameter(message) => ecs_error("InvalidParameterException", &message),
+        CallFault::ResourceNotFound(message) => ecs_error("ResourceNotFoundException", &message),
     }
+}
+
+fn tags_json(m: &Model) -> Value {
+    Value::Array(
+        m.tags
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect(),
+    )
 }
 
 fn service_json(m: &Model, s: &ServiceSnapshot) -> Value {
@@ -217,10 +228,12 @@ fn task_json(m: &Model, t: &TaskSnapshot) -> Value {
         "startedBy": t.started_by,
         "group": format!("service:{}", m.service),
         "launchType": "FARGATE",
+        "capacityProviderName": if t.size.spot { "FARGATE_SPOT" } else { "FARGATE" },
         "platformVersion": "1.4.0",
         "platformFamily": "Linux",
-        "cpu": "256",
-        "memory": "512",
+        "cpu": t.size.cpu_units.map(|c| c.to_string()),
+        "memory": t.size.memory_mib.map(|c| c.to_string()),
+        "attributes": [{"name": "ecs.cpu-architecture", "value": if t.size.arm64 { "arm64" } else { "x86_64" }}],
         "connectivity": "CONNECTED",
         "healthStatus": health,
         "createdAt": epoch(t.created_at),
@@ -272,6 +285,9 @@ impl EcsWire {
             let m = self.ecs.model();
             (m.cluster.clone(), m.service.clone())
         };
+        if op == "TagResource" {
+            return self.tag_resource(body);
+        }
         let cluster_given = body.get("cluster").and_then(Value::as_str);
         if !names(cluster_given.or(Some("default")), &cluster) {
             return ecs_error("ClusterNotFoundException", "Cluster not found.");
@@ -290,7 +306,16 @@ impl EcsWire {
                 match found {
                     Ok(s) => {
                         let m = self.ecs.model();
-                        ecs_ok(json!({"services": [service_json(&m, &s)], "failures": []}))
+                        let mut service = service_json(&m, &s);
+                        // Tags come back only when asked for (`include: ["TAGS"]`).
+                        let with_tags = body
+                            .get("include")
+                            .and_then(Value::as_array)
+                            .is_some_and(|i| i.iter().any(|v| v == "TAGS"));
+                        if let (true, Some(obj)) = (with_tags, service.as_object_mut()) {
+                            obj.insert("tags".into(), tags_json(&m));
+                        }
+                        ecs_ok(json!({"services": [service], "failures": []}))
                     }
                     Err(CallFault::ServiceNotFound) => {
                         let m = self.ecs.model();
@@ -389,17 +414,120 @@ impl EcsWire {
     }
 }
 
+impl EcsWire {
+    /// ECS TagResource: only this service's ARN is known; tags are `[{key, value}]`.
+    fn tag_resource(&self, body: &Value) -> ResponseTemplate {
+        let arn = body.get("resourceArn").and_then(Value::as_str);
+        if arn != Some(service_arn(&self.ecs.model()).as_str()) {
+            return ecs_error(
+                "InvalidParameterException",
+                "The specified resource is not valid.",
+            );
+        }
+        let Some(tags) = body.get("tags").and_then(Value::as_array) else {
+            return ecs_error("InvalidParameterException", "Tags cannot be empty.");
+        };
+        let mut pairs = Vec::new();
+        for tag in tags {
+            let (Some(k), Some(v)) = (
+                tag.get("key").and_then(Value::as_str),
+                tag.get("value").and_then(Value::as_str),
+            ) else {
+                return ecs_error(
+                    "InvalidParameterException",
+                    "A tag needs a key and a value.",
+                );
+            };
+            // ECS's rule for tag values: letters, digits, spaces and _ . : / = + - @.
+            let allowed = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
+            if k.len() > 128 || v.len() > 256 || !v.chars().all(allowed) {
+                return ecs_error(
+                    "InvalidParameterException",
+                    &format!("The tag value `{v}` is not valid."),
+                );
+            }
+            pairs.push((k.to_owned(), v.to_owned()));
+        }
+        match self.ecs.op_tag_service(&pairs) {
+            Ok(()) => ecs_ok(json!({})),
+            Err(f) => fault_response(f),
+        }
+    }
+
+    /// CloudWatch Logs FilterLogEvents on one stream of the task log group.
+    fn filter_log_events(&self, body: &Value) -> ResponseTemplate {
+        let stream = body
+            .get("logStreamNames")
+            .and_then(|s| s.get(0))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let group = body.get("logGroupName").and_then(Value::as_str);
+        if group.is_none_or(str::is_empty) {
+            return ecs_error("InvalidParameterException", "logGroupName is required.");
+        }
+        let Some(task_id) = stream.rsplit('/').next().filter(|id| !id.is_empty()) else {
+            return ecs_error("InvalidParameterException", "logStreamNames is required.");
+        };
+        let since = body
+            .get("startTime")
+            .and_then(Value::as_i64)
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .unwrap_or_default();
+        let pattern = body
+            .get("filterPattern")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let token = body.get("nextToken").and_then(Value::as_str);
+        match self.ecs.op_request_log(task_id, since, pattern, token) {
+            Ok(page) => {
+                let events: Vec<Value> = page
+                    .times
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        json!({
+                            "logStreamName": stream,
+                            "timestamp": t.timestamp_millis(),
+                            "ingestionTime": t.timestamp_millis() + 800,
+                            "message": "logger=context msg=\"Request Completed\"",
+                            "eventId": format!("{:056}", i)
+                        })
+                    })
+                    .collect();
+                let mut answer = json!({
+                    "events": events,
+                    "searchedLogStreams": [{"logStreamName": stream, "searchedCompletely": page.next_token.is_none()}]
+                });
+                if let (Some(obj), Some(next)) = (answer.as_object_mut(), page.next_token) {
+                    obj.insert("nextToken".into(), json!(next));
+                }
+                ecs_ok(answer)
+            }
+            Err(f) => fault_response(f),
+        }
+    }
+}
+
 impl Respond for EcsWire {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let op = request
+        let target = request
             .headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
-            .and_then(|t| t.strip_prefix("AmazonEC2ContainerServiceV20141113."))
             .unwrap_or_default()
             .to_owned();
         let response = match serde_json::from_slice::<Value>(&request.body) {
-            Ok(body) => self.answer(&op, &body),
+            Ok(body) => match target.strip_prefix("Logs_20140328.") {
+                Some("FilterLogEvents") => self.filter_log_events(&body),
+                Some(other) => ecs_error("InvalidAction", &format!("{other} is not simulated")),
+                None => self.answer(
+                    target
+                        .strip_prefix("AmazonEC2ContainerServiceV20141113.")
+                        .unwrap_or_default(),
+                    &body,
+                ),
+            },
             Err(_) => ecs_error(
                 "SerializationException",
                 "The request body is not valid JSON.",
@@ -504,7 +632,7 @@ impl Respond for Ec2Wire {
             Err(CallFault::ServiceNotFound) => {
                 ec2_error(400, "InvalidParameterValue", "unexpected")
             }
-            Err(CallFault::InvalidParameter(message)) => {
+            Err(CallFault::InvalidParameter(message) | CallFault::ResourceNotFound(message)) => {
                 ec2_error(400, "InvalidParameterValue", &message)
             }
         };

@@ -12,6 +12,9 @@ use grafana_ondemand::{
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
+mod sessions;
+pub use sessions::*;
+
 /// A backend under test.
 #[allow(async_fn_in_trait)] // test-only, used through generics
 pub trait World: Send + Sync {
@@ -28,14 +31,14 @@ pub trait World: Send + Sync {
     }
 }
 
-const PATIENCE: Duration = Duration::from_secs(180);
+pub const PATIENCE: Duration = Duration::from_secs(180);
 
 fn timing(world: &impl World) -> Timing {
     world.ecs().timing()
 }
 
-async fn start_and_wait_running(world: &impl World) -> Status {
-    world.controller().start().await.expect("start");
+pub async fn start_and_wait_running(world: &impl World) -> Status {
+    world.controller().start(None).await.expect("start");
     let up = wait_for(world.controller(), State::Running, PATIENCE)
         .await
         .expect("wait");
@@ -47,7 +50,7 @@ async fn start_and_wait_running(world: &impl World) -> Status {
 pub async fn cold_start_reaches_an_answering_endpoint(world: &impl World) {
     let c = world.controller();
     assert_eq!(c.status().await.unwrap().state, State::Stopped);
-    let started = c.start().await.unwrap();
+    let started = c.start(None).await.unwrap();
     assert_eq!(started.state, State::Starting);
     assert!(started.endpoint.is_none(), "starting offers no URL");
     assert_eq!(started.desired_count, 1);
@@ -75,7 +78,7 @@ pub async fn cold_start_reaches_an_answering_endpoint(world: &impl World) {
 /// Ten concurrent starts scale up once and place one task.
 pub async fn concurrent_starts_scale_up_once(world: &impl World) {
     let c = world.controller();
-    let all = join_all((0..10).map(|_| c.start())).await;
+    let all = join_all((0..10).map(|_| c.start(None))).await;
     for s in all {
         let s = s.unwrap();
         assert!(matches!(s.state, State::Starting), "{s:?}");
@@ -84,7 +87,7 @@ pub async fn concurrent_starts_scale_up_once(world: &impl World) {
     wait_for(c, State::Running, PATIENCE).await.unwrap();
     assert_eq!(world.ecs().alive_tasks(), 1);
     assert_eq!(
-        c.start().await.unwrap().state,
+        c.start(None).await.unwrap().state,
         State::Running,
         "start while running is a no-op"
     );
@@ -94,7 +97,7 @@ pub async fn concurrent_starts_scale_up_once(world: &impl World) {
 /// A stop while the task is still coming up is Stopping, then Stopped.
 pub async fn stop_while_starting(world: &impl World) {
     let c = world.controller();
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     sleep(timing(world).provisioning + Duration::from_secs(1)).await;
     let s = c.stop().await.unwrap();
     assert_eq!(s.state, State::Stopping, "{s:?}");
@@ -134,7 +137,7 @@ pub async fn failed_launch_then_retry(world: &impl World) {
         1,
         "CannotPullContainerError: pull access denied for grafana/grafana-oss",
     );
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     let s = wait_for(c, State::Running, PATIENCE).await.unwrap();
     assert_eq!(s.state, State::Failed, "{s:?}");
     assert!(
@@ -146,7 +149,7 @@ pub async fn failed_launch_then_retry(world: &impl World) {
     );
     assert!(s.message.contains("Start it again"), "{}", s.message);
     assert!(s.endpoint.is_none());
-    let retry = c.start().await.unwrap();
+    let retry = c.start(None).await.unwrap();
     assert_eq!(
         retry.state,
         State::Starting,
@@ -162,7 +165,7 @@ pub async fn image_pull_without_a_route_is_failed(world: &impl World) {
     let c = world.controller();
     let reason = "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: send request failed caused by: Post \"https://api.ecr.eu-west-3.amazonaws.com/\": dial tcp 13.36.0.1:443: i/o timeout";
     world.ecs().fail_next_launches(5, reason);
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     let s = wait_for(c, State::Running, PATIENCE).await.unwrap();
     assert_eq!(s.state, State::Failed, "{s:?}");
     assert_eq!(s.reason.as_deref(), Some(reason));
@@ -194,7 +197,7 @@ pub async fn crash_is_failed_until_replaced(world: &impl World) {
 pub async fn running_task_without_public_ip_yet(world: &impl World) {
     let c = world.controller();
     let t = timing(world);
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     sleep(t.provisioning + t.pending + t.activating + t.public_ip_delay / 2).await;
     let s = c.status().await.unwrap();
     assert_eq!(s.state, State::Starting, "{s:?}");
@@ -209,7 +212,7 @@ pub async fn running_task_without_public_ip_yet(world: &impl World) {
 pub async fn no_public_ip_in_a_private_subnet(world: &impl World) {
     let c = world.controller();
     world.ecs().set_assign_public_ip(false);
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     let t = timing(world);
     sleep(t.provisioning + Duration::from_secs(1)).await;
     let s = c.status().await.unwrap();
@@ -259,7 +262,7 @@ pub async fn unreachable_task_runs_on_ecs_health(world: &impl World) {
             ..ServiceProfile::grafana()
         })
         .await;
-    lambda.start().await.unwrap();
+    lambda.start(None).await.unwrap();
     let t = timing(world);
     sleep(t.cold_start() - Duration::from_secs(1)).await;
     let early = lambda.status().await.unwrap();
@@ -334,7 +337,7 @@ pub async fn list_tasks_in_pages(world: &impl World) {
     world
         .ecs()
         .fail_next_launches(3, "CannotPullContainerError: ref not found");
-    world.controller().start().await.unwrap();
+    world.controller().start(None).await.unwrap();
     let t = timing(world);
     sleep((t.provisioning + t.pending + t.deprovisioning + t.relaunch_delay) * 3 + t.cold_start())
         .await;
@@ -352,7 +355,7 @@ pub async fn list_tasks_in_pages(world: &impl World) {
 /// A task ListTasks names but DescribeTasks does not see yet (a `failures` entry) is said.
 pub async fn a_task_not_described_yet(world: &impl World) {
     let c = world.controller();
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     let s = c.status().await.unwrap();
     assert_eq!(s.state, State::Starting);
     assert_eq!(
@@ -377,7 +380,7 @@ pub async fn placement_failures_are_said_then_failed(world: &impl World) {
         2,
         "Capacity is unavailable at this time. Please try again later or in a different availability zone.",
     );
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     sleep(Duration::from_secs(1)).await;
     let s = c.status().await.unwrap();
     assert_eq!(s.state, State::Starting, "{s:?}");
@@ -386,7 +389,7 @@ pub async fn placement_failures_are_said_then_failed(world: &impl World) {
     assert_eq!(s.state, State::Failed, "placement keeps failing: {s:?}");
     assert!(s.message.contains("cannot place"), "{}", s.message);
     assert_eq!(world.ecs().deployments_created(), 1);
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     assert_eq!(
         world.ecs().deployments_created(),
         2,
@@ -409,7 +412,7 @@ pub async fn ipv6_only_task_is_reached_over_ipv6(world: &impl World) {
 pub async fn two_controllers_start_one_deployment(world: &impl World) {
     let a = world.another_controller(ServiceProfile::grafana()).await;
     let b = world.another_controller(ServiceProfile::grafana()).await;
-    let both = join_all([a.start(), b.start()].into_iter()).await;
+    let both = join_all([a.start(None), b.start(None)].into_iter()).await;
     for s in both {
         assert_eq!(s.unwrap().state, State::Starting);
     }
@@ -419,7 +422,7 @@ pub async fn two_controllers_start_one_deployment(world: &impl World) {
         .await
         .unwrap();
     assert_eq!(up.state, State::Running);
-    assert_eq!(b.start().await.unwrap().state, State::Running);
+    assert_eq!(b.start(None).await.unwrap().state, State::Running);
     assert_eq!(
         world.ecs().deployments_created(),
         1,
@@ -432,7 +435,7 @@ pub async fn two_controllers_start_one_deployment(world: &impl World) {
 pub async fn health_not_answering_yet(world: &impl World) {
     let c = world.controller();
     let t = timing(world);
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     sleep(t.provisioning + t.pending + t.activating + t.public_ip_delay + Duration::from_secs(1))
         .await;
     let s = c.status().await.unwrap();
@@ -491,7 +494,7 @@ pub async fn two_tasks_during_a_deployment(world: &impl World) {
 /// Throttling while waiting is waited through.
 pub async fn throttling_is_waited_through(world: &impl World) {
     let c = world.controller();
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     world.ecs().throttle_next_calls(4);
     let up = wait_for(c, State::Running, PATIENCE).await.unwrap();
     assert_eq!(up.state, State::Running);
@@ -502,7 +505,7 @@ pub async fn missing_service_is_named(world: &impl World) {
     world.ecs().delete_service();
     for result in [
         world.controller().status().await,
-        world.controller().start().await,
+        world.controller().start(None).await,
     ] {
         match result {
             Err(Error::ServiceNotFound { cluster, service }) => {
@@ -519,7 +522,7 @@ pub async fn missing_service_is_named(world: &impl World) {
 /// A wait that reaches its deadline returns the last status (still starting), on time.
 pub async fn wait_hits_its_deadline(world: &impl World) {
     let c = world.controller();
-    c.start().await.unwrap();
+    c.start(None).await.unwrap();
     let begun = Instant::now();
     let s = wait_for(c, State::Running, Duration::from_secs(12))
         .await
@@ -532,7 +535,8 @@ pub async fn wait_hits_its_deadline(world: &impl World) {
     );
 }
 
-/// A steady running status costs two calls, a stopped one one call.
+/// A steady running status costs three calls in one round trip (the service, its task and
+/// its request log), a stopped one one call.
 pub async fn status_is_cheap_in_calls(world: &impl World) {
     let c = world.controller();
     c.status().await.unwrap();
@@ -549,8 +553,15 @@ pub async fn status_is_cheap_in_calls(world: &impl World) {
     world.ecs().reset_calls();
     assert_eq!(c.status().await.unwrap().state, State::Running);
     let calls = world.ecs().calls();
-    assert_eq!(world.ecs().total_calls(), 2, "steady running: {calls:?}");
-    assert_eq!((calls["DescribeServices"], calls["DescribeTasks"]), (1, 1));
+    assert_eq!(world.ecs().total_calls(), 3, "steady running: {calls:?}");
+    assert_eq!(
+        (
+            calls["DescribeServices"],
+            calls["DescribeTasks"],
+            calls["FilterLogEvents"]
+        ),
+        (1, 1, 1)
+    );
 }
 
 /// Polls all the futures at once (a JoinSet would need 'static futures).
@@ -591,7 +602,11 @@ macro_rules! scenario_suite {
             unreachable_task_runs_on_ecs_health, enis_vanish_while_tasks_drain,
             counts_lag_the_tasks, list_tasks_in_pages, a_task_not_described_yet,
             placement_failures_are_said_then_failed, ipv6_only_task_is_reached_over_ipv6,
-            two_controllers_start_one_deployment, image_pull_without_a_route_is_failed);
+            two_controllers_start_one_deployment, image_pull_without_a_route_is_failed,
+            unused_session_stops_after_the_grace, used_then_left_stops_after_the_idle_timeout,
+            used_without_pause_stops_at_the_session_limit, a_lease_holds_it_past_idleness,
+            an_extend_while_the_reaper_decides_wins, unreadable_activity_is_never_idleness,
+            a_start_right_after_an_idle_stop_works);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

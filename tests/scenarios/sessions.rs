@@ -1,0 +1,235 @@
+//! Sessions that end by themselves: the reaper, under the default policy (15 min of grace
+//! after a start, 30 min without use, 12 h at most), as the schedule runs it.
+
+use super::{PATIENCE, World, start_and_wait_running};
+use grafana_ondemand::{LEASE_TAG, ServiceController, State, Status, lease_tag, wait_for};
+use std::time::Duration;
+use tokio::time::{Instant, sleep};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Someone opens a dashboard on the running task.
+fn use_grafana(world: &impl World, status: &Status) {
+    let ip = status
+        .endpoint
+        .as_ref()
+        .expect("running has an endpoint")
+        .ip;
+    assert!(world.ecs().record_request(ip, "GET", "/d/abc/home"));
+}
+
+/// Reaps every `every` (the schedule runs each minute) until it stops; returns the status
+/// that stopped it and when, from `since`.
+async fn reap_until_stopped(
+    reaper: &dyn ServiceController,
+    every: Duration,
+    since: Instant,
+    limit: Duration,
+) -> (Status, Duration) {
+    loop {
+        sleep(every).await;
+        let s = reaper.reap().await.expect("reap");
+        if s.state != State::Running {
+            return (s, since.elapsed());
+        }
+        assert!(
+            since.elapsed() < limit,
+            "still running after {limit:?}: {s:?}"
+        );
+    }
+}
+
+fn within(took: Duration, from: Duration, to: Duration) {
+    assert!(
+        took >= from && took <= to,
+        "{took:?} not in {from:?}..{to:?}"
+    );
+}
+
+/// Started and never used: stopped at the end of the startup grace, and the status says why.
+pub async fn unused_session_stops_after_the_grace(world: &impl World) {
+    let c = world.controller();
+    let up = start_and_wait_running(world).await;
+    let running = Instant::now();
+    let started = up.task.as_ref().and_then(|t| t.started_at).unwrap();
+    assert_eq!(
+        up.stops_at,
+        Some(started + chrono::Duration::minutes(15)),
+        "{up:?}"
+    );
+    assert_eq!(up.last_activity_at, None);
+    let (stopped, took) = reap_until_stopped(c, MINUTE, running, Duration::from_secs(3600)).await;
+    within(took, 14 * MINUTE, 16 * MINUTE);
+    assert_eq!(stopped.state, State::Stopping);
+    let said = "nobody used it within 15 min of its start";
+    assert!(
+        stopped.reason.as_deref().unwrap().contains(said),
+        "{stopped:?}"
+    );
+    let later = wait_for(c, State::Stopped, PATIENCE).await.unwrap();
+    assert!(later.reason.as_deref().unwrap().contains(said), "{later:?}");
+}
+
+/// Used, then left: stopped one idle timeout after the last use, which the status shows.
+pub async fn used_then_left_stops_after_the_idle_timeout(world: &impl World) {
+    let c = world.controller();
+    let up = start_and_wait_running(world).await;
+    sleep(20 * MINUTE).await;
+    use_grafana(world, &up);
+    let used = Instant::now();
+    let seen = c.status().await.unwrap();
+    let last = seen.last_activity_at.expect("the use is seen");
+    assert!(
+        (world.ecs().now() - last).num_seconds().abs() <= 2,
+        "{last} vs {}",
+        world.ecs().now()
+    );
+    assert_eq!(seen.stops_at, Some(last + chrono::Duration::minutes(30)));
+    let cost = seen.cost.expect("the session's cost");
+    assert!(
+        (cost.per_hour - 0.029685).abs() < 1e-9,
+        "0.5 vCPU, 1 GB, a public IPv4: {cost:?}"
+    );
+    assert!(cost.so_far > 0.009 && cost.so_far < 0.012, "{cost:?}");
+    let (stopped, took) = reap_until_stopped(c, MINUTE, used, Duration::from_secs(3600)).await;
+    within(took, 30 * MINUTE, 31 * MINUTE);
+    assert!(
+        stopped
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("stopped after 30 min without use"),
+        "{stopped:?}"
+    );
+}
+
+/// Used without pause (a tab auto-refreshing a dashboard): stopped at the 12 h session limit.
+pub async fn used_without_pause_stops_at_the_session_limit(world: &impl World) {
+    let c = world.controller();
+    let up = start_and_wait_running(world).await;
+    let running = Instant::now();
+    let mut stopped = None;
+    // A refresh every minute; the reaper looked at every ten.
+    'session: for _ in 0..80 {
+        for _ in 0..10 {
+            sleep(MINUTE).await;
+            use_grafana(world, &up);
+        }
+        let s = c.reap().await.unwrap();
+        if s.state != State::Running {
+            stopped = Some((s, running.elapsed()));
+            break 'session;
+        }
+    }
+    let (stopped, took) = stopped.expect("stopped within 13 h");
+    within(
+        took,
+        12 * 60 * MINUTE - 2 * MINUTE,
+        12 * 60 * MINUTE + 10 * MINUTE,
+    );
+    assert!(
+        stopped
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("at the 12 h session limit"),
+        "{stopped:?}"
+    );
+}
+
+/// A lease holds it past idleness; an extend keeps it that much longer from now (the lease
+/// being over), then the idle timeout runs.
+pub async fn a_lease_holds_it_past_idleness(world: &impl World) {
+    let c = world.controller();
+    c.start(Some(2 * 60 * MINUTE)).await.unwrap();
+    let asked = Instant::now();
+    let up = wait_for(c, State::Running, PATIENCE).await.unwrap();
+    assert_eq!(up.state, State::Running);
+    // Never used, yet kept through the lease and the idle timeout after it.
+    sleep(2 * 60 * MINUTE + 20 * MINUTE).await;
+    let kept = c.reap().await.unwrap();
+    assert_eq!(kept.state, State::Running, "{kept:?}");
+    let extended = c.extend(60 * MINUTE).await.unwrap();
+    let left = extended.stops_at.unwrap() - world.ecs().now();
+    assert!(
+        (left.num_seconds() - 90 * 60).abs() <= 1,
+        "an hour's lease, then 30 min without use: {left} {extended:?}"
+    );
+    let (stopped, took) = reap_until_stopped(c, MINUTE, asked, 5 * 60 * MINUTE).await;
+    // 2 h 20 min in, extended by 1 h, then 30 min without use.
+    within(
+        took,
+        3 * 60 * MINUTE + 50 * MINUTE,
+        3 * 60 * MINUTE + 53 * MINUTE,
+    );
+    assert!(stopped.reason.as_deref().unwrap().contains("without use"));
+}
+
+/// An extend that lands while a reaper (another instance) decides wins: the reaper reads the
+/// service again before it stops anything.
+pub async fn an_extend_while_the_reaper_decides_wins(world: &impl World) {
+    start_and_wait_running(world).await;
+    sleep(20 * MINUTE).await; // unused, past the grace: due to stop
+    let reaper = world
+        .another_controller(grafana_ondemand::ServiceProfile::grafana())
+        .await;
+    let until = world.ecs().now() + chrono::Duration::hours(1);
+    // The user's extend (its TagResource) lands while the reaper reads the request log.
+    world
+        .ecs()
+        .tag_during_next("FilterLogEvents", LEASE_TAG, &lease_tag(until));
+    let (updates, reads) = (
+        world.calls("UpdateService"),
+        world.calls("DescribeServices"),
+    );
+    let kept = reaper.reap().await.unwrap();
+    assert_eq!(kept.state, State::Running, "{kept:?}");
+    assert_eq!(world.calls("UpdateService"), updates, "nothing was stopped");
+    assert_eq!(
+        world.calls("DescribeServices"),
+        reads + 2,
+        "the reaper read the service again before acting"
+    );
+    assert_eq!(world.ecs().desired_count(), 1);
+    // Without the extend, the same reaper stops it: the check above can fail.
+    sleep(2 * 60 * MINUTE).await;
+    assert_eq!(reaper.reap().await.unwrap().state, State::Stopping);
+}
+
+/// When the request log cannot be read, idleness never stops it; the session limit does.
+pub async fn unreadable_activity_is_never_idleness(world: &impl World) {
+    let c = world.controller();
+    world.ecs().deny("FilterLogEvents");
+    let up = start_and_wait_running(world).await;
+    let running = Instant::now();
+    let started = up.task.as_ref().and_then(|t| t.started_at).unwrap();
+    assert_eq!(up.stops_at, Some(started + chrono::Duration::hours(12)));
+    let (stopped, took) = reap_until_stopped(c, 10 * MINUTE, running, 13 * 60 * MINUTE).await;
+    within(
+        took,
+        12 * 60 * MINUTE - 10 * MINUTE,
+        12 * 60 * MINUTE + 10 * MINUTE,
+    );
+    assert!(
+        stopped.reason.as_deref().unwrap().contains("session limit"),
+        "{stopped:?}"
+    );
+}
+
+/// A start right after an idle stop works at once, and says nothing of the old stop.
+pub async fn a_start_right_after_an_idle_stop_works(world: &impl World) {
+    let c = world.controller();
+    start_and_wait_running(world).await;
+    let running = Instant::now();
+    let (stopped, _) = reap_until_stopped(c, MINUTE, running, Duration::from_secs(3600)).await;
+    assert_eq!(stopped.state, State::Stopping);
+    let again = c.start(None).await.unwrap();
+    assert_eq!(again.state, State::Starting, "{again:?}");
+    assert_eq!(again.desired_count, 1);
+    let begun = Instant::now();
+    let up = wait_for(c, State::Running, PATIENCE).await.unwrap();
+    assert_eq!(up.state, State::Running);
+    assert!(begun.elapsed() < world.ecs().timing().cold_start() + Duration::from_secs(10));
+    assert!(up.reason.is_none(), "{up:?}");
+    assert!(up.stops_at.is_some());
+}
