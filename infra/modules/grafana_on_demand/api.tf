@@ -2,7 +2,7 @@ resource "aws_lambda_function" "controller" {
   #checkov:skip=CKV_AWS_117:The controller calls only public AWS APIs; a VPC would need NAT or endpoints that cost more than the whole service.
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway, which returns errors to the caller; a dead-letter queue would hold nothing.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the user may not have; the zip is built from this repository.
-  #checkov:skip=CKV_AWS_173:The environment holds names (cluster, service, secret ARN), no secret; the token itself stays in Secrets Manager.
+  #checkov:skip=CKV_AWS_173:The environment holds names (cluster, service, parameter, log group) and durations, no secret; the token itself stays in Parameter Store.
   #checkov:skip=CKV_AWS_50:X-Ray tracing is lambda_tracing (off by default): Active tracing needs xray:PutTraceSegments, granted only then.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is lambda_reserved_concurrency (off by default): new accounts, limited to 10 concurrent executions, reject any reservation.
   function_name    = "${var.name}-controller"
@@ -34,14 +34,24 @@ resource "aws_lambda_function" "controller" {
         PROTECT_STATUS  = tostring(var.protect_status)
         ALLOWED_ORIGINS = join(",", var.allowed_origins)
         RUST_LOG        = "info"
+        # When Grafana stops by itself, and where its use is read.
+        STARTUP_GRACE              = var.startup_grace
+        IDLE_TIMEOUT               = var.idle_timeout
+        MAX_SESSION                = var.max_session
+        ACTIVITY_LOG_GROUP         = aws_cloudwatch_log_group.grafana.name
+        ACTIVITY_LOG_STREAM_PREFIX = "grafana/grafana"
       },
-      local.token_auth ? { ACCESS_TOKEN_SECRET_ARN = aws_secretsmanager_secret.access_token[0].arn } : {},
+      local.token_auth ? { ACCESS_TOKEN_PARAMETER = aws_ssm_parameter.access_token[0].name } : {},
     )
   }
 
+  # JSON, with Lambda's own START/END/REPORT lines dropped: the schedule invokes the function
+  # 43,200 times a month, and each line is billed as log ingestion.
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.lambda.name
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+    log_group             = aws_cloudwatch_log_group.lambda.name
   }
 
   depends_on = [aws_iam_role_policy.controller]
@@ -114,4 +124,67 @@ resource "aws_lambda_permission" "api" {
   function_name = aws_lambda_function.controller.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/grafana*"
+}
+
+# ---------------------------------------------------------------------------------------
+# The reaper: every minute, the same function checks whether Grafana should stop by itself
+# (no use for idle_timeout, none at all within startup_grace, or max_session reached).
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name_prefix        = "${var.name}-reap-"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = local.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name = "invoke-the-controller"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "InvokeTheController"
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [aws_lambda_function.controller.arn]
+    }]
+  })
+}
+
+resource "aws_scheduler_schedule" "reaper" {
+  #checkov:skip=CKV_AWS_297:The schedule holds only its input ({"grafana-ondemand": "reap"}); kms_key_arn sets a customer-managed key when given, AWS's own key otherwise.
+  name                = "${var.name}-reaper"
+  kms_key_arn         = var.kms_key_arn
+  description         = "Stops Grafana when nobody uses it (grafana-ondemand)"
+  schedule_expression = var.reap_schedule
+  state               = var.auto_stop ? "ENABLED" : "DISABLED"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.controller.arn
+    role_arn = aws_iam_role.scheduler.arn
+    # What the function tells from an HTTP request.
+    input = jsonencode({ "grafana-ondemand" = "reap" })
+    # A missed tick is made up by the next one, a minute later.
+    retry_policy {
+      maximum_retry_attempts = 0
+    }
+  }
 }

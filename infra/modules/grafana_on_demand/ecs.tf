@@ -36,6 +36,8 @@ locals {
       { name = "GF_PATHS_PROVISIONING", value = "/tmp/provisioning" },
       { name = "GF_DATASOURCES_YAML", value = local.datasources },
       { name = "GF_ANALYTICS_REPORTING_ENABLED", value = "false" },
+      # Every request a line in the task's log: what the controller reads its use from.
+      { name = "GF_SERVER_ROUTER_LOGGING", value = "true" },
     ],
     var.grafana_root_url == null ? [] : [{ name = "GF_SERVER_ROOT_URL", value = var.grafana_root_url }],
   )
@@ -68,7 +70,7 @@ resource "aws_ecs_task_definition" "grafana" {
     environment  = local.environment
     secrets = [{
       name      = "GF_SECURITY_ADMIN_PASSWORD"
-      valueFrom = aws_secretsmanager_secret.admin_password.arn
+      valueFrom = aws_ssm_parameter.admin_password.arn
     }]
     mountPoints = var.persistent_storage ? [{
       sourceVolume  = "grafana-data"
@@ -156,8 +158,12 @@ resource "aws_ecs_service" "grafana" {
   propagate_tags = "SERVICE"
 
   lifecycle {
-    # Managed by the controller at run time.
-    ignore_changes = [desired_count]
+    # Managed by the controller at run time: the count, a user's lease and the last stop.
+    ignore_changes = [
+      desired_count,
+      tags["grafana-ondemand:lease-until"],
+      tags["grafana-ondemand:stopped"],
+    ]
   }
 
   depends_on = [aws_ecs_cluster_capacity_providers.this, aws_efs_mount_target.grafana]

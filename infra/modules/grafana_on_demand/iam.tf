@@ -20,7 +20,7 @@ resource "aws_iam_role" "execution" {
   tags               = local.tags
 }
 
-# Narrower than AmazonECSTaskExecutionRolePolicy: this task's logs and secret only.
+# Narrower than AmazonECSTaskExecutionRolePolicy: this task's logs and password only.
 resource "aws_iam_role_policy" "execution" {
   name = "start-grafana"
   role = aws_iam_role.execution.id
@@ -34,20 +34,21 @@ resource "aws_iam_role_policy" "execution" {
         Resource = ["${aws_cloudwatch_log_group.grafana.arn}:*"]
       },
       {
+        # ECS reads task secrets from Parameter Store with GetParameters.
         Sid      = "ReadAdminPassword"
         Effect   = "Allow"
-        Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [aws_secretsmanager_secret.admin_password.arn]
+        Action   = ["ssm:GetParameters"]
+        Resource = [local.admin_password_arn]
       },
       ],
-      # With a customer-managed key, the secret can only be read with kms:Decrypt on it.
+      # With a customer-managed key, the parameter can only be read with kms:Decrypt on it.
       var.kms_key_arn == null ? [] : [{
         Sid      = "DecryptAdminPassword"
         Effect   = "Allow"
         Action   = ["kms:Decrypt"]
         Resource = [var.kms_key_arn]
         Condition = {
-          StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" }
+          StringEquals = { "kms:ViaService" = "ssm.${local.region}.amazonaws.com" }
         }
       }],
       [
@@ -146,14 +147,15 @@ resource "aws_iam_role" "controller" {
   tags               = local.tags
 }
 
-# What the controller's code calls (ECS, EC2, its token secret), in a file of its own: the Rust
+# What the controller's code calls (ECS, EC2, Logs, its token), in a file of its own: the Rust
 # tests replay every call the code makes against it (tests/iam.rs, tests/lambda_runtime.rs),
 # with the resources and conditions IAM evaluates.
 locals {
   controller_policy = templatefile("${path.module}/controller-policy.json.tftpl", {
-    service_arn      = local.service_arn
-    cluster_arn      = local.cluster_arn
-    token_secret_arn = local.token_auth ? aws_secretsmanager_secret.access_token[0].arn : ""
+    service_arn         = local.service_arn
+    cluster_arn         = local.cluster_arn
+    token_parameter_arn = local.token_arn
+    log_group_arn       = aws_cloudwatch_log_group.grafana.arn
   })
 }
 
@@ -175,7 +177,7 @@ data "aws_iam_policy_document" "controller" {
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
-        values   = ["secretsmanager.${local.region}.amazonaws.com"]
+        values   = ["ssm.${local.region}.amazonaws.com"]
       }
     }
   }

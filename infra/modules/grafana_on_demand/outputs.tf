@@ -13,19 +13,19 @@ output "service_name" {
   value       = aws_ecs_service.grafana.name
 }
 
-output "access_token_secret_arn" {
-  description = "The Secrets Manager secret holding the API's bearer token (token auth), read it with: aws secretsmanager get-secret-value --secret-id <arn>."
-  value       = local.token_auth ? aws_secretsmanager_secret.access_token[0].arn : null
+output "access_token_parameter" {
+  description = "The SSM parameter (SecureString) holding the API's bearer token (token auth); see token_command."
+  value       = local.token_auth ? aws_ssm_parameter.access_token[0].name : null
 }
 
 output "token_command" {
   description = "How to get what the page asks for on the first start: the bearer token (token auth), or how to sign (IAM auth)."
-  value       = local.token_auth ? "aws secretsmanager get-secret-value --region ${local.region} --secret-id ${aws_secretsmanager_secret.access_token[0].arn} --query SecretString --output text" : "api_auth is iam: sign each request with SigV4 (for example: awscurl --service execute-api -X POST -d '{\"action\": \"start\"}' <api_url>); there is no token"
+  value       = local.token_auth ? "aws ssm get-parameter --region ${local.region} --with-decryption --name ${aws_ssm_parameter.access_token[0].name} --query Parameter.Value --output text" : "api_auth is iam: sign each request with SigV4 (for example: awscurl --service execute-api -X POST -d '{\"action\": \"start\"}' <api_url>); there is no token"
 }
 
 output "admin_password_command" {
   description = "How to print Grafana's admin password (user admin)."
-  value       = "aws secretsmanager get-secret-value --region ${local.region} --secret-id ${aws_secretsmanager_secret.admin_password.arn} --query SecretString --output text"
+  value       = "aws ssm get-parameter --region ${local.region} --with-decryption --name ${aws_ssm_parameter.admin_password.name} --query Parameter.Value --output text"
 }
 
 output "traffic_encryption" {
@@ -33,9 +33,14 @@ output "traffic_encryption" {
   value       = "Plain HTTP on the task's public address, limited to allowed_cidrs: the admin password and session cookies cross the network unencrypted. Reach Grafana over a VPN (assign_public_ip = false), or put it behind a TLS name."
 }
 
-output "admin_password_secret_arn" {
-  description = "The Secrets Manager secret holding Grafana's admin password."
-  value       = aws_secretsmanager_secret.admin_password.arn
+output "admin_password_parameter" {
+  description = "The SSM parameter (SecureString) holding Grafana's admin password."
+  value       = aws_ssm_parameter.admin_password.name
+}
+
+output "reaper_schedule" {
+  description = "The EventBridge Scheduler schedule that stops Grafana when nobody uses it."
+  value       = aws_scheduler_schedule.reaper.name
 }
 
 output "security_group_id" {

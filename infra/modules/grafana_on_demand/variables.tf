@@ -181,3 +181,55 @@ variable "grafana_log_groups" {
   type        = list(string)
   default     = []
 }
+
+variable "access_token_version" {
+  description = "Bump to generate a new API token (token auth): the old one stops working at the next Lambda cold start."
+  type        = number
+  default     = 1
+}
+
+variable "auto_stop" {
+  description = "Stop Grafana by itself when nobody uses it (the reaper schedule). False leaves it running until someone stops it."
+  type        = bool
+  default     = true
+}
+
+variable "reap_schedule" {
+  description = "How often the reaper looks (an EventBridge Scheduler expression). Every minute: 43,200 invocations a month, inside Lambda's and Scheduler's free tiers."
+  type        = string
+  default     = "rate(1 minute)"
+  validation {
+    condition     = can(regex("^rate\\([0-9]+ (minute|minutes|hour|hours)\\)$", var.reap_schedule))
+    error_message = "reap_schedule must be a rate expression such as \"rate(1 minute)\" or \"rate(5 minutes)\"."
+  }
+}
+
+variable "startup_grace" {
+  description = "How long a freshly started Grafana may go unused before it stops (30m, 1h, or off)."
+  type        = string
+  default     = "15m"
+  validation {
+    condition     = can(regex("^(off|([0-9]+[dhms])+)$", var.startup_grace))
+    error_message = "startup_grace must be a duration such as 15m, 1h30m, or off."
+  }
+}
+
+variable "idle_timeout" {
+  description = "How long after its last use Grafana stops (30m, 2h, or off)."
+  type        = string
+  default     = "30m"
+  validation {
+    condition     = can(regex("^(off|([0-9]+[dhms])+)$", var.idle_timeout))
+    error_message = "idle_timeout must be a duration such as 30m, 2h, or off."
+  }
+}
+
+variable "max_session" {
+  description = "The longest a session lasts, used or not, leases included (12h, or off): what stops a tab left auto-refreshing."
+  type        = string
+  default     = "12h"
+  validation {
+    condition     = can(regex("^(off|([0-9]+[dhms])+)$", var.max_session))
+    error_message = "max_session must be a duration such as 12h, 8h, or off."
+  }
+}
