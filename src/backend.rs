@@ -172,12 +172,14 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 )
             })?;
             let probe = probe_for(&profile)?;
+            let controller = Controller::new(ecs.clone(), profile, probe)
+                .with_policy(policy.scaled(scale))
+                .with_prices(prices);
             Ok(Backend {
-                controller: Arc::new(
-                    Controller::new(ecs.clone(), profile, probe)
-                        .with_policy(policy.scaled(scale))
-                        .with_prices(prices),
-                ),
+                controller: Arc::new(ScaledLeases {
+                    inner: controller,
+                    scale,
+                }),
                 kind,
                 description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
                 simulated: Some(ecs),
@@ -185,5 +187,31 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 _stand_in: Some(stand_in),
             })
         }
+    }
+}
+
+/// The simulated world's leases run at its speed, as its task lifecycle and session limits
+/// do: "keep it 1 more hour" at `SIMULATED_TIME_SCALE=0.01` keeps it 36 s.
+struct ScaledLeases<C> {
+    inner: C,
+    scale: f64,
+}
+
+#[async_trait::async_trait]
+impl<C: ServiceController> ServiceController for ScaledLeases<C> {
+    async fn start(&self, lease: Option<Duration>) -> Result<crate::Status> {
+        self.inner.start(lease.map(|d| d.mul_f64(self.scale))).await
+    }
+    async fn extend(&self, by: Duration) -> Result<crate::Status> {
+        self.inner.extend(by.mul_f64(self.scale)).await
+    }
+    async fn stop(&self) -> Result<crate::Status> {
+        self.inner.stop().await
+    }
+    async fn status(&self) -> Result<crate::Status> {
+        self.inner.status().await
+    }
+    async fn reap(&self) -> Result<crate::Status> {
+        self.inner.reap().await
     }
 }

@@ -185,3 +185,100 @@ fn with_nothing_aws_set_it_says_it_drives_the_simulated_ecs_and_half_a_service_i
         text(&out.stderr)
     );
 }
+
+/// `--api`: the CLI without AWS credentials, driving the server example (whose simulated
+/// world outlives each call) through the same JSON contract a deployed API speaks.
+#[test]
+fn the_cli_drives_a_running_api_with_the_same_output_and_exit_codes() {
+    const TOKEN: &str = "a-long-enough-api-token-0123456789";
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut server = command("server")
+        .env("LISTEN", &listen)
+        .env("SIMULATED_TIME_SCALE", "0.02")
+        .env("SERVICE_PORT", free_port().to_string())
+        .env("ACCESS_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let api = format!("http://{listen}/");
+    let begun = std::time::Instant::now();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(begun.elapsed().as_secs() < 30, "the server never listened");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let cli = |args: &[&str], token: &str| {
+        command("cli")
+            .args(["--api", &api])
+            .args(args)
+            .env("API_TOKEN", token)
+            .output()
+            .expect("cli runs")
+    };
+
+    let out = cli(
+        &["start", "--wait", "--timeout", "60s", "--for", "2h"],
+        TOKEN,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.starts_with("running: Grafana is running"), "{said}");
+    assert!(
+        said.contains("stops at ") && said.contains("unless used"),
+        "{said}"
+    );
+    assert!(said.contains("this session: "), "{said}");
+    assert!(said.contains("http://127.0.0."), "{said}");
+    assert!(
+        !text(&out.stderr).contains("simulated ECS"),
+        "no backend of its own"
+    );
+
+    // A second call finds the same world: still running.
+    let out = cli(&["status", "--json"], "");
+    let s: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(s["status"], "running", "{s}");
+    let before = s["stopsAt"].as_str().unwrap().to_owned();
+    let out = cli(&["extend", "1h", "--json"], TOKEN);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(s["stopsAt"].as_str().unwrap() > before.as_str(), "{s}");
+
+    // A wrong token: exit 1, and what to set.
+    let out = cli(&["stop"], "not-the-token-at-all-0000");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("API_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = cli(&["reap"], TOKEN);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("running:"), "leased: kept");
+    let out = cli(&["stop", "--wait", "--timeout", "60s"], TOKEN);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("stopped:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli(&["extend", "1h"], TOKEN);
+    assert_eq!(out.status.code(), Some(1), "nothing to extend");
+    assert!(
+        text(&out.stderr).contains("start it"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Nothing answers there: exit 1, saying so.
+    server.kill().ok();
+    server.wait().ok();
+    let out = cli(&["status"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot reach"),
+        "{}",
+        text(&out.stderr)
+    );
+}

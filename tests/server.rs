@@ -73,55 +73,126 @@ where
     }
 }
 
+/// The server example on the simulated backend, a ChromeDriver, and a headless Chromium
+/// session; dropped, the processes are killed.
+struct Bench {
+    browser: fantoccini::Client,
+    page: String,
+    _server: tokio::process::Child,
+    _driver: tokio::process::Child,
+    profile: std::path::PathBuf,
+}
+
+impl Bench {
+    async fn launch(env: &[(&str, &str)]) -> Bench {
+        use fantoccini::ClientBuilder;
+        let (driver_port, listen) = (free_port(), format!("127.0.0.1:{}", free_port()));
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (Debian package chromium-driver; .ci/install installs it)");
+        let mut server = tokio::process::Command::from(command("server"));
+        server
+            .env("LISTEN", &listen)
+            .env("SERVICE_PORT", free_port().to_string());
+        for (key, value) in env {
+            server.env(key, value);
+        }
+        let server = server
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("server starts");
+        let page = format!("http://{listen}/");
+        wait_until("the server", Duration::from_secs(30), || async {
+            reqwest::get(&page).await.is_ok()
+        })
+        .await;
+        let webdriver = format!("http://127.0.0.1:{driver_port}");
+        wait_until("chromedriver", Duration::from_secs(30), || async {
+            reqwest::get(format!("{webdriver}/status")).await.is_ok()
+        })
+        .await;
+        // A profile of its own: two Chromiums on one profile become one browser.
+        let profile = tempdir(driver_port);
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
+                         "--window-size=420,800", format!("--user-data-dir={}", profile.display())]
+            }),
+        );
+        let browser = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&webdriver)
+            .await
+            .expect("a browser session");
+        Bench {
+            browser,
+            page,
+            _server: server,
+            _driver: driver,
+            profile,
+        }
+    }
+
+    async fn text(&self, id: &str) -> String {
+        self.browser
+            .find(fantoccini::Locator::Id(id))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn shown(&self, id: &str) -> bool {
+        self.browser
+            .find(fantoccini::Locator::Id(id))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    }
+
+    async fn click(&self, id: &str) {
+        self.browser
+            .wait()
+            .for_element(fantoccini::Locator::Css(&format!("#{id}:not([hidden])")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn wait_for_state(&self, state: &str, limit: Duration) {
+        wait_until(state, limit, || async {
+            self.text("state").await.to_lowercase() == state
+        })
+        .await;
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.profile).ok();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
-    use fantoccini::{ClientBuilder, Locator};
+    use fantoccini::Locator;
 
-    let (driver_port, listen) = (free_port(), format!("127.0.0.1:{}", free_port()));
-    let mut driver = tokio::process::Command::new("chromedriver")
-        .arg(format!("--port={driver_port}"))
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("chromedriver (Debian package chromium-driver; .ci/install installs it)");
-    let mut server = tokio::process::Command::from(command("server"));
-    let mut server = server
-        .env("LISTEN", &listen)
-        .env("SIMULATED_TIME_SCALE", "0.05")
-        .env("SERVICE_PORT", free_port().to_string())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server starts");
-    let page = format!("http://{listen}/");
-    wait_until("the server", Duration::from_secs(30), || async {
-        reqwest::get(&page).await.is_ok()
-    })
-    .await;
-    let webdriver = format!("http://127.0.0.1:{driver_port}");
-    wait_until("chromedriver", Duration::from_secs(30), || async {
-        reqwest::get(format!("{webdriver}/status")).await.is_ok()
-    })
-    .await;
-
-    let profile = tempdir();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
-                     "--window-size=420,800", format!("--user-data-dir={}", profile.display())]
-        }),
-    );
-    let browser = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&webdriver)
-        .await
-        .expect("a browser session");
-
+    let bench = Bench::launch(&[("SIMULATED_TIME_SCALE", "0.05")]).await;
+    let (browser, page) = (bench.browser.clone(), bench.page.clone());
     browser.goto(&page).await.unwrap();
     let notice = browser
         .wait()
@@ -164,14 +235,14 @@ async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
         async move { state(b).await == "starting" }
     })
     .await;
-    let detail = browser
-        .find(Locator::Id("detail"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(detail.contains("usually under a minute"), "{detail}");
+    // One bar across the steps of a start, not the phase said again in sentences.
+    assert!(bench.shown("progress").await);
+    let steps = bench.text("progress").await;
+    assert!(
+        steps.contains("Placing") && steps.contains("Answering"),
+        "{steps}"
+    );
+    assert!(!bench.text("detail").await.contains("PROVISIONING"));
 
     wait_until("the Open Grafana link", Duration::from_secs(30), || {
         let b = browser.clone();
@@ -235,14 +306,101 @@ async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
     );
 
     browser.close().await.unwrap();
-    server.kill().await.ok();
-    driver.kill().await.ok();
-    std::fs::remove_dir_all(profile).ok();
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("grafana-ondemand-chromium-{}", std::process::id()));
+/// Left alone after a start, Grafana stops by itself and the page says why; the countdown
+/// shows when, and the keep button moves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grafana_stops_by_itself_and_the_page_says_why_and_when() {
+    // Twenty times faster: a 2 min grace takes 6 s, an hour's keep 3 min.
+    let bench = Bench::launch(&[
+        ("SIMULATED_TIME_SCALE", "0.05"),
+        ("STARTUP_GRACE", "2m"),
+        ("IDLE_TIMEOUT", "2m"),
+        ("REAP_INTERVAL", "20s"),
+    ])
+    .await;
+    bench.browser.goto(&bench.page).await.unwrap();
+    bench.click("start").await;
+    bench
+        .wait_for_state("running", Duration::from_secs(30))
+        .await;
+    assert!(bench.shown("session").await);
+    let stops = bench.text("stops").await;
+    assert!(
+        stops.starts_with("Stops at ") && stops.contains("unless used (in "),
+        "{stops}"
+    );
+    let cost = bench.text("cost").await;
+    assert!(
+        cost.starts_with("This session: ") && cost.contains("/h)"),
+        "{cost}"
+    );
+    let shot = artifacts().join("browser-countdown.png");
+    std::fs::write(&shot, bench.browser.screenshot().await.unwrap()).unwrap();
+    println!("screenshot: {}", shot.display());
+
+    // Nobody opens it: the reaper stops it at the end of the grace, and the page says so.
+    bench
+        .wait_for_state("stopped", Duration::from_secs(40))
+        .await;
+    let why = bench.text("detail").await;
+    assert!(
+        why.contains("nobody used it within 6 s of its start"),
+        "{why}"
+    );
+    assert!(!bench.shown("keep").await);
+
+    // Started again, then kept: the stop moves an hour (3 min here) later.
+    bench.click("start").await;
+    bench
+        .wait_for_state("running", Duration::from_secs(30))
+        .await;
+    let stops_at = |b: fantoccini::Client| async move {
+        let at = b
+            .find(fantoccini::Locator::Id("stops"))
+            .await
+            .unwrap()
+            .attr("data-stops-at")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        chrono::DateTime::parse_from_rfc3339(&at).ok()
+    };
+    let before = stops_at(bench.browser.clone()).await.expect("a stop time");
+    bench.click("keep").await;
+    let begun = Instant::now();
+    let after = loop {
+        if let Some(t) = stops_at(bench.browser.clone())
+            .await
+            .filter(|t| *t > before)
+        {
+            break t;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(10),
+            "the stop never moved"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let moved = after - before;
+    assert!(
+        moved.num_seconds() >= 170,
+        "kept an hour (3 min at this speed) past the grace: moved {moved}"
+    );
+    bench.click("stop").await;
+    bench
+        .wait_for_state("stopped", Duration::from_secs(30))
+        .await;
+    assert!(bench.text("detail").await.contains("stopped on request"));
+    bench.browser.clone().close().await.unwrap();
+}
+
+fn tempdir(port: u16) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "grafana-ondemand-chromium-{}-{port}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

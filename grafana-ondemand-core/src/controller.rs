@@ -325,18 +325,19 @@ impl<P: Platform> Controller<P> {
     }
 
     /// The last use of a task that started at `started`, read from its request log over the
-    /// idle timeout's window (the whole session when younger).
+    /// grace and the idle timeout (the whole session when younger).
     async fn activity(
         &self,
         task_id: &str,
         started: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Activity> {
-        let window = self
-            .policy
-            .idle_timeout
-            .or(self.policy.startup_grace)
-            .unwrap_or(Duration::from_secs(3600));
+        // The grace and the idle timeout together: a session that young is read whole, so
+        // "never used" is told from "not used lately".
+        let window = match (self.policy.startup_grace, self.policy.idle_timeout) {
+            (None, None) => Duration::from_secs(3600),
+            (grace, idle) => grace.unwrap_or_default() + idle.unwrap_or_default(),
+        };
         let since = chrono::Duration::from_std(window)
             .ok()
             .and_then(|w| now.checked_sub_signed(w))
