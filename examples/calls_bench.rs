@@ -10,6 +10,9 @@
 //! health (the module's 5 s health check, and the 15 s one it had before) against the HTTP
 //! probe measured in the same run.
 //!
+//! Then one reaper tick (what the schedule runs every minute), stopped and running, in a
+//! warm and a cold function instance, and what the schedule costs a month.
+//!
 //! Last, the Lambda's cold start: the `lambda` example, built here in the same profile,
 //! with the AWS backend against the wire stub, driven through a Runtime API emulator; init
 //! (spawn to its first `next`) and first answer, beside the cost of starting a process that
@@ -19,7 +22,7 @@
 //! cargo run --release --example calls_bench
 //! ```
 
-use grafana_ondemand::aws::{Builder, EcsPlatform};
+use grafana_ondemand::aws::{Builder, EcsPlatform, RequestLog};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
 use grafana_ondemand::{
@@ -51,6 +54,10 @@ async fn platform(uri: &str) -> EcsPlatform {
         .cluster("ondemand")
         .service("grafana")
         .sdk_config(sdk)
+        .request_log(Some(RequestLog {
+            group: "/ecs/grafana-ondemand".into(),
+            stream_prefix: "grafana/grafana".into(),
+        }))
         .build()
         .await
         .expect("platform")
@@ -219,6 +226,60 @@ async fn main() {
         reference: Some(reference),
     });
 
+    // The reaper's tick: kept while running (in use), a no-op while stopped; in a warm
+    // instance (it remembers what it saw) and a cold one.
+    let mut reap_rows = Vec::new();
+    let (calls, latency) = measure(&ecs, || async {
+        assert_eq!(up.reap().await.expect("reap").state, State::Running);
+    })
+    .await;
+    reap_rows.push(("reap, running, kept (warm instance)", calls, latency));
+    let fresh: Vec<_> = {
+        let mut v = Vec::new();
+        for _ in 0..RUNS {
+            v.push(controller(platform(&uri).await, &ecs));
+        }
+        v
+    };
+    let mut i = 0;
+    let (calls, latency) = measure(&ecs, || {
+        let c = &fresh[i];
+        i += 1;
+        async move {
+            assert_eq!(c.reap().await.expect("reap").state, State::Running);
+        }
+    })
+    .await;
+    reap_rows.push(("reap, running, kept (cold instance)", calls, latency));
+    up.stop().await.expect("stop");
+    wait_for(&up, State::Stopped, Duration::from_secs(30))
+        .await
+        .expect("stopped");
+    up.reap().await.expect("reap");
+    let (calls, latency) = measure(&ecs, || async {
+        assert_eq!(up.reap().await.expect("reap").state, State::Stopped);
+    })
+    .await;
+    let stopped_tick = latency;
+    reap_rows.push(("reap, stopped (warm instance)", calls, latency));
+    let fresh: Vec<_> = {
+        let mut v = Vec::new();
+        for _ in 0..RUNS {
+            v.push(controller(platform(&uri).await, &ecs));
+        }
+        v
+    };
+    let mut i = 0;
+    let (calls, latency) = measure(&ecs, || {
+        let c = &fresh[i];
+        i += 1;
+        async move {
+            assert_eq!(c.reap().await.expect("reap").state, State::Stopped);
+        }
+    })
+    .await;
+    reap_rows.push(("reap, stopped (cold instance)", calls, latency));
+
     // One round trip is what one call really takes here: the stub's delay plus the client's
     // and the stub's own work, measured as the reference's single DescribeServices call.
     let unit = rows[0].reference.map(|r| r.1).unwrap_or(rtt);
@@ -248,11 +309,44 @@ async fn main() {
     }
 
     println!();
+    println!("| reaper tick | calls | latency | round trips |");
+    println!("|---|---|---|---|");
+    for (action, calls, latency) in reap_rows {
+        println!(
+            "| {action} | {calls:.1} | {:.0} ms | {:.2} |",
+            latency.as_secs_f64() * 1000.0,
+            rt(latency)
+        );
+    }
+    println!();
+    println!("{}", schedule_cost(stopped_tick));
+    println!();
     let lag = std::thread::spawn(readiness_lag)
         .join()
         .expect("readiness lag measured");
     println!("{lag}");
     println!("{}", lambda_cold_start().await);
+}
+
+/// What the reaper's schedule costs a month, from the measured tick: every minute of a
+/// 30-day month, a 128 MB function, at us-east-1 list prices (Lambda $0.20 per million
+/// requests and $0.0000166667 per GB-second; EventBridge Scheduler $1.00 per million
+/// invocations), billed duration rounded up to the millisecond, plus the function's own
+/// work (a few ms) taken as 10 ms.
+fn schedule_cost(tick: Duration) -> String {
+    let invocations = 60.0 * 24.0 * 30.0;
+    let billed = tick.as_secs_f64() + 0.010;
+    let gb_seconds = invocations * billed * 0.125;
+    let lambda_requests = invocations / 1e6 * 0.20;
+    let lambda_duration = gb_seconds * 0.0000166667;
+    let scheduler = invocations / 1e6 * 1.00;
+    format!(
+        "reaper schedule, a month: {invocations:.0} invocations, {gb_seconds:.0} GB-s at {:.0} ms each; \
+         within the always-free tiers (Lambda: 1M requests and 400,000 GB-s; Scheduler: 14M invocations): $0.00; \
+         without them: Lambda ${lambda_requests:.4} + ${lambda_duration:.4}, Scheduler ${scheduler:.4} = ${:.3}",
+        billed * 1000.0,
+        lambda_requests + lambda_duration + scheduler
+    )
 }
 
 /// The median of some durations.

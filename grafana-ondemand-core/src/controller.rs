@@ -497,14 +497,21 @@ impl<P: Platform> ServiceController for Controller<P> {
             self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
         }
-        if let Some(lease) = lease {
-            self.lease(&mut obs, after(now, lease)).await?;
-        }
         // Setting the count is idempotent, so starts through several processes (Lambda
         // instances) converge on one task. Only a failure calls for a fresh deployment,
-        // which leaves the failures of the previous one behind.
+        // which leaves the failures of the previous one behind. A lease asked for goes
+        // with it.
         let fresh = current.state == State::Failed;
-        obs.service = self.platform.update_service(1, fresh).await?;
+        let until = lease.map(|l| after(now, l));
+        let leased = async {
+            match until {
+                Some(until) => self.lease(&mut obs.clone(), until).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let (service, leased) = tokio::join!(self.platform.update_service(1, fresh), leased);
+        leased?;
+        obs.service = service?;
         self.forget();
         tracing::info!(before = %current.state, fresh_deployment = fresh, lease = ?lease, "asked ECS for one task");
         Ok(derive(&obs, &self.profile, &Probes::new()))
@@ -546,8 +553,12 @@ impl<P: Platform> ServiceController for Controller<P> {
             self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
         }
-        obs.service = self.platform.update_service(0, false).await?;
-        self.record_stop(StoppedBy::Request).await;
+        // The record goes with the request: it is only read once the count is 0.
+        let (service, ()) = tokio::join!(
+            self.platform.update_service(0, false),
+            self.record_stop(StoppedBy::Request)
+        );
+        obs.service = service?;
         self.forget();
         tracing::info!("asked ECS for no task");
         Ok(derive(&obs, &self.profile, &Probes::new()))
@@ -599,8 +610,11 @@ impl<P: Platform> ServiceController for Controller<P> {
                 return Ok(status);
             }
         }
-        obs.service = self.platform.update_service(0, false).await?;
-        self.record_stop(StoppedBy::Policy(reason)).await;
+        let (service, ()) = tokio::join!(
+            self.platform.update_service(0, false),
+            self.record_stop(StoppedBy::Policy(reason))
+        );
+        obs.service = service?;
         self.forget();
         tracing::info!(%reason, "stopped by the session policy");
         let mut stopped = derive(&obs, &self.profile, &Probes::new());
