@@ -74,20 +74,34 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         Just("start".to_string()),
         Just("stop".to_string()),
         Just("status".to_string()),
+        Just("extend".to_string()),
+        Just("reap".to_string()),
         ".{0,12}"
+    ];
+    let lease = prop_oneof![
+        Just("\"1h\"".to_string()),
+        Just("\"0s\"".to_string()),
+        Just("\"8d\"".to_string()),
+        Just("\"99999999999999999999d\"".to_string()),
+        "\"[0-9]{0,4}[dhms]{0,2}\"",
+        number(),
     ];
     let json = (
         prop::option::of(action),
         prop::option::of(number()),
         prop::option::of(".{0,8}"),
+        prop::option::of(lease),
     )
-        .prop_map(|(action, wait, extra)| {
+        .prop_map(|(action, wait, extra, lease)| {
             let mut fields = Vec::new();
             if let Some(a) = action {
                 fields.push(format!("\"action\": {}", serde_json::json!(a)));
             }
             if let Some(w) = wait {
                 fields.push(format!("\"wait\": {w}"));
+            }
+            if let Some(l) = lease {
+                fields.push(format!("\"for\": {l}"));
             }
             if let Some(e) = extra {
                 fields.push(format!("{}: 1", serde_json::json!(e)));
@@ -284,4 +298,35 @@ async fn every_answer_comes_within_the_budget_whatever_aws_does() {
         "{}",
         answer.body()
     );
+}
+
+#[test]
+fn leases_are_parsed_bounded_and_refused_with_what_to_send() {
+    use grafana_ondemand::api::{Action, parse};
+    use std::time::Duration;
+    let ok = parse(br#"{"action": "extend", "for": "1h30m"}"#).unwrap();
+    assert_eq!(
+        (ok.action, ok.lease),
+        (Action::Extend, Some(Duration::from_secs(5400)))
+    );
+    let ok = parse(br#"{"action": "start", "for": "2h", "wait": 5}"#).unwrap();
+    assert_eq!(ok.lease, Some(Duration::from_secs(7200)));
+    assert_eq!(
+        parse(br#"{"action": "reap"}"#).unwrap().action,
+        Action::Reap
+    );
+    for (body, says) in [
+        (
+            &br#"{"action": "stop", "for": "1h"}"#[..],
+            "start or extend only",
+        ),
+        (br#"{"action": "start", "for": "8d"}"#, "at most 7d"),
+        (br#"{"action": "start", "for": "0s"}"#, "more than 0"),
+        (br#"{"action": "extend", "for": "soon"}"#, "not a duration"),
+        (br#"{"action": "extend", "for": 3600}"#, "expected JSON"),
+    ] {
+        let refused = parse(body).unwrap_err();
+        assert_eq!(refused.status, 400, "{}", String::from_utf8_lossy(body));
+        assert!(refused.message.contains(says), "{}", refused.message);
+    }
 }
