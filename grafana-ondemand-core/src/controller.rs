@@ -505,7 +505,11 @@ impl<P: Platform> ServiceController for Controller<P> {
         let until = lease.map(|l| after(now, l));
         let leased = async {
             match until {
-                Some(until) => self.lease(&mut obs.clone(), until).await.map(|_| ()),
+                Some(until) => {
+                    self.platform
+                        .tag_service(&[(LEASE_TAG, lease_tag(until))])
+                        .await
+                }
                 None => Ok(()),
             }
         };

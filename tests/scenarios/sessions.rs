@@ -233,3 +233,24 @@ pub async fn a_start_right_after_an_idle_stop_works(world: &impl World) {
     assert!(up.reason.is_none(), "{up:?}");
     assert!(up.stops_at.is_some());
 }
+
+/// A start while it runs is a use: past the grace and unused, the next tick keeps it, and it
+/// stops one idle timeout later.
+pub async fn a_start_while_running_counts_as_a_use(world: &impl World) {
+    let c = world.controller();
+    start_and_wait_running(world).await;
+    sleep(20 * MINUTE).await; // unused, past the grace: due to stop
+    let again = c.start(None).await.unwrap();
+    assert_eq!(again.state, State::Running);
+    let asked = Instant::now();
+    let kept = c.reap().await.unwrap();
+    assert_eq!(kept.state, State::Running, "{kept:?}");
+    let left = kept.stops_at.unwrap() - world.ecs().now();
+    assert!(
+        (left.num_seconds() - 30 * 60).abs() <= 2,
+        "30 min from the start asked: {left}"
+    );
+    let (stopped, took) = reap_until_stopped(c, MINUTE, asked, Duration::from_secs(3600)).await;
+    within(took, 29 * MINUTE, 31 * MINUTE);
+    assert!(stopped.reason.as_deref().unwrap().contains("without use"));
+}
