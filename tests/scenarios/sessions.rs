@@ -150,9 +150,10 @@ pub async fn a_lease_holds_it_past_idleness(world: &impl World) {
     let kept = c.reap().await.unwrap();
     assert_eq!(kept.state, State::Running, "{kept:?}");
     let extended = c.extend(60 * MINUTE).await.unwrap();
+    // The lease tag holds whole seconds, and the calls take some: within 3 s.
     let left = extended.stops_at.unwrap() - world.ecs().now();
     assert!(
-        (left.num_seconds() - 90 * 60).abs() <= 1,
+        (left.num_seconds() - 90 * 60).abs() <= 3,
         "an hour's lease, then 30 min without use: {left} {extended:?}"
     );
     let (stopped, took) = reap_until_stopped(c, MINUTE, asked, 5 * 60 * MINUTE).await;
@@ -245,9 +246,10 @@ pub async fn a_start_while_running_counts_as_a_use(world: &impl World) {
     let asked = Instant::now();
     let kept = c.reap().await.unwrap();
     assert_eq!(kept.state, State::Running, "{kept:?}");
+    // The lease tag holds whole seconds, and the calls take some: within 3 s.
     let left = kept.stops_at.unwrap() - world.ecs().now();
     assert!(
-        (left.num_seconds() - 30 * 60).abs() <= 2,
+        (left.num_seconds() - 30 * 60).abs() <= 3,
         "30 min from the start asked: {left}"
     );
     let (stopped, took) = reap_until_stopped(c, MINUTE, asked, Duration::from_secs(3600)).await;
