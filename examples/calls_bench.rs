@@ -71,6 +71,15 @@ fn controller(p: EcsPlatform, ecs: &SimulatedEcs) -> Controller<EcsPlatform> {
     )
 }
 
+/// `RUNS` controllers that have seen nothing yet, as cold function instances.
+async fn cold_instances(uri: &str, ecs: &SimulatedEcs) -> Vec<Controller<EcsPlatform>> {
+    let mut v = Vec::new();
+    for _ in 0..RUNS {
+        v.push(controller(platform(uri).await, ecs));
+    }
+    v
+}
+
 /// Mean calls and latency of `RUNS` runs of `f`.
 async fn measure<F, Fut>(ecs: &SimulatedEcs, mut f: F) -> (f64, Duration)
 where
@@ -192,13 +201,7 @@ async fn main() {
     wait_for(&up, State::Running, Duration::from_secs(30))
         .await
         .expect("running");
-    let fresh: Vec<_> = {
-        let mut v = Vec::new();
-        for _ in 0..RUNS {
-            v.push(controller(platform(&uri).await, &ecs));
-        }
-        v
-    };
+    let fresh = cold_instances(&uri, &ecs).await;
     let mut i = 0;
     let (calls, latency) = measure(&ecs, || {
         let c = &fresh[i];
@@ -234,13 +237,7 @@ async fn main() {
     })
     .await;
     reap_rows.push(("reap, running, kept (warm instance)", calls, latency));
-    let fresh: Vec<_> = {
-        let mut v = Vec::new();
-        for _ in 0..RUNS {
-            v.push(controller(platform(&uri).await, &ecs));
-        }
-        v
-    };
+    let fresh = cold_instances(&uri, &ecs).await;
     let mut i = 0;
     let (calls, latency) = measure(&ecs, || {
         let c = &fresh[i];
@@ -262,13 +259,7 @@ async fn main() {
     .await;
     let stopped_tick = latency;
     reap_rows.push(("reap, stopped (warm instance)", calls, latency));
-    let fresh: Vec<_> = {
-        let mut v = Vec::new();
-        for _ in 0..RUNS {
-            v.push(controller(platform(&uri).await, &ecs));
-        }
-        v
-    };
+    let fresh = cold_instances(&uri, &ecs).await;
     let mut i = 0;
     let (calls, latency) = measure(&ecs, || {
         let c = &fresh[i];

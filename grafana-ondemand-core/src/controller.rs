@@ -10,7 +10,7 @@ use crate::readiness::{Readiness, ReadinessProbe};
 use crate::service::ServiceController;
 use crate::session::{
     Activity, LEASE_TAG, STOP_TAG, Session, SessionPolicy, StopRecord, StoppedBy, Verdict, decide,
-    lease_in, lease_tag,
+    lease_in, lease_tag, plus,
 };
 use crate::state::State;
 use crate::status::Status;
@@ -463,13 +463,6 @@ struct Early {
     read: Result<(Activity, DateTime<Utc>)>,
 }
 
-fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(d)
-        .ok()
-        .and_then(|d| t.checked_add_signed(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
 /// The service still runs exactly the task that served last time, and nothing else moves.
 fn is_steady(service: &ServiceSnapshot, tasks: &[TaskSnapshot], arn: &str) -> bool {
     service.desired_count == 1
@@ -491,7 +484,7 @@ impl<P: Platform> ServiceController for Controller<P> {
         if matches!(current.state, State::Running | State::Starting) {
             // Asking for a running service is a use of it: a lease until now at least, which
             // a reaper deciding meanwhile sees when it reads again before stopping.
-            self.lease(&mut obs, after(now, lease.unwrap_or_default()))
+            self.lease(&mut obs, plus(now, lease.unwrap_or_default()))
                 .await?;
             self.remember(&obs, &current, &probes);
             self.annotate(&obs, &mut current, &probes, None).await;
@@ -502,7 +495,7 @@ impl<P: Platform> ServiceController for Controller<P> {
         // which leaves the failures of the previous one behind. A lease asked for goes
         // with it.
         let fresh = current.state == State::Failed;
-        let until = lease.map(|l| after(now, l));
+        let until = lease.map(|l| plus(now, l));
         let leased = async {
             match until {
                 Some(until) => {
@@ -532,7 +525,7 @@ impl<P: Platform> ServiceController for Controller<P> {
         }
         let now = self.platform.now();
         let from = lease_in(&obs.service.tags).map_or(now, |held| held.max(now));
-        let until = self.lease(&mut obs, after(from, by)).await?;
+        let until = self.lease(&mut obs, plus(from, by)).await?;
         tracing::info!(until = %until, "session extended");
         // A reaper elsewhere may have stopped it between this read and the lease: the lease
         // wins, so it is asked for again.

@@ -206,7 +206,8 @@ pub enum Verdict {
     },
 }
 
-fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+/// `t + d`, saturating at the end of time (a limit of years is no error).
+pub(crate) fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     chrono::Duration::from_std(d)
         .ok()
         .and_then(|d| t.checked_add_signed(d))

@@ -278,13 +278,6 @@ impl SimulatedEcs {
         token: Option<&str>,
     ) -> std::result::Result<TaskPage, CallFault> {
         self.call("ListTasks", true, |m| {
-            let offset = match token {
-                None => 0,
-                Some(t) => t
-                    .strip_prefix("page-after-")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .ok_or_else(|| CallFault::InvalidParameter("Invalid nextToken.".into()))?,
-            };
             let want_running = desired == DesiredStatus::Running;
             let all: Vec<String> = m
                 .tasks
@@ -292,11 +285,9 @@ impl SimulatedEcs {
                 .filter(|t| t.desired_running == want_running)
                 .map(|t| t.arn.clone())
                 .collect();
-            let end = (offset + m.list_page_size).min(all.len());
-            Ok(TaskPage {
-                arns: all.get(offset..end).unwrap_or_default().to_vec(),
-                next_token: (end < all.len()).then(|| format!("page-after-{end}")),
-            })
+            let (arns, next_token) =
+                crate::model::page(&all, token, "page-after-", m.list_page_size)?;
+            Ok(TaskPage { arns, next_token })
         })?
     }
 

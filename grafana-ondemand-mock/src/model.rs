@@ -29,6 +29,29 @@ pub const LIST_PAGE_MAX: usize = 100;
 /// Events per simulated FilterLogEvents page (AWS: up to 10,000 or 1 MB).
 const LOG_PAGE: usize = 50;
 
+/// The page of `all` after the position `token` names (tokens are `<prefix><n>`, as this
+/// model gave them; any other is refused as AWS refuses a token it never gave), and the
+/// next page's token.
+pub fn page<T: Clone>(
+    all: &[T],
+    token: Option<&str>,
+    prefix: &str,
+    size: usize,
+) -> Result<(Vec<T>, Option<String>), CallFault> {
+    let offset = match token {
+        None => 0,
+        Some(t) => t
+            .strip_prefix(prefix)
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| CallFault::InvalidParameter("Invalid nextToken.".into()))?,
+    };
+    let end = offset.saturating_add(size).min(all.len());
+    Ok((
+        all.get(offset..end).unwrap_or_default().to_vec(),
+        (end < all.len()).then(|| format!("{prefix}{end}")),
+    ))
+}
+
 /// A fault the next call meets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallFault {
@@ -682,13 +705,6 @@ impl Model {
             .ok_or_else(|| {
                 CallFault::ResourceNotFound("The specified log stream does not exist.".into())
             })?;
-        let offset = match token {
-            None => 0,
-            Some(t) => t
-                .strip_prefix("events-after-")
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| CallFault::InvalidParameter("Invalid nextToken.".into()))?,
-        };
         let times: Vec<DateTime<Utc>> = self
             .log_stream(task, self.instant(since))
             .into_iter()
@@ -696,11 +712,8 @@ impl Model {
             .filter(|(at, line)| *at >= since && filter.matches(line))
             .map(|(at, _)| at)
             .collect();
-        let end = (offset + LOG_PAGE).min(times.len());
-        Ok(LogPage {
-            times: times.get(offset..end).unwrap_or_default().to_vec(),
-            next_token: (end < times.len()).then(|| format!("events-after-{end}")),
-        })
+        let (times, next_token) = page(&times, token, "events-after-", LOG_PAGE)?;
+        Ok(LogPage { times, next_token })
     }
 
     pub fn interface(&self, eni_id: &str) -> Option<NetworkInterface> {
