@@ -195,9 +195,10 @@ impl Model {
             revision: 1,
             now,
             tags: BTreeMap::new(),
+            // The module's default size.
             task_size: TaskSize {
-                cpu_units: Some(512),
-                memory_mib: Some(1024),
+                cpu_units: Some(256),
+                memory_mib: Some(512),
                 arm64: false,
                 spot: false,
             },
