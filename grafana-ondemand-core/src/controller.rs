@@ -53,11 +53,12 @@ struct Memory {
 /// A [`ServiceController`] over any [`Platform`]: the one implementation of the decisions.
 ///
 /// Calls per [`status`](ServiceController::status): one (DescribeServices) while it stays
-/// stopped;
-/// two made concurrently (DescribeServices, DescribeTasks) while the same task runs; on a
-/// cold process, or when tasks change, DescribeServices and two ListTasks concurrently, then
-/// DescribeTasks, then DescribeNetworkInterfaces for interfaces not seen before. While it
-/// runs, one more: the task's request log (FilterLogEvents), for its last use.
+/// stopped; three made concurrently (DescribeServices, DescribeTasks, and FilterLogEvents on
+/// its request log for its last use) while the same task runs; on a cold process, or when
+/// tasks change, DescribeServices and two ListTasks concurrently, then DescribeTasks, then
+/// DescribeNetworkInterfaces for interfaces not seen before, then (running) FilterLogEvents.
+/// [`reap`](ServiceController::reap) reads the same way and, to stop, reads the service again
+/// before UpdateService and the TagResource that records why.
 #[derive(Debug)]
 pub struct Controller<P> {
     platform: P,
@@ -66,7 +67,8 @@ pub struct Controller<P> {
     policy: SessionPolicy,
     prices: Prices,
     memory: Mutex<Memory>,
-    /// Serializes start and stop, so concurrent starts cause one scale-up.
+    /// Serializes the actions (start, extend, stop, reap), so concurrent starts cause one
+    /// scale-up.
     actions: tokio::sync::Mutex<()>,
 }
 
