@@ -497,19 +497,21 @@ impl<P: Platform> ServiceController for Controller<P> {
         // which leaves the failures of the previous one behind. A lease asked for goes
         // with it.
         let fresh = current.state == State::Failed;
-        let until = lease.map(|l| plus(now, l));
-        let leased = async {
-            match until {
-                Some(until) => {
-                    self.platform
-                        .tag_service(&[(LEASE_TAG, lease_tag(until))])
-                        .await
-                }
-                None => Ok(()),
-            }
-        };
-        let (service, leased) = tokio::join!(self.platform.update_service(1, fresh), leased);
-        leased?;
+        // The same TagResource clears the last stop's record (so that a stop made elsewhere,
+        // in the console, is not explained with an old reason) and holds the lease asked for.
+        let mut tags = vec![(STOP_TAG, StopRecord::started_tag(now))];
+        if let Some(lease) = lease {
+            tags.push((LEASE_TAG, lease_tag(plus(now, lease))));
+        }
+        let (service, tagged) = tokio::join!(
+            self.platform.update_service(1, fresh),
+            self.platform.tag_service(&tags)
+        );
+        match tagged {
+            Err(e) if lease.is_some() => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "the start could not be recorded on the service"),
+            Ok(()) => {}
+        }
         obs.service = service?;
         self.forget();
         tracing::info!(before = %current.state, fresh_deployment = fresh, lease = ?lease, "asked ECS for one task");

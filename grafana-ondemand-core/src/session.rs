@@ -294,7 +294,9 @@ pub fn decide(policy: &SessionPolicy, session: &Session, now: DateTime<Utc>) -> 
 /// `2026-11-26T14:32:00Z`. Every controller instance reads it in DescribeServices.
 pub const LEASE_TAG: &str = "grafana-ondemand:lease-until";
 /// The ECS service tag that records the last stop and why, such as
-/// `idle 1800 2026-11-26T14:32:00Z`, so that the next status can say it.
+/// `idle 1800 2026-11-26T14:32:00Z`, so that the next status can say it; a start writes
+/// `started 0 <time>` there, so that a stop made elsewhere (the console) is not explained
+/// with the reason of an earlier one.
 pub const STOP_TAG: &str = "grafana-ondemand:stopped";
 
 /// The lease recorded in the service's tags, if any.
@@ -341,7 +343,13 @@ impl StopRecord {
         format!("{code} {secs} {}", lease_tag(self.at))
     }
 
-    /// The record in the service's tags; `None` when absent or not in this form.
+    /// What a start writes in [`STOP_TAG`]: no stop since `at`.
+    pub fn started_tag(at: DateTime<Utc>) -> String {
+        format!("started 0 {}", lease_tag(at))
+    }
+
+    /// The record in the service's tags; `None` when absent, not in this form, or when the
+    /// service was started since.
     pub fn read(tags: &std::collections::BTreeMap<String, String>) -> Option<StopRecord> {
         let mut parts = tags.get(STOP_TAG)?.split_whitespace();
         let (code, secs, at) = (parts.next()?, parts.next()?, parts.next()?);

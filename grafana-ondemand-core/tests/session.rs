@@ -300,6 +300,9 @@ fn the_lease_and_the_stop_live_in_tags_aws_accepts() {
         tags.insert(STOP_TAG.to_string(), value);
         assert_eq!(StopRecord::read(&tags), Some(record));
     }
+    // Started since: no stop to explain, whatever came before.
+    tags.insert(STOP_TAG.to_string(), StopRecord::started_tag(t(8)));
+    assert_eq!(StopRecord::read(&tags), None);
     assert_eq!(
         StopRecord {
             by: StoppedBy::Policy(StopReason::Idle { timeout: mins(30) }),

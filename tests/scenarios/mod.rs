@@ -606,7 +606,8 @@ macro_rules! scenario_suite {
             unused_session_stops_after_the_grace, used_then_left_stops_after_the_idle_timeout,
             used_without_pause_stops_at_the_session_limit, a_lease_holds_it_past_idleness,
             an_extend_while_the_reaper_decides_wins, unreadable_activity_is_never_idleness,
-            a_start_right_after_an_idle_stop_works, a_start_while_running_counts_as_a_use);
+            a_start_right_after_an_idle_stop_works, a_start_while_running_counts_as_a_use,
+            a_stop_made_elsewhere_has_no_old_reason);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -257,3 +257,33 @@ pub async fn a_start_while_running_counts_as_a_use(world: &impl World) {
     within(took, 29 * MINUTE, 31 * MINUTE);
     assert!(stopped.reason.as_deref().unwrap().contains("without use"));
 }
+
+/// A stop made elsewhere (the console, another tool) after a start is not explained with the
+/// reason of an earlier stop.
+pub async fn a_stop_made_elsewhere_has_no_old_reason(world: &impl World) {
+    use grafana_ondemand::Platform;
+    let c = world.controller();
+    start_and_wait_running(world).await;
+    let running = Instant::now();
+    let (stopped, _) = reap_until_stopped(c, MINUTE, running, Duration::from_secs(3600)).await;
+    assert!(
+        stopped
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("nobody used it")
+    );
+    wait_for(c, State::Stopped, PATIENCE).await.unwrap();
+    start_and_wait_running(world).await;
+    // In the console: desired count 0, no record.
+    world.ecs().update_service(0, false).await.unwrap();
+    let later = wait_for(c, State::Stopped, PATIENCE).await.unwrap();
+    assert_eq!(later.state, State::Stopped);
+    assert!(
+        later
+            .reason
+            .as_deref()
+            .is_none_or(|r| !r.contains("nobody used it")),
+        "{later:?}"
+    );
+}
