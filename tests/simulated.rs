@@ -35,3 +35,44 @@ impl World for Simulated {
 }
 
 crate::scenario_suite!(Simulated::new());
+
+/// What only the simulated world can time exactly: a user's real extend, through its own
+/// controller, racing a reaper's tick in another instance. Calls take 30 ms each on the paused
+/// clock, so the extend's TagResource lands after the reaper's first read and before its
+/// second: the reaper must see it and keep the session.
+#[tokio::test(start_paused = true)]
+async fn a_real_extend_racing_the_reaper_wins() {
+    use grafana_ondemand::{State, wait_for};
+    use std::time::Duration;
+    let w = Simulated::new();
+    w.controller.start(None).await.unwrap();
+    let up = wait_for(&w.controller, State::Running, Duration::from_secs(180))
+        .await
+        .unwrap();
+    assert_eq!(up.state, State::Running);
+    w.controller.status().await.unwrap(); // the user's instance is warm
+    tokio::time::sleep(Duration::from_secs(20 * 60)).await; // unused, past the grace
+    let reaper = w.another_controller(ServiceProfile::grafana()).await;
+    let (updates, reads) = (
+        w.ecs.call_count("UpdateService"),
+        w.ecs.call_count("DescribeServices"),
+    );
+    let (reaped, extended) = tokio::join!(
+        reaper.reap(),
+        w.controller.extend(Duration::from_secs(3600))
+    );
+    assert_eq!(extended.unwrap().state, State::Running);
+    let reaped = reaped.unwrap();
+    assert_eq!(reaped.state, State::Running, "{reaped:?}");
+    assert_eq!(
+        w.ecs.call_count("UpdateService"),
+        updates,
+        "nothing stopped"
+    );
+    assert_eq!(w.ecs.desired_count(), 1);
+
+    // The same race without the extend stops it: the reaper was due.
+    let reaper = w.another_controller(ServiceProfile::grafana()).await;
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+    assert_eq!(reaper.reap().await.unwrap().state, State::Stopping);
+}
