@@ -70,6 +70,9 @@ async fn a_real_extend_racing_the_reaper_wins() {
         "nothing stopped"
     );
     assert_eq!(w.ecs.desired_count(), 1);
+    // Two reads each: the extend's (before, and after its tag) and the reaper's (before it
+    // decided to stop, and again before acting, where it found the lease).
+    assert_eq!(w.ecs.call_count("DescribeServices"), reads + 4);
 
     // The same race without the extend stops it: the reaper was due.
     let reaper = w.another_controller(ServiceProfile::grafana()).await;
