@@ -177,17 +177,9 @@ impl<P: Platform> Controller<P> {
         let Expectation::Serving(arn, Some(started)) = expectation else {
             return Ok((self.observe().await?, None));
         };
-        let now = self.platform.now();
         let id = arn.rsplit('/').next().unwrap_or(&arn).to_owned();
-        let (obs, read) = tokio::join!(self.observe(), self.activity(&id, started, now));
-        Ok((
-            obs?,
-            Some(Early {
-                arn,
-                started,
-                read: read.map(|a| (a, now)),
-            }),
-        ))
+        let (obs, read) = tokio::join!(self.observe(), self.activity(&id, started));
+        Ok((obs?, Some(Early { arn, started, read })))
     }
 
     /// Every page of ListTasks, up to [`MAX_PAGES`].
@@ -327,13 +319,10 @@ impl<P: Platform> Controller<P> {
     }
 
     /// The last use of a task that started at `started`, read from its request log over the
-    /// grace and the idle timeout (the whole session when younger).
-    async fn activity(
-        &self,
-        task_id: &str,
-        started: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Activity> {
+    /// grace and the idle timeout (the whole session when younger), and when it was read.
+    /// `Unknown` when the log cannot be read.
+    async fn activity(&self, task_id: &str, started: DateTime<Utc>) -> (Activity, DateTime<Utc>) {
+        let now = self.platform.now();
         // The grace and the idle timeout together: a session that young is read whole, so
         // "never used" is told from "not used lately".
         let window = match (self.policy.startup_grace, self.policy.idle_timeout) {
@@ -344,33 +333,40 @@ impl<P: Platform> Controller<P> {
             .ok()
             .and_then(|w| now.checked_sub_signed(w))
             .map_or(started, |from| from.max(started));
-        // FilterLogEvents answers oldest first, possibly in several pages (some empty).
-        let mut last = None;
-        let mut token = None;
-        for _ in 0..MAX_LOG_PAGES {
-            let page = self
-                .platform
-                .request_log(task_id, since, &self.profile.activity_filter, token)
-                .await?;
-            last = page.times.into_iter().max().max(last);
-            token = page.next_token;
-            if token.is_none() {
-                break;
+        let read = async {
+            // FilterLogEvents answers oldest first, possibly in several pages (some empty).
+            let mut last = None;
+            let mut token = None;
+            for _ in 0..MAX_LOG_PAGES {
+                let page = self
+                    .platform
+                    .request_log(task_id, since, &self.profile.activity_filter, token)
+                    .await?;
+                last = page.times.into_iter().max().max(last);
+                token = page.next_token;
+                if token.is_none() {
+                    break;
+                }
             }
-        }
-        if token.is_some() {
-            // More use than the pages read: later use remains, so it is in use now.
-            tracing::debug!(
-                pages = MAX_LOG_PAGES,
-                "request log read in part: counted as used now"
-            );
-            last = Some(now);
-        }
-        Ok(match last {
-            Some(t) => Activity::LastUsed(t),
-            None if since <= started => Activity::NeverUsed,
-            None => Activity::IdleSince(since),
-        })
+            if token.is_some() {
+                // More use than the pages read: later use remains, so it is in use now.
+                tracing::debug!(
+                    pages = MAX_LOG_PAGES,
+                    "request log read in part: counted as used now"
+                );
+                last = Some(now);
+            }
+            Ok::<_, Error>(match last {
+                Some(t) => Activity::LastUsed(t),
+                None if since <= started => Activity::NeverUsed,
+                None => Activity::IdleSince(since),
+            })
+        };
+        let activity = read.await.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "the request log could not be read");
+            Activity::Unknown
+        });
+        (activity, now)
     }
 
     /// Adds the session to a status: when a running service stops by itself and why, its
@@ -387,20 +383,11 @@ impl<P: Platform> Controller<P> {
             State::Running => {
                 let task = select_task(obs, &self.profile, probes)?;
                 let started = task.started_at.or(task.created_at)?;
-                let read = match early {
+                let (activity, now) = match early {
                     // Read alongside the service, for the same task since the same start.
                     Some(early) if early.arn == task.arn && early.started == started => early.read,
-                    _ => {
-                        let now = self.platform.now();
-                        self.activity(task.id(), started, now)
-                            .await
-                            .map(|a| (a, now))
-                    }
+                    _ => self.activity(task.id(), started).await,
                 };
-                let (activity, now) = read.unwrap_or_else(|e| {
-                    tracing::debug!(error = %e, "the request log could not be read");
-                    (Activity::Unknown, self.platform.now())
-                });
                 let session = Session {
                     started_at: started,
                     activity,
@@ -420,10 +407,7 @@ impl<P: Platform> Controller<P> {
             }
             State::Stopping | State::Stopped if obs.service.desired_count == 0 => {
                 if let Some(record) = StopRecord::read(&obs.service.tags) {
-                    status.reason = Some(match status.state {
-                        State::Stopping => format!("{record}; the task is shutting down"),
-                        _ => format!("{record} (at {} UTC)", record.at.format("%H:%M")),
-                    });
+                    status.reason = Some(explain(&record, status.state));
                 }
                 None
             }
@@ -446,8 +430,9 @@ impl<P: Platform> Controller<P> {
         Ok(until)
     }
 
-    /// Records who stopped the service; a failure to record does not undo the stop.
-    async fn record_stop(&self, by: StoppedBy) {
+    /// Records who stopped the service, and returns the record; a failure to record does not
+    /// undo the stop.
+    async fn record_stop(&self, by: StoppedBy) -> StopRecord {
         let record = StopRecord {
             by,
             at: self.platform.now(),
@@ -455,6 +440,15 @@ impl<P: Platform> Controller<P> {
         if let Err(e) = self.platform.tag_service(&[(STOP_TAG, record.tag())]).await {
             tracing::warn!(error = %e, "the stop could not be recorded on the service");
         }
+        record
+    }
+}
+
+/// Why a service stopping or stopped by `record` is: the reason a status gives.
+fn explain(record: &StopRecord, state: State) -> String {
+    match state {
+        State::Stopping => format!("{record}; the task is shutting down"),
+        _ => format!("{record} (at {} UTC)", record.at.format("%H:%M")),
     }
 }
 
@@ -462,7 +456,7 @@ impl<P: Platform> Controller<P> {
 struct Early {
     arn: String,
     started: DateTime<Utc>,
-    read: Result<(Activity, DateTime<Utc>)>,
+    read: (Activity, DateTime<Utc>),
 }
 
 /// The service still runs exactly the task that served last time, and nothing else moves.
@@ -555,7 +549,7 @@ impl<P: Platform> ServiceController for Controller<P> {
             return Ok(current);
         }
         // The record goes with the request: it is only read once the count is 0.
-        let (service, ()) = tokio::join!(
+        let (service, _) = tokio::join!(
             self.platform.update_service(0, false),
             self.record_stop(StoppedBy::Request)
         );
@@ -611,7 +605,7 @@ impl<P: Platform> ServiceController for Controller<P> {
                 return Ok(status);
             }
         }
-        let (service, ()) = tokio::join!(
+        let (service, record) = tokio::join!(
             self.platform.update_service(0, false),
             self.record_stop(StoppedBy::Policy(reason))
         );
@@ -619,7 +613,7 @@ impl<P: Platform> ServiceController for Controller<P> {
         self.forget();
         tracing::info!(%reason, "stopped by the session policy");
         let mut stopped = derive(&obs, &self.profile, &Probes::new());
-        stopped.reason = Some(format!("{reason}; the task is shutting down"));
+        stopped.reason = Some(explain(&record, stopped.state));
         Ok(stopped)
     }
 }
