@@ -71,13 +71,32 @@ fn controller(p: EcsPlatform, ecs: &SimulatedEcs) -> Controller<EcsPlatform> {
     )
 }
 
-/// `RUNS` controllers that have seen nothing yet, as cold function instances.
-async fn cold_instances(uri: &str, ecs: &SimulatedEcs) -> Vec<Controller<EcsPlatform>> {
-    let mut v = Vec::new();
+/// What a cold instance is asked once.
+#[derive(Clone, Copy)]
+enum Read {
+    Status,
+    Reap,
+}
+
+/// Mean calls and latency of `read` in `RUNS` controllers that have seen nothing yet (cold
+/// function instances), each answering `expect`.
+async fn measure_cold(uri: &str, ecs: &SimulatedEcs, read: Read, expect: State) -> (f64, Duration) {
+    let mut cold = Vec::new();
     for _ in 0..RUNS {
-        v.push(controller(platform(uri).await, ecs));
+        cold.push(controller(platform(uri).await, ecs));
     }
-    v
+    let mut next = cold.iter();
+    measure(ecs, || {
+        let c = next.next().expect("one instance a run");
+        async move {
+            let s = match read {
+                Read::Status => c.status().await,
+                Read::Reap => c.reap().await,
+            };
+            assert_eq!(s.expect("answer").state, expect);
+        }
+    })
+    .await
 }
 
 /// Mean calls and latency of `RUNS` runs of `f`.
@@ -201,16 +220,7 @@ async fn main() {
     wait_for(&up, State::Running, Duration::from_secs(30))
         .await
         .expect("running");
-    let fresh = cold_instances(&uri, &ecs).await;
-    let mut i = 0;
-    let (calls, latency) = measure(&ecs, || {
-        let c = &fresh[i];
-        i += 1;
-        async move {
-            assert_eq!(c.status().await.expect("status").state, State::Running);
-        }
-    })
-    .await;
+    let (calls, latency) = measure_cold(&uri, &ecs, Read::Status, State::Running).await;
     let reference = measure(&ecs, || reference_running_status(&reference_platform)).await;
     rows.push(Row {
         action: "status, running (cold process)",
@@ -237,16 +247,7 @@ async fn main() {
     })
     .await;
     reap_rows.push(("reap, running, kept (warm instance)", calls, latency));
-    let fresh = cold_instances(&uri, &ecs).await;
-    let mut i = 0;
-    let (calls, latency) = measure(&ecs, || {
-        let c = &fresh[i];
-        i += 1;
-        async move {
-            assert_eq!(c.reap().await.expect("reap").state, State::Running);
-        }
-    })
-    .await;
+    let (calls, latency) = measure_cold(&uri, &ecs, Read::Reap, State::Running).await;
     reap_rows.push(("reap, running, kept (cold instance)", calls, latency));
     up.stop().await.expect("stop");
     wait_for(&up, State::Stopped, Duration::from_secs(30))
@@ -259,16 +260,7 @@ async fn main() {
     .await;
     let stopped_tick = latency;
     reap_rows.push(("reap, stopped (warm instance)", calls, latency));
-    let fresh = cold_instances(&uri, &ecs).await;
-    let mut i = 0;
-    let (calls, latency) = measure(&ecs, || {
-        let c = &fresh[i];
-        i += 1;
-        async move {
-            assert_eq!(c.reap().await.expect("reap").state, State::Stopped);
-        }
-    })
-    .await;
+    let (calls, latency) = measure_cold(&uri, &ecs, Read::Reap, State::Stopped).await;
     reap_rows.push(("reap, stopped (cold instance)", calls, latency));
 
     // One round trip is what one call really takes here: the stub's delay plus the client's

@@ -248,6 +248,12 @@ pub fn module_policy(token_parameter: Option<&str>) -> Value {
     serde_json::from_str(&text).expect("the module's policy template renders to JSON")
 }
 
+/// What IAM evaluates for every request the stub received, in order.
+pub async fn recorded(stub: &grafana_ondemand::mock::wire::WireStub) -> Vec<Call> {
+    let requests = stub.server().received_requests().await.unwrap_or_default();
+    requests.iter().map(call).collect()
+}
+
 /// Asserts `policy` grants every call.
 pub fn assert_granted(policy: &Value, calls: &[Call]) {
     for call in calls {
@@ -279,15 +285,7 @@ async fn calls_of_a_life() -> Vec<Call> {
     wait_for(fresh.as_ref(), State::Running, Duration::from_secs(180))
         .await
         .unwrap();
-    let mut calls: Vec<Call> = w
-        .stub
-        .server()
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(call)
-        .collect();
+    let mut calls = recorded(&w.stub).await;
     calls.sort();
     calls.dedup();
     calls

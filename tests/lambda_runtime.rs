@@ -229,14 +229,7 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
     assert!(ecs.call_count("UpdateService") >= 2, "{:?}", ecs.calls());
 
     // Every call the function made, its token read included, is one the module grants.
-    let calls: Vec<_> = stub
-        .server()
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(crate::iam::call)
-        .collect();
+    let calls = crate::iam::recorded(&stub).await;
     assert!(
         calls.iter().any(|c| c.action == "ssm:GetParameter"),
         "the token was read from Parameter Store"
