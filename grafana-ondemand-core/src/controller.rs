@@ -349,12 +349,13 @@ impl<P: Platform> Controller<P> {
                 }
             }
             if token.is_some() {
-                // More use than the pages read: later use remains, so it is in use now.
-                tracing::debug!(
-                    pages = MAX_LOG_PAGES,
-                    "request log read in part: counted as used now"
-                );
-                last = Some(now);
+                tracing::debug!(pages = MAX_LOG_PAGES, "request log read in part");
+                match last {
+                    // Use was seen and more remains: it is in use now.
+                    Some(_) => last = Some(now),
+                    // Still searching (empty pages): nothing known either way.
+                    None => return Ok(Activity::Unknown),
+                }
             }
             Ok::<_, Error>(match last {
                 Some(t) => Activity::LastUsed(t),

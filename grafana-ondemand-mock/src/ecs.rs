@@ -125,6 +125,12 @@ impl SimulatedEcs {
         self.model().list_page_size = n.clamp(1, crate::model::LIST_PAGE_MAX);
     }
 
+    /// FilterLogEvents answers `n` empty pages, each with a token, before the events: AWS
+    /// does so while it searches a stream.
+    pub fn set_log_empty_pages(&self, n: usize) {
+        self.model().log_empty_pages = n;
+    }
+
     /// The next `n` API calls, of any operation, are throttled.
     pub fn throttle_next_calls(&self, n: u32) {
         self.model().throttle_calls = n;

@@ -138,6 +138,8 @@ pub(crate) struct Model {
     /// Service events, newest first.
     pub events: VecDeque<(Instant, String)>,
     pub list_page_size: usize,
+    /// Empty pages (with a token) FilterLogEvents answers first, as AWS does while it searches.
+    pub log_empty_pages: usize,
     /// Deployments ever created, the first included.
     pub deployments_created: u64,
     pub calls: BTreeMap<String, u64>,
@@ -189,6 +191,7 @@ impl Model {
             fail_placements: VecDeque::new(),
             events: VecDeque::new(),
             list_page_size: LIST_PAGE_MAX,
+            log_empty_pages: 0,
             deployments_created: 0,
             calls: BTreeMap::new(),
             serial: 0,
@@ -699,6 +702,21 @@ impl Model {
         token: Option<&str>,
     ) -> Result<LogPage, CallFault> {
         let filter = LogFilter::parse(pattern).map_err(CallFault::InvalidParameter)?;
+        // AWS may answer empty pages, each with a token, while it searches.
+        let searched = match token {
+            None => 0,
+            Some(t) => t
+                .strip_prefix("searching-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(self.log_empty_pages),
+        };
+        if searched < self.log_empty_pages {
+            return Ok(LogPage {
+                times: Vec::new(),
+                next_token: Some(format!("searching-{}", searched + 1)),
+            });
+        }
+        let token = token.filter(|t| !t.starts_with("searching-"));
         let task = self
             .tasks
             .iter()

@@ -287,3 +287,23 @@ pub async fn a_stop_made_elsewhere_has_no_old_reason(world: &impl World) {
         "{later:?}"
     );
 }
+
+/// FilterLogEvents may answer empty pages while it searches: a few are followed to the
+/// events; past the pages read, nothing is known, so idleness does not stop it (only the
+/// session limit), and it is not counted as used either.
+pub async fn a_request_log_still_searching_is_no_use_and_no_idleness(world: &impl World) {
+    let c = world.controller();
+    world.ecs().set_log_empty_pages(3);
+    let up = start_and_wait_running(world).await;
+    let started = up.task.as_ref().and_then(|t| t.started_at).unwrap();
+    assert_eq!(up.stops_at, Some(started + chrono::Duration::minutes(15)));
+    world.ecs().set_log_empty_pages(20);
+    let searching = c.status().await.unwrap();
+    assert_eq!(
+        searching.stops_at,
+        Some(started + chrono::Duration::hours(12))
+    );
+    assert_eq!(searching.last_activity_at, None);
+    sleep(20 * MINUTE).await;
+    assert_eq!(c.reap().await.unwrap().state, State::Running);
+}
