@@ -17,8 +17,9 @@ use grafana_ondemand::aws::{Builder, Clock, EcsPlatform, RequestLog};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
 use grafana_ondemand::{
-    Controller, DesiredStatus, Error, LogPage, NetworkInterface, Platform, Result,
-    ServiceController, ServiceProfile, ServiceSnapshot, State, TaskPage, TaskSnapshot,
+    AddressRecord, Controller, DesiredStatus, Error, LogPage, NetworkInterface, Platform,
+    RecordChange, Result, ServiceController, ServiceProfile, ServiceSnapshot, State, TaskPage,
+    TaskSnapshot,
 };
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -93,6 +94,24 @@ impl Platform for OffClock {
     ) -> Result<LogPage> {
         let (p, task_id, filter) = (self.0.clone(), task_id.to_owned(), filter.to_owned());
         off_clock(async move { p.request_log(&task_id, since, &filter, page).await }).await
+    }
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>> {
+        let (p, zone_id, name) = (self.0.clone(), zone_id.to_owned(), name.to_owned());
+        off_clock(async move { p.address_records(&zone_id, &name).await }).await
+    }
+    async fn change_address_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+        changes: &[RecordChange],
+    ) -> Result<()> {
+        let (p, zone_id, name, changes) = (
+            self.0.clone(),
+            zone_id.to_owned(),
+            name.to_owned(),
+            changes.to_vec(),
+        );
+        off_clock(async move { p.change_address_records(&zone_id, &name, &changes).await }).await
     }
     fn now(&self) -> DateTime<Utc> {
         self.0.now()

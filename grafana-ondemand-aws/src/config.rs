@@ -3,8 +3,10 @@
 use crate::platform::{Clock, EcsPlatform, RequestLog};
 use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
 use grafana_ondemand_core::{
-    Controller, Error, Prices, Result, ServiceProfile, SessionPolicy, probe_for,
+    Controller, Error, HostedZone, Notifier, Prices, Result, ServiceProfile, SessionPolicy,
+    Webhook, probe_for,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Per-attempt limit: ECS answers in well under a second when healthy.
@@ -33,6 +35,9 @@ pub struct Builder {
     policy: SessionPolicy,
     prices: Prices,
     clock: Option<Clock>,
+    zone: Option<HostedZone>,
+    topic_arn: Option<String>,
+    webhook: Option<String>,
 }
 
 /// The request log from `ACTIVITY_LOG_GROUP` and `ACTIVITY_LOG_STREAM_PREFIX` (default
@@ -74,7 +79,29 @@ impl Builder {
             policy: SessionPolicy::from_env()?,
             prices: Prices::from_env()?,
             clock: None,
+            zone: HostedZone::from_env()?,
+            topic_arn: grafana_ondemand_core::setting("NOTIFY_TOPIC_ARN"),
+            webhook: grafana_ondemand_core::setting("NOTIFY_WEBHOOK"),
         })
+    }
+
+    /// The Route 53 zone the profile's public name is kept in (`DNS_ZONE_ID`, `DNS_TTL`).
+    pub fn hosted_zone(mut self, zone: Option<HostedZone>) -> Self {
+        self.zone = zone;
+        self
+    }
+
+    /// The SNS topic notices are published to (`NOTIFY_TOPIC_ARN`).
+    pub fn topic(mut self, topic_arn: Option<String>) -> Self {
+        self.topic_arn = topic_arn;
+        self
+    }
+
+    /// The webhook notices are posted to (`NOTIFY_WEBHOOK`; a secret, so the Lambda reads it
+    /// from SSM instead).
+    pub fn webhook(mut self, url: Option<String>) -> Self {
+        self.webhook = url;
+        self
     }
 
     /// Where the task's requests are logged, for its last use.
@@ -133,6 +160,10 @@ impl Builder {
 
     /// Builds the platform, loading the AWS chain (profile, role, `AWS_ENDPOINT_URL`, ...).
     pub async fn build(self) -> Result<EcsPlatform> {
+        Ok(self.build_with_sdk().await?.0)
+    }
+
+    async fn build_with_sdk(self) -> Result<(EcsPlatform, SdkConfig)> {
         let cluster = self
             .cluster
             .filter(|c| !c.trim().is_empty())
@@ -167,22 +198,45 @@ impl Builder {
                 "no region found: set AWS_REGION (or a region in the AWS profile)",
             ));
         }
-        Ok(EcsPlatform::new(
+        let platform = EcsPlatform::new(
             &sdk,
             cluster,
             service,
             self.request_log,
             self.clock.unwrap_or_else(Clock::system),
-        ))
+        );
+        Ok((platform, sdk))
     }
 
     /// Builds a controller over the platform, with the probe its readiness calls for.
+    /// With a hosted zone it keeps the public name; with a topic or a webhook it sends
+    /// notices of the events it handles.
     pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
         let profile = self.profile.clone();
-        let (policy, prices) = (self.policy, self.prices.clone());
+        let (policy, prices) = (self.policy.clone(), self.prices.clone());
+        let (zone, topic, webhook) = (
+            self.zone.clone(),
+            self.topic_arn.clone(),
+            self.webhook.clone(),
+        );
         let probe = probe_for(&profile)?;
-        Ok(Controller::new(self.build().await?, profile, probe)
+        let (platform, sdk) = self.build_with_sdk().await?;
+        let mut notifiers: Vec<Arc<dyn Notifier>> = Vec::new();
+        if let Some(url) = webhook {
+            notifiers.push(Arc::new(Webhook::new(url)?));
+        }
+        if let Some(arn) = topic {
+            notifiers.push(Arc::new(crate::SnsTopic::new(&sdk, arn)));
+        }
+        let mut controller = Controller::new(platform, profile, probe)
             .with_policy(policy)
-            .with_prices(prices))
+            .with_prices(prices);
+        if let Some(zone) = zone {
+            controller = controller.with_hosted_zone(zone)?;
+        }
+        if !notifiers.is_empty() {
+            controller = controller.with_notifier(Arc::new(notifiers));
+        }
+        Ok(controller)
     }
 }

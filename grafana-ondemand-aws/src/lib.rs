@@ -19,7 +19,9 @@
 
 mod config;
 mod errors;
+mod notify;
 mod platform;
 
 pub use config::{Builder, request_log_from_env};
+pub use notify::SnsTopic;
 pub use platform::{Clock, EcsPlatform, RequestLog};

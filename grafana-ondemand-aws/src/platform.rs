@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types as ecs;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    Deployment, DesiredStatus, Error, Health, LogPage, NetworkInterface, Platform, Result,
-    ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPage, TaskPhase, TaskSize, TaskSnapshot,
+    AddressRecord, Deployment, DesiredStatus, Error, Health, LogPage, NetworkInterface, Platform,
+    RecordChange, RecordType, Result, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPage,
+    TaskPhase, TaskSize, TaskSnapshot,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -50,6 +51,7 @@ pub struct EcsPlatform {
     ecs: aws_sdk_ecs::Client,
     ec2: aws_sdk_ec2::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    route53: aws_sdk_route53::Client,
     names: Names,
     request_log: Option<RequestLog>,
     clock: Clock,
@@ -71,6 +73,7 @@ impl EcsPlatform {
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            route53: aws_sdk_route53::Client::new(sdk),
             names: Names { cluster, service },
             request_log,
             clock,
@@ -385,7 +388,92 @@ impl Platform for EcsPlatform {
         })
     }
 
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>> {
+        use aws_sdk_route53::types::RrType;
+        let wanted = fqdn(name);
+        // Record sets come in Route 53's order from the name on: A then AAAA of the name,
+        // then other types and names, which are not ours to read.
+        let out = self
+            .route53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .start_record_name(&wanted)
+            .start_record_type(RrType::A)
+            .max_items(2)
+            .send()
+            .await
+            .map_err(|e| map(e, "route53:ListResourceRecordSets", &self.names))?;
+        Ok(out
+            .resource_record_sets()
+            .iter()
+            .filter(|set| fqdn(set.name()) == wanted)
+            .filter(|set| matches!(set.r#type(), RrType::A | RrType::Aaaa))
+            .filter_map(|set| {
+                Some(AddressRecord {
+                    value: set.resource_records().first()?.value().parse().ok()?,
+                    ttl: u32::try_from(set.ttl()?).ok()?,
+                })
+            })
+            .collect())
+    }
+
+    async fn change_address_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+        changes: &[RecordChange],
+    ) -> Result<()> {
+        use aws_sdk_route53::types::{
+            Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+        };
+        let invalid = |e: aws_sdk_route53::error::BuildError| {
+            Error::backend("route53:ChangeResourceRecordSets", e)
+        };
+        let mut batch = ChangeBatch::builder().comment("grafana-ondemand");
+        for change in changes {
+            let (action, record) = match change {
+                RecordChange::Upsert(r) => (ChangeAction::Upsert, r),
+                RecordChange::Delete(r) => (ChangeAction::Delete, r),
+            };
+            let set = ResourceRecordSet::builder()
+                .name(fqdn(name))
+                .r#type(match record.kind() {
+                    RecordType::A => RrType::A,
+                    RecordType::Aaaa => RrType::Aaaa,
+                })
+                .ttl(i64::from(record.ttl))
+                .resource_records(
+                    ResourceRecord::builder()
+                        .value(record.value.to_string())
+                        .build()
+                        .map_err(invalid)?,
+                )
+                .build()
+                .map_err(invalid)?;
+            batch = batch.changes(
+                Change::builder()
+                    .action(action)
+                    .resource_record_set(set)
+                    .build()
+                    .map_err(invalid)?,
+            );
+        }
+        self.route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch.build().map_err(invalid)?)
+            .send()
+            .await
+            .map_err(|e| map(e, "route53:ChangeResourceRecordSets", &self.names))?;
+        Ok(())
+    }
+
     fn now(&self) -> DateTime<Utc> {
         (self.clock.0)()
     }
+}
+
+/// A name as Route 53 compares it: lowercase, with the trailing dot.
+fn fqdn(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
 }

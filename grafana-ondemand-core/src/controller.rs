@@ -1,9 +1,14 @@
 //! The controller: reads the platform cheaply, decides with [`derive`], acts idempotently.
 
 use crate::cost::Prices;
-use crate::derive::{Probes, derive, probe_targets, select_task};
+use crate::derive::{Probes, derive, probe_targets, select_task, task_endpoint};
+use crate::dns::{AddressRecord, HostedZone, RecordTarget, changes};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
+use crate::notice::{
+    ANNOUNCED_TAG, Notice, NoticeContext, Notifier, PlatformEvent, already_announced,
+    announced_tag, notice_for,
+};
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
 use crate::platform::{DesiredStatus, NetworkInterface, Platform};
 use crate::readiness::{Readiness, ReadinessProbe};
@@ -48,6 +53,19 @@ struct Memory {
     public_ips: HashMap<String, IpAddr>,
     /// The state the last status reported, to log changes once.
     last_state: Option<State>,
+    /// The name's record sets as last read or written; `None` when not known.
+    records: Option<Vec<AddressRecord>>,
+}
+
+/// What handling a platform event did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    /// The status read for it (the record follows it).
+    pub status: Status,
+    /// The notice the event called for, if any.
+    pub notice: Option<Notice>,
+    /// Whether the notice was sent now (not when it had been already).
+    pub sent: bool,
 }
 
 /// A [`ServiceController`] over any [`Platform`]: the one implementation of the decisions.
@@ -66,6 +84,8 @@ pub struct Controller<P> {
     probe: Arc<dyn ReadinessProbe>,
     policy: SessionPolicy,
     prices: Prices,
+    zone: Option<HostedZone>,
+    notifier: Option<Arc<dyn Notifier>>,
     memory: Mutex<Memory>,
     /// Serializes the actions (start, extend, stop, reap), so concurrent starts cause one
     /// scale-up.
@@ -81,6 +101,8 @@ impl<P: Platform> Controller<P> {
             probe,
             policy: SessionPolicy::default(),
             prices: Prices::default(),
+            zone: None,
+            notifier: None,
             memory: Mutex::default(),
             actions: tokio::sync::Mutex::new(()),
         }
@@ -95,6 +117,25 @@ impl<P: Platform> Controller<P> {
     /// The prices a session's cost is counted at (default: [`Prices::default`]).
     pub fn with_prices(mut self, prices: Prices) -> Self {
         self.prices = prices;
+        self
+    }
+
+    /// Points the profile's public name at the serving task, in this hosted zone. Without a
+    /// public name in the profile there is nothing to point, and this is an error.
+    pub fn with_hosted_zone(mut self, zone: HostedZone) -> Result<Self> {
+        if self.profile.public_name.is_none() {
+            return Err(Error::invalid_config(
+                "DNS_ZONE_ID",
+                "a hosted zone needs the name to manage in it: set PUBLIC_NAME too",
+            ));
+        }
+        self.zone = Some(zone);
+        Ok(self)
+    }
+
+    /// Sends notices of the platform's events there.
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
         self
     }
 
@@ -297,6 +338,8 @@ impl<P: Platform> Controller<P> {
                 "state changed"
             );
             memory.last_state = Some(status.state);
+            // A change is when someone else may have moved the name too: read it again.
+            memory.records = None;
         }
         memory.expectation = match (&status.state, &status.task) {
             (State::Stopped, _) if obs.service.is_idle() => Expectation::Idle,
@@ -431,6 +474,125 @@ impl<P: Platform> Controller<P> {
         Ok(until)
     }
 
+    /// Points the public name where `target` says, if a zone is configured and the record
+    /// differs from what it is known to be. Never fails the caller: a record that could not
+    /// be set is logged and read again next time.
+    async fn point_name(&self, target: RecordTarget) {
+        let (Some(zone), Some(name)) = (&self.zone, &self.profile.public_name) else {
+            return;
+        };
+        let wanted = target.records(zone.ttl);
+        let known = self.memory().records.clone();
+        let result = async {
+            let current = match known {
+                Some(records) => records,
+                None => self.platform.address_records(&zone.zone_id, name).await?,
+            };
+            let batch = changes(&current, &wanted);
+            if !batch.is_empty() {
+                self.platform
+                    .change_address_records(&zone.zone_id, name, &batch)
+                    .await?;
+                tracing::info!(%name, target = ?target, "public name pointed");
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
+        self.memory().records = match result {
+            Ok(()) => Some(wanted),
+            Err(e) => {
+                tracing::warn!(%name, error = %e, "the public name could not be pointed; next read tries again");
+                None
+            }
+        };
+    }
+
+    /// Where the public name should point for what was observed: the chosen task's addresses
+    /// once it runs, parked otherwise.
+    fn record_target(&self, obs: &Observation, probes: &Probes) -> RecordTarget {
+        if obs.service.desired_count == 0 {
+            return RecordTarget::PARKED;
+        }
+        let Some(task) =
+            select_task(obs, &self.profile, probes).filter(|t| t.last_status == TaskPhase::Running)
+        else {
+            return RecordTarget::PARKED;
+        };
+        let v4 = match self.profile.address {
+            AddressKind::Public => task.network.public_ip,
+            AddressKind::Private => task.network.private_ip,
+        };
+        match (v4, task.network.ipv6) {
+            (None, None) => RecordTarget::PARKED,
+            (v4, v6) => RecordTarget { v4, v6 },
+        }
+    }
+
+    /// Reads the platform, decides the status, remembers it, and points the name.
+    async fn read(&self) -> Result<(Observation, Status, Probes)> {
+        let (obs, early) = self.observe_with_activity().await?;
+        let (mut status, probes) = self.assess(&obs).await;
+        self.remember(&obs, &status, &probes);
+        self.annotate(&obs, &mut status, &probes, early).await;
+        self.point_name(self.record_target(&obs, &probes)).await;
+        Ok((obs, status, probes))
+    }
+
+    /// Handles an event of the platform about this service: reads the status (so the public
+    /// name follows at once), and sends the notice the event calls for unless it was sent
+    /// already (EventBridge may deliver an event twice, and out of order).
+    ///
+    /// A notice that could not be delivered is an error, and is not remembered as sent: the
+    /// event's redelivery sends it.
+    pub async fn handle_event(&self, event: &PlatformEvent) -> Result<Handled> {
+        // An event is a change: read everything, the name's record included.
+        self.forget();
+        self.memory().records = None;
+        let (obs, status, _) = self.read().await?;
+        let task = match event {
+            PlatformEvent::Task(t) => obs.tasks.iter().find(|s| s.arn == t.task_arn),
+            _ => None,
+        };
+        let ctx = NoticeContext {
+            display_name: &self.profile.display_name,
+            tags: Some(&obs.service.tags),
+            url: task
+                .and_then(|t| task_endpoint(t, &self.profile))
+                .map(|e| e.url()),
+            service_wanted: obs.service.desired_count > 0,
+            deployment: obs.service.primary_deployment().map(|d| d.id.as_str()),
+        };
+        let Some(notice) = notice_for(event, &ctx) else {
+            return Ok(Handled {
+                status,
+                notice: None,
+                sent: false,
+            });
+        };
+        let marker = obs.service.tags.get(ANNOUNCED_TAG).map(String::as_str);
+        if already_announced(marker, &notice) {
+            tracing::debug!(kind = notice.kind.as_str(), subject = %notice.subject, "already announced");
+            return Ok(Handled {
+                status,
+                notice: Some(notice),
+                sent: false,
+            });
+        }
+        if let Some(notifier) = &self.notifier {
+            notifier.send(&notice).await?;
+        }
+        let tag = announced_tag(marker, &notice);
+        if let Err(e) = self.platform.tag_service(&[(ANNOUNCED_TAG, tag)]).await {
+            tracing::warn!(error = %e, "a sent notice could not be recorded: a redelivery would send it again");
+        }
+        tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "notice sent");
+        Ok(Handled {
+            status,
+            notice: Some(notice),
+            sent: true,
+        })
+    }
+
     /// Records who stopped the service, and returns the record; a failure to record does not
     /// undo the stop.
     async fn record_stop(&self, by: StoppedBy) -> StopRecord {
@@ -549,10 +711,12 @@ impl<P: Platform> ServiceController for Controller<P> {
             self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
         }
-        // The record goes with the request: it is only read once the count is 0.
-        let (service, _) = tokio::join!(
+        // The record goes with the request: it is only read once the count is 0. The name is
+        // parked at once: the address is released with the task.
+        let (service, _, ()) = tokio::join!(
             self.platform.update_service(0, false),
-            self.record_stop(StoppedBy::Request)
+            self.record_stop(StoppedBy::Request),
+            self.point_name(RecordTarget::PARKED)
         );
         obs.service = service?;
         self.forget();
@@ -561,10 +725,7 @@ impl<P: Platform> ServiceController for Controller<P> {
     }
 
     async fn status(&self) -> Result<Status> {
-        let (obs, early) = self.observe_with_activity().await?;
-        let (mut status, probes) = self.assess(&obs).await;
-        self.remember(&obs, &status, &probes);
-        self.annotate(&obs, &mut status, &probes, early).await;
+        let (_, status, _) = self.read().await?;
         tracing::debug!(state = %status.state, "status read");
         Ok(status)
     }
@@ -574,8 +735,10 @@ impl<P: Platform> ServiceController for Controller<P> {
         let (mut obs, early) = self.observe_with_activity().await?;
         let (mut status, probes) = self.assess(&obs).await;
         self.remember(&obs, &status, &probes);
-        let Some((session, verdict)) = self.annotate(&obs, &mut status, &probes, early).await
-        else {
+        let annotated = self.annotate(&obs, &mut status, &probes, early).await;
+        // The reaper's tick is also when a name that drifted is put right.
+        self.point_name(self.record_target(&obs, &probes)).await;
+        let Some((session, verdict)) = annotated else {
             return Ok(status);
         };
         if session.activity == Activity::Unknown {
@@ -606,9 +769,10 @@ impl<P: Platform> ServiceController for Controller<P> {
                 return Ok(status);
             }
         }
-        let (service, record) = tokio::join!(
+        let (service, record, ()) = tokio::join!(
             self.platform.update_service(0, false),
-            self.record_stop(StoppedBy::Policy(reason))
+            self.record_stop(StoppedBy::Policy(reason)),
+            self.point_name(RecordTarget::PARKED)
         );
         obs.service = service?;
         self.forget();

@@ -39,12 +39,35 @@ pub struct Endpoint {
     pub ip: IpAddr,
     /// The port the service listens on.
     pub port: u16,
+    /// The public name that points at `ip`, when the service has one: the URL's host, and the
+    /// name its certificate is checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Endpoint {
-    /// The base URL, such as `http://203.0.113.7:3000` (IPv6 in brackets).
+    /// The base URL: `https://grafana.example.com` with a public name (the port only when not
+    /// the scheme's default), else `http://203.0.113.7:3000` (IPv6 in brackets).
     pub fn url(&self) -> String {
-        format!("{}://{}", self.scheme, SocketAddr::new(self.ip, self.port))
+        match &self.host {
+            Some(host) => {
+                let default_port = matches!(
+                    (self.scheme.as_str(), self.port),
+                    ("https", 443) | ("http", 80)
+                );
+                if default_port {
+                    format!("{}://{host}", self.scheme)
+                } else {
+                    format!("{}://{host}:{}", self.scheme, self.port)
+                }
+            }
+            None => format!("{}://{}", self.scheme, SocketAddr::new(self.ip, self.port)),
+        }
+    }
+
+    /// The socket address the service answers on.
+    pub fn socket(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, self.port)
     }
 }
 
@@ -68,6 +91,8 @@ pub struct ServiceProfile {
     /// The CloudWatch Logs filter pattern that picks a use out of the task's log: the
     /// requests of a person, not health checks, scrapes, assets or background calls.
     pub activity_filter: String,
+    /// The DNS name that points at the serving task, when there is one: the URL's host.
+    pub public_name: Option<String>,
 }
 
 /// Grafana's request log lines (with `GF_SERVER_ROUTER_LOGGING=true`) that are a person's
@@ -91,6 +116,7 @@ impl ServiceProfile {
             probe_timeout: Duration::from_secs(2),
             readiness: ReadinessSource::Any,
             activity_filter: GRAFANA_ACTIVITY_FILTER.into(),
+            public_name: None,
         }
     }
 
@@ -100,6 +126,7 @@ impl ServiceProfile {
             scheme: self.scheme.clone(),
             ip,
             port: self.port,
+            host: self.public_name.clone(),
         }
     }
 }
@@ -107,8 +134,9 @@ impl ServiceProfile {
 impl ServiceProfile {
     /// Grafana's profile, overridden by `SERVICE_DISPLAY_NAME`, `SERVICE_ADDRESS`
     /// (`public`/`private`), `SERVICE_SCHEME`, `SERVICE_PORT`, `HEALTH_PATH` and
-    /// `HEALTH_TIMEOUT_MS`, `READINESS` (`ecs`, `http`, `any`) and `ACTIVITY_FILTER` (a
-    /// CloudWatch Logs filter pattern) where set.
+    /// `HEALTH_TIMEOUT_MS`, `READINESS` (`ecs`, `http`, `any`), `ACTIVITY_FILTER` (a
+    /// CloudWatch Logs filter pattern) and `PUBLIC_NAME` where set. With a public name the
+    /// scheme and port default to `https` and 443.
     pub fn from_env() -> crate::Result<Self> {
         use crate::env::setting as var;
         let mut p = ServiceProfile::grafana();
@@ -119,6 +147,13 @@ impl ServiceProfile {
             p.address = v
                 .parse()
                 .map_err(|e: String| crate::Error::invalid_config("SERVICE_ADDRESS", e))?;
+        }
+        if let Some(v) = var("PUBLIC_NAME") {
+            let name = crate::dns::check_name(&v)
+                .map_err(|e| crate::Error::invalid_config("PUBLIC_NAME", e))?;
+            p.public_name = Some(name);
+            p.scheme = "https".into();
+            p.port = 443;
         }
         if let Some(v) = var("SERVICE_SCHEME") {
             if v != "http" && v != "https" {
@@ -189,6 +224,23 @@ mod tests {
         assert_eq!(
             p.endpoint("2001:db8::1".parse().unwrap()).url(),
             "http://[2001:db8::1]:3000"
+        );
+        let named = ServiceProfile {
+            public_name: Some("grafana.example.com".into()),
+            scheme: "https".into(),
+            port: 443,
+            ..ServiceProfile::grafana()
+        };
+        let e = named.endpoint("203.0.113.7".parse().unwrap());
+        assert_eq!(e.url(), "https://grafana.example.com");
+        assert_eq!(e.socket().to_string(), "203.0.113.7:443");
+        let other_port = ServiceProfile {
+            port: 8443,
+            ..named
+        };
+        assert_eq!(
+            other_port.endpoint("203.0.113.7".parse().unwrap()).url(),
+            "https://grafana.example.com:8443"
         );
         assert_eq!("PRIVATE".parse::<AddressKind>(), Ok(AddressKind::Private));
         assert!(

@@ -60,6 +60,14 @@ pub enum Error {
         /// The state it is in.
         state: crate::State,
     },
+    /// A notice could not be delivered.
+    #[error("the notice could not be sent to {channel}: {problem}")]
+    NotDelivered {
+        /// Where it was going: "the webhook", "SNS topic `…`".
+        channel: String,
+        /// What happened.
+        problem: String,
+    },
     /// A setting is missing or wrong.
     #[error("invalid configuration: {setting}: {problem}")]
     InvalidConfig {

@@ -19,9 +19,11 @@
 mod controller;
 mod cost;
 mod derive;
+mod dns;
 mod endpoint;
 mod env;
 mod error;
+mod notice;
 mod observation;
 mod platform;
 mod readiness;
@@ -32,14 +34,22 @@ mod state;
 mod status;
 mod wait;
 
-pub use controller::Controller;
+pub use controller::{Controller, Handled};
 pub use cost::{Cost, Prices, Rate};
 pub use derive::{
     MAX_PROBES, Probes, confirmed, derive, probe_targets, select_task, task_endpoint,
 };
+pub use dns::{
+    AddressRecord, DEFAULT_TTL, HostedZone, PARKED, RecordChange, RecordTarget, RecordType,
+    changes, check_name,
+};
 pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
 pub use env::setting;
 pub use error::{Error, Result};
+pub use notice::{
+    ANNOUNCED_TAG, ContainerState, Notice, NoticeContext, NoticeKind, Notifier, PlatformEvent,
+    TaskEvent, Webhook, already_announced, announced_tag, notice_for,
+};
 pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
     TaskSize, TaskSnapshot,

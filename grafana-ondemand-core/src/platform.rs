@@ -1,9 +1,11 @@
-//! The seam to a backend: the few ECS and EC2 operations the controller needs, translated.
+//! The seam to a backend: the few ECS, EC2, CloudWatch Logs and Route 53 operations the
+//! controller needs, translated.
 //!
 //! A backend implements [`Platform`] by translating each call to its API and back; it decides
 //! nothing. The simulated ECS and the AWS backend both implement it, and the same
 //! [`Controller`](crate::Controller) runs on top of either.
 
+use crate::dns::{AddressRecord, RecordChange};
 use crate::error::Result;
 use crate::observation::{ServiceSnapshot, TaskSnapshot};
 use async_trait::async_trait;
@@ -95,6 +97,17 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
         filter: &str,
         page: Option<String>,
     ) -> Result<LogPage>;
+    /// Route 53 ListResourceRecordSets: the A and AAAA record sets of `name` in the zone
+    /// (simple routing, one value each).
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>>;
+    /// Route 53 ChangeResourceRecordSets: these changes to `name`, in one batch, applied
+    /// whole or not at all.
+    async fn change_address_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+        changes: &[RecordChange],
+    ) -> Result<()>;
     /// The platform's clock: the time its timestamps are read against.
     fn now(&self) -> DateTime<Utc>;
 }

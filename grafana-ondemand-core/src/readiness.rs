@@ -104,11 +104,15 @@ impl ReadinessProbe for NoNetworkPath {
     }
 }
 
-/// The HTTP health check: `GET <endpoint><path>`, any 2xx counts (rustls-only client).
+/// The HTTP health check: `GET <endpoint><path>`, any 2xx counts (rustls-only client). An
+/// endpoint with a public name is checked at its name, connecting to its IP (DNS may not
+/// follow yet): the TLS certificate is checked against the name users see.
 #[derive(Debug, Clone)]
 pub struct HttpProbe {
     client: reqwest::Client,
     path: String,
+    timeout: Duration,
+    extra_root: Option<reqwest::Certificate>,
 }
 
 impl HttpProbe {
@@ -120,34 +124,79 @@ impl HttpProbe {
     /// A probe for a path, each check bounded by `timeout`. Fails rather than fall back to a
     /// client without a timeout, which could hold a request past its host's limit.
     pub fn with(path: impl Into<String>, timeout: Duration) -> Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // The endpoint is an IP: a proxy from the environment would only get in the way.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                Error::invalid_config(
-                    "HEALTH_TIMEOUT_MS",
-                    format!(
-                        "the HTTP probe cannot be built ({e}): check the TLS setup of this machine"
-                    ),
-                )
-            })?;
+        let client = client(timeout, None, None)?;
         let mut path = path.into();
         if !path.starts_with('/') {
             path.insert(0, '/');
         }
-        Ok(HttpProbe { client, path })
+        Ok(HttpProbe {
+            client,
+            path,
+            timeout,
+            extra_root: None,
+        })
     }
+
+    /// Also trusts this CA certificate (PEM) for TLS: a private CA, or a test's own.
+    pub fn trusting(mut self, ca_pem: &[u8]) -> Result<Self> {
+        let cert = reqwest::Certificate::from_pem(ca_pem).map_err(|e| {
+            Error::invalid_config("HEALTH_CA", format!("not a PEM certificate ({e})"))
+        })?;
+        self.client = client(self.timeout, Some(cert.clone()), None)?;
+        self.extra_root = Some(cert);
+        Ok(self)
+    }
+}
+
+/// The probe's HTTP client: bounded, no proxy, no redirects; resolving `name` to an address
+/// when given.
+fn client(
+    timeout: Duration,
+    extra_root: Option<reqwest::Certificate>,
+    name: Option<(&str, std::net::SocketAddr)>,
+) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        // The endpoint is a task's own address: a proxy from the environment would only get
+        // in the way.
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(cert) = extra_root {
+        builder = builder.tls_certs_merge([cert]);
+    }
+    if let Some((name, addr)) = name {
+        builder = builder.resolve(name, addr);
+    }
+    builder.build().map_err(|e| {
+        Error::invalid_config(
+            "HEALTH_TIMEOUT_MS",
+            format!("the HTTP probe cannot be built ({e}): check the TLS setup of this machine"),
+        )
+    })
 }
 
 #[async_trait]
 impl ReadinessProbe for HttpProbe {
     async fn check(&self, endpoint: &Endpoint) -> Readiness {
         let url = format!("{}{}", endpoint.url(), self.path);
-        match self.client.get(&url).send().await {
+        // A name is resolved to the endpoint's own address, for this check only.
+        let named;
+        let client = match &endpoint.host {
+            None => &self.client,
+            Some(host) => {
+                named = match client(
+                    self.timeout,
+                    self.extra_root.clone(),
+                    Some((host, endpoint.socket())),
+                ) {
+                    Ok(c) => c,
+                    Err(e) => return Readiness::NotReady(e.to_string()),
+                };
+                &named
+            }
+        };
+        match client.get(&url).send().await {
             Ok(r) if r.status().is_success() => Readiness::Ready,
             // Grafana answers 3xx on some paths while it migrates its database: not ready yet.
             Ok(r) => Readiness::NotReady(format!(
@@ -158,6 +207,10 @@ impl ReadinessProbe for HttpProbe {
             Err(e) if e.is_timeout() => {
                 Readiness::NotReady(format!("{} did not answer in time", self.path))
             }
+            Err(e) if e.is_connect() && endpoint.scheme == "https" => Readiness::NotReady(format!(
+                "{} refused the connection or its TLS certificate",
+                self.path
+            )),
             Err(e) if e.is_connect() => {
                 Readiness::NotReady(format!("{} refused the connection", self.path))
             }
@@ -183,6 +236,7 @@ mod tests {
             scheme: "http".into(),
             ip: addr.ip(),
             port: addr.port(),
+            host: None,
         }
     }
 

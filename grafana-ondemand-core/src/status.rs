@@ -132,14 +132,26 @@ impl From<Status> for StatusBody {
 
 impl From<StatusBody> for Status {
     fn from(b: StatusBody) -> Self {
-        let scheme = b
+        let (scheme, authority) = b
             .url
             .as_deref()
             .and_then(|u| u.split_once("://"))
-            .map(|(s, _)| s.to_owned())
-            .unwrap_or_else(|| "http".into());
+            .map(|(s, rest)| (s.to_owned(), rest.split('/').next().unwrap_or_default()))
+            .unwrap_or_else(|| ("http".into(), ""));
+        // A URL whose host is not the IP is the public name.
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(authority, |(host, _)| host);
+        let host = (!host.is_empty() && !host.starts_with('[') && host.parse::<IpAddr>().is_err())
+            .then(|| host.to_owned());
         let endpoint = match (b.ip, b.port) {
-            (Some(ip), Some(port)) => Some(Endpoint { scheme, ip, port }),
+            (Some(ip), Some(port)) => Some(Endpoint {
+                scheme,
+                ip,
+                port,
+                host,
+            }),
             _ => None,
         };
         let task = b.task_id.map(|id| TaskInfo {
@@ -179,6 +191,7 @@ mod tests {
                 scheme: "http".into(),
                 ip: "203.0.113.7".parse().unwrap(),
                 port: 3000,
+                host: None,
             }),
             message: "Grafana is running".into(),
             reason: None,
@@ -217,6 +230,38 @@ mod tests {
         assert_eq!(v["cost"]["perHour"], 0.0173);
         let back: Status = serde_json::from_value(v).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn a_public_name_survives_the_wire_form() {
+        for (host, port, url) in [
+            (
+                Some("grafana.example.com"),
+                443,
+                "https://grafana.example.com",
+            ),
+            (
+                Some("grafana.example.com"),
+                8443,
+                "https://grafana.example.com:8443",
+            ),
+            (None, 3000, "https://203.0.113.7:3000"),
+        ] {
+            let s = Status {
+                endpoint: Some(Endpoint {
+                    scheme: "https".into(),
+                    ip: "203.0.113.7".parse().unwrap(),
+                    port,
+                    host: host.map(str::to_owned),
+                }),
+                ..serde_json::from_value(json!({"status": "running", "message": "m", "runningCount": 1, "desiredCount": 1})).unwrap()
+            };
+            let v = serde_json::to_value(&s).unwrap();
+            assert_eq!(v["url"], url);
+            assert_eq!(v["ip"], "203.0.113.7");
+            let back: Status = serde_json::from_value(v).unwrap();
+            assert_eq!(back, s, "{url}");
+        }
     }
 
     #[test]

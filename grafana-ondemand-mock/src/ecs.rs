@@ -5,8 +5,8 @@ use crate::timing::Timing;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    DesiredStatus, Error, LogPage, NetworkInterface, Platform, Result, ServiceSnapshot, TaskPage,
-    TaskPhase, TaskSize, TaskSnapshot,
+    AddressRecord, DesiredStatus, Error, LogPage, NetworkInterface, Platform, RecordChange, Result,
+    ServiceSnapshot, TaskPage, TaskPhase, TaskSize, TaskSnapshot,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -185,6 +185,39 @@ impl SimulatedEcs {
         m.wall(m.now)
     }
 
+    // ---- Route 53 and EventBridge ----------------------------------------------------------
+
+    /// Adds a Route 53 hosted zone for `domain` (such as `example.com`) with this id.
+    pub fn add_hosted_zone(&self, zone_id: &str, domain: &str) {
+        self.model()
+            .zones
+            .insert(zone_id.to_owned(), crate::zone::SimZone::new(domain));
+    }
+
+    /// The A and AAAA record sets of `name` in the zone (empty for an unknown zone).
+    pub fn records(&self, zone_id: &str, name: &str) -> Vec<AddressRecord> {
+        self.model()
+            .zones
+            .get(zone_id)
+            .map(|z| z.address_records(name))
+            .unwrap_or_default()
+    }
+
+    /// Someone else sets the record (the console, an old controller): drift to correct.
+    pub fn set_record(&self, zone_id: &str, name: &str, record: AddressRecord) {
+        if let Some(zone) = self.model().zones.get_mut(zone_id) {
+            // An upsert of one record set is always a valid batch.
+            let _ = zone.change(name, &[RecordChange::Upsert(record)]);
+        }
+    }
+
+    /// The events EventBridge would have delivered since the last call, oldest first, as
+    /// JSON in the shape AWS documents: "ECS Task State Change" for every phase a task
+    /// entered, "ECS Service Action" for every placement failure.
+    pub fn take_events(&self) -> Vec<serde_json::Value> {
+        self.model().take_events()
+    }
+
     // ---- what tests look at -------------------------------------------------------------
 
     /// The service's tags.
@@ -358,6 +391,36 @@ impl SimulatedEcs {
         })?
     }
 
+    pub(crate) fn op_address_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+    ) -> std::result::Result<Vec<AddressRecord>, CallFault> {
+        self.call("ListResourceRecordSets", false, |m| {
+            m.zones
+                .get(zone_id)
+                .map(|z| z.address_records(name))
+                .ok_or_else(|| {
+                    CallFault::NoSuchHostedZone(format!("No hosted zone found with ID: {zone_id}"))
+                })
+        })?
+    }
+
+    pub(crate) fn op_change_address_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+        changes: &[RecordChange],
+    ) -> std::result::Result<(), CallFault> {
+        self.call("ChangeResourceRecordSets", false, |m| {
+            let zone = m.zones.get_mut(zone_id).ok_or_else(|| {
+                CallFault::NoSuchHostedZone(format!("No hosted zone found with ID: {zone_id}"))
+            })?;
+            zone.change(name, changes)
+                .map_err(CallFault::InvalidChangeBatch)
+        })?
+    }
+
     fn fault(&self, fault: CallFault, action: &str) -> Error {
         match fault {
             CallFault::Throttled => Error::Throttled {
@@ -373,9 +436,10 @@ impl SimulatedEcs {
                     service: m.service.clone(),
                 }
             }
-            CallFault::InvalidParameter(message) | CallFault::ResourceNotFound(message) => {
-                Error::backend(action, message)
-            }
+            CallFault::InvalidParameter(message)
+            | CallFault::ResourceNotFound(message)
+            | CallFault::InvalidChangeBatch(message)
+            | CallFault::NoSuchHostedZone(message) => Error::backend(action, message),
         }
     }
 
@@ -448,6 +512,23 @@ impl Platform for SimulatedEcs {
         self.latency().await;
         self.op_request_log(task_id, since, filter, page.as_deref())
             .map_err(|f| self.fault(f, "logs:FilterLogEvents"))
+    }
+
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>> {
+        self.latency().await;
+        self.op_address_records(zone_id, name)
+            .map_err(|f| self.fault(f, "route53:ListResourceRecordSets"))
+    }
+
+    async fn change_address_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+        changes: &[RecordChange],
+    ) -> Result<()> {
+        self.latency().await;
+        self.op_change_address_records(zone_id, name, changes)
+            .map_err(|f| self.fault(f, "route53:ChangeResourceRecordSets"))
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -1,6 +1,6 @@
 //! A simulated ECS and EC2 for grafana-ondemand: a model of a service, its tasks moving
-//! through their lifecycle and their ENIs, on tokio time, with faults to inject and calls
-//! counted. The core's [`Controller`](grafana_ondemand_core::Controller) runs on it
+//! through their lifecycle and their ENIs, its Route 53 zone and the events EventBridge
+//! delivers, on tokio time, with faults to inject and calls counted. The core's [`Controller`](grafana_ondemand_core::Controller) runs on it
 //! unchanged, so every behaviour can be tried offline, in milliseconds under paused time.
 //!
 //! ```
@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod ecs;
+mod events;
 mod log_filter;
 mod model;
 mod probe;
@@ -28,6 +29,7 @@ mod stand_in;
 mod timing;
 #[cfg(feature = "wire")]
 pub mod wire;
+mod zone;
 
 pub use ecs::SimulatedEcs;
 pub use log_filter::LogFilter;

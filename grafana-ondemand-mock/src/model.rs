@@ -65,6 +65,10 @@ pub enum CallFault {
     InvalidParameter(String),
     /// A log stream or group that does not exist.
     ResourceNotFound(String),
+    /// Route 53 refused a change batch, with its sentence.
+    InvalidChangeBatch(String),
+    /// No hosted zone has this id.
+    NoSuchHostedZone(String),
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +156,13 @@ pub(crate) struct Model {
     pub task_size: TaskSize,
     /// Tags another client sets while the next call of an operation is in flight.
     pub meanwhile: Vec<(String, String, String)>,
+    /// Route 53 hosted zones, by id.
+    pub zones: BTreeMap<String, crate::zone::SimZone>,
+    /// Placement failures ECS reported as "ECS Service Action" events: when, and the reason.
+    pub placement_failures: Vec<(Instant, String)>,
+    /// EventBridge delivery: task state changes delivered so far, by task ARN, and service
+    /// actions delivered so far.
+    pub delivered: (BTreeMap<String, usize>, usize),
     epoch: (Instant, DateTime<Utc>),
 }
 
@@ -206,6 +217,9 @@ impl Model {
                 spot: false,
             },
             meanwhile: Vec::new(),
+            zones: BTreeMap::new(),
+            placement_failures: Vec::new(),
+            delivered: (BTreeMap::new(), 0),
             epoch: (now, Utc::now()),
         };
         model.new_deployment();
@@ -446,6 +460,7 @@ impl Model {
                 "(service {}) was unable to place a task. Reason: {message}",
                 self.service
             ));
+            self.placement_failures.push((self.now, message));
             self.next_launch_at = self.now + self.timing.relaunch_delay;
             return;
         }

@@ -4,20 +4,21 @@
 //! errors as `{"__type": ..., "message": ...}` with `x-amzn-ErrorType`), and so does CloudWatch
 //! Logs (`X-Amz-Target: Logs_20140328.FilterLogEvents`); EC2 speaks the query
 //! protocol (form-encoded `Action=DescribeNetworkInterfaces`, XML answers, `<Response><Errors>`
-//! errors). Answers are written in the shape AWS documents and returns, field by field, from
+//! errors); Route 53 speaks REST-XML (`/2013-04-01/hostedzone/{id}/rrset`). Answers are written in the shape AWS documents and returns, field by field, from
 //! the model's state — not with the SDK's serializers — so the real SDK clients can be pointed
 //! at [`WireStub::uri`] (`endpoint_url`, or `AWS_ENDPOINT_URL`).
+
+mod route53;
 
 use crate::ecs::SimulatedEcs;
 use crate::model::{CallFault, Model};
 use grafana_ondemand_core::{DesiredStatus, ServiceSnapshot, TaskSnapshot};
 use serde_json::{Value, json};
 use std::time::Duration;
-use wiremock::matchers::{body_string_contains, header_exists, method};
+use wiremock::matchers::{body_string_contains, header_exists, method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "eu-west-3";
+use crate::events::{ACCOUNT, REGION};
 
 /// A running HTTP server that answers ECS and EC2 calls from a [`SimulatedEcs`].
 #[derive(Debug)]
@@ -46,6 +47,13 @@ impl WireStub {
         Mock::given(method("POST"))
             .and(body_string_contains("Action=DescribeNetworkInterfaces"))
             .respond_with(Ec2Wire {
+                ecs: ecs.clone(),
+                delay,
+            })
+            .mount(&server)
+            .await;
+        Mock::given(path_regex("^/2013-04-01/hostedzone/[^/]+/rrset/?$"))
+            .respond_with(route53::Route53Wire {
                 ecs: ecs.clone(),
                 delay,
             })
@@ -121,6 +129,9 @@ fn fault_response(fault: CallFault) -> ResponseTemplate {
         ),
         CallFault::InvalidParameter(message) => ecs_error("InvalidParameterException", &message),
         CallFault::ResourceNotFound(message) => ecs_error("ResourceNotFoundException", &message),
+        CallFault::InvalidChangeBatch(message) | CallFault::NoSuchHostedZone(message) => {
+            ecs_error("InvalidParameterException", &message)
+        }
     }
 }
 
@@ -632,9 +643,12 @@ impl Respond for Ec2Wire {
             Err(CallFault::ServiceNotFound) => {
                 ec2_error(400, "InvalidParameterValue", "unexpected")
             }
-            Err(CallFault::InvalidParameter(message) | CallFault::ResourceNotFound(message)) => {
-                ec2_error(400, "InvalidParameterValue", &message)
-            }
+            Err(
+                CallFault::InvalidParameter(message)
+                | CallFault::ResourceNotFound(message)
+                | CallFault::InvalidChangeBatch(message)
+                | CallFault::NoSuchHostedZone(message),
+            ) => ec2_error(400, "InvalidParameterValue", &message),
         };
         response.set_delay(self.delay)
     }

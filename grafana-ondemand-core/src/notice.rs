@@ -1,0 +1,449 @@
+//! Word when things change: ECS's events turned into notices for people, each sent once.
+//!
+//! ECS reports every phase change of a task as an "ECS Task State Change" event and a task it
+//! cannot place as an "ECS Service Action" event, through EventBridge. [`PlatformEvent`] reads
+//! the documented shapes; [`notice_for`] decides, purely, what people are told; the
+//! [`ANNOUNCED_TAG`] service tag remembers what was told, so that EventBridge's duplicate
+//! deliveries and out-of-order events are not told twice.
+
+use crate::error::Result;
+use crate::session::StopRecord;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The service tag that remembers the notices sent: `<task id>:<kind>` for the last few tasks.
+pub const ANNOUNCED_TAG: &str = "grafana-ondemand:announced";
+
+/// Tasks remembered in [`ANNOUNCED_TAG`] (a tag value holds 256 characters).
+const ANNOUNCED_KEPT: usize = 4;
+
+/// An event of the platform about this service, as EventBridge delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformEvent {
+    /// "ECS Task State Change": a task of the service changed phase.
+    Task(TaskEvent),
+    /// "ECS Service Action" `SERVICE_TASK_PLACEMENT_FAILURE`: ECS could not place a task.
+    PlacementFailure {
+        /// The service's ARN.
+        service_arn: String,
+        /// ECS's reason, such as `RESOURCE:FARGATE`.
+        reason: String,
+    },
+    /// Anything else from ECS (other service actions, deployment events): nothing to tell.
+    Other(String),
+}
+
+/// The fields of an "ECS Task State Change" event a notice needs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskEvent {
+    /// The task's ARN.
+    pub task_arn: String,
+    /// `service:<name>` for a service's tasks.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// The phase it is in: PROVISIONING, PENDING, ACTIVATING, RUNNING, … STOPPED.
+    pub last_status: String,
+    /// RUNNING or STOPPED.
+    pub desired_status: String,
+    /// Why it stopped: `EssentialContainerExited`, `TaskFailedToStart`, …
+    #[serde(default)]
+    pub stop_code: Option<String>,
+    /// ECS's sentence for the stop.
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
+    /// When its containers started; absent for a task that never ran.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    /// Its containers, for their exit reasons.
+    #[serde(default)]
+    pub containers: Vec<ContainerState>,
+    /// Increases with every change of the task: tells a later event from an earlier one.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// A container in a task event.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerState {
+    /// The container's name.
+    pub name: String,
+    /// Its exit code, once exited.
+    #[serde(default)]
+    pub exit_code: Option<i64>,
+    /// Why it stopped (`CannotPullContainerError: …`), when ECS says.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl TaskEvent {
+    /// The short task id.
+    pub fn task_id(&self) -> &str {
+        self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
+    }
+}
+
+/// The EventBridge envelope.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    source: String,
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+    #[serde(default)]
+    resources: Vec<String>,
+    detail: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceAction {
+    event_name: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl PlatformEvent {
+    /// Reads an EventBridge event from ECS; `None` when `value` is not an EventBridge event
+    /// from ECS at all, an error when it claims to be one but is malformed.
+    pub fn from_eventbridge(
+        value: &serde_json::Value,
+    ) -> Option<std::result::Result<Self, String>> {
+        let envelope: Envelope = serde_json::from_value(value.clone()).ok()?;
+        if envelope.source != "aws.ecs" {
+            return None;
+        }
+        Some(match envelope.detail_type.as_str() {
+            "ECS Task State Change" => serde_json::from_value(envelope.detail)
+                .map(PlatformEvent::Task)
+                .map_err(|e| format!("an ECS Task State Change event without its fields: {e}")),
+            "ECS Service Action" => serde_json::from_value::<ServiceAction>(envelope.detail)
+                .map(|a| {
+                    if a.event_name == "SERVICE_TASK_PLACEMENT_FAILURE" {
+                        PlatformEvent::PlacementFailure {
+                            service_arn: envelope.resources.first().cloned().unwrap_or_default(),
+                            reason: a.reason.unwrap_or_else(|| "no reason given".into()),
+                        }
+                    } else {
+                        PlatformEvent::Other(a.event_name)
+                    }
+                })
+                .map_err(|e| format!("an ECS Service Action event without its fields: {e}")),
+            other => Ok(PlatformEvent::Other(other.to_owned())),
+        })
+    }
+}
+
+/// What a notice tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeKind {
+    /// A task was asked for and is on its way.
+    Started,
+    /// The task runs; the URL goes with it.
+    Running,
+    /// It stopped, and why.
+    Stopped,
+    /// It failed, with ECS's reason.
+    Failed,
+}
+
+impl NoticeKind {
+    /// The word in the wire form and the tag.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Started => "started",
+            NoticeKind::Running => "running",
+            NoticeKind::Stopped => "stopped",
+            NoticeKind::Failed => "failed",
+        }
+    }
+
+    /// Later in a task's life: a notice never follows one of a higher rank for the same task.
+    fn rank(self) -> u8 {
+        match self {
+            NoticeKind::Started => 1,
+            NoticeKind::Running => 2,
+            NoticeKind::Stopped | NoticeKind::Failed => 3,
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            NoticeKind::Started,
+            NoticeKind::Running,
+            NoticeKind::Stopped,
+            NoticeKind::Failed,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A notice for people: what happened, to which task, and the sentence to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// What happened.
+    pub kind: NoticeKind,
+    /// The task it happened to (for a placement failure, the deployment).
+    pub subject: String,
+    /// The sentence people read, such as "Grafana is running: https://grafana.example.com".
+    pub text: String,
+    /// Where it answers, for `running`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Why, for `stopped` and `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What the controller knows besides the event when it decides on a notice.
+#[derive(Debug, Clone, Default)]
+pub struct NoticeContext<'a> {
+    /// The name people know the service by ("Grafana").
+    pub display_name: &'a str,
+    /// The service's tags (the stop record).
+    pub tags: Option<&'a BTreeMap<String, String>>,
+    /// Where the event's task answers, when known.
+    pub url: Option<String>,
+    /// Whether the service is still asked to run (a task replaced in a deployment).
+    pub service_wanted: bool,
+    /// The primary deployment's id, which names a placement failure.
+    pub deployment: Option<&'a str>,
+}
+
+/// The notice an event calls for, if any; pure.
+pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Notice> {
+    let name = ctx.display_name;
+    match event {
+        PlatformEvent::Task(t) => {
+            let notice = |kind, text: String, url, reason| Notice {
+                kind,
+                subject: t.task_id().to_owned(),
+                text,
+                url,
+                reason,
+            };
+            match (t.last_status.as_str(), t.desired_status.as_str()) {
+                ("PROVISIONING" | "PENDING" | "ACTIVATING", "RUNNING") => Some(notice(
+                    NoticeKind::Started,
+                    format!("{name} is starting (task {}).", t.task_id()),
+                    None,
+                    None,
+                )),
+                ("RUNNING", "RUNNING") => {
+                    let url = ctx.url.clone();
+                    let text = match &url {
+                        Some(url) => format!("{name} is running: {url}"),
+                        None => format!("{name} is running."),
+                    };
+                    Some(notice(NoticeKind::Running, text, url, None))
+                }
+                ("STOPPED", _) => {
+                    if let Some(reason) = failure(t) {
+                        return Some(notice(
+                            NoticeKind::Failed,
+                            format!("{name} failed: {reason}"),
+                            None,
+                            Some(reason),
+                        ));
+                    }
+                    // A task replaced while the service still runs (a deployment) is no stop
+                    // of the service.
+                    if ctx.service_wanted
+                        && t.stop_code.as_deref() == Some("ServiceSchedulerInitiated")
+                    {
+                        return None;
+                    }
+                    let reason = ctx
+                        .tags
+                        .and_then(StopRecord::read)
+                        .filter(|r| t.started_at.is_none_or(|s| r.at >= s))
+                        .map(|r| r.to_string())
+                        .or_else(|| t.stopped_reason.clone())
+                        .unwrap_or_else(|| "no reason given".into());
+                    Some(notice(
+                        NoticeKind::Stopped,
+                        format!("{name} stopped: {reason}."),
+                        None,
+                        Some(reason),
+                    ))
+                }
+                _ => None,
+            }
+        }
+        PlatformEvent::PlacementFailure { reason, .. } => {
+            let reason = format!("ECS could not place a task ({reason})");
+            Some(Notice {
+                kind: NoticeKind::Failed,
+                subject: ctx
+                    .deployment
+                    .map(|d| d.rsplit('/').next().unwrap_or(d).to_owned())
+                    .unwrap_or_else(|| "placement".into()),
+                text: format!("{name} failed to start: {reason}."),
+                url: None,
+                reason: Some(reason),
+            })
+        }
+        PlatformEvent::Other(_) => None,
+    }
+}
+
+/// Why a stopped task failed, or `None` when it stopped as asked.
+fn failure(t: &TaskEvent) -> Option<String> {
+    let container_reason = || {
+        t.containers
+            .iter()
+            .find_map(|c| c.reason.clone())
+            .or_else(|| {
+                t.containers
+                    .iter()
+                    .find(|c| c.exit_code.is_some_and(|code| code != 0))
+                    .map(|c| {
+                        format!(
+                            "container {} exited with code {}",
+                            c.name,
+                            c.exit_code.unwrap_or_default()
+                        )
+                    })
+            })
+    };
+    let ecs = t.stopped_reason.clone().unwrap_or_else(|| "stopped".into());
+    match t.stop_code.as_deref() {
+        Some("TaskFailedToStart") | Some("EssentialContainerExited") => {
+            Some(match container_reason() {
+                Some(why) if !ecs.contains(&why) => format!("{ecs}: {why}"),
+                _ => ecs,
+            })
+        }
+        _ if t.started_at.is_none() && t.desired_status == "STOPPED" && t.stop_code.is_none() => {
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Whether the notice was already sent, by the [`ANNOUNCED_TAG`] value.
+pub fn already_announced(tag: Option<&str>, notice: &Notice) -> bool {
+    announced(tag)
+        .iter()
+        .any(|(subject, kind)| *subject == notice.subject && kind.rank() >= notice.kind.rank())
+}
+
+/// The [`ANNOUNCED_TAG`] value after sending `notice`: it first, then the last few others.
+pub fn announced_tag(tag: Option<&str>, notice: &Notice) -> String {
+    let mut entries = vec![(notice.subject.clone(), notice.kind)];
+    entries.extend(
+        announced(tag)
+            .into_iter()
+            .filter(|(subject, _)| *subject != notice.subject)
+            .take(ANNOUNCED_KEPT - 1),
+    );
+    entries
+        .iter()
+        .map(|(subject, kind)| format!("{subject}:{}", kind.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn announced(tag: Option<&str>) -> Vec<(String, NoticeKind)> {
+    tag.unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|entry| {
+            let (subject, kind) = entry.rsplit_once(':')?;
+            Some((subject.to_owned(), NoticeKind::parse(kind)?))
+        })
+        .collect()
+}
+
+/// Where notices go: a webhook, an SNS topic, or several.
+#[async_trait]
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    /// Sends one notice; an error means it was not delivered.
+    async fn send(&self, notice: &Notice) -> Result<()>;
+}
+
+/// Every notifier of a list, each tried; fails if any failed (after trying all).
+#[async_trait]
+impl Notifier for Vec<std::sync::Arc<dyn Notifier>> {
+    async fn send(&self, notice: &Notice) -> Result<()> {
+        let mut first_error = None;
+        for notifier in self {
+            if let Err(e) = notifier.send(notice).await {
+                tracing::warn!(error = %e, kind = notice.kind.as_str(), "a notice was not delivered");
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// A webhook taking `{"text": …}` (Slack's incoming webhooks, Mattermost, Google Chat, and
+/// anything reading JSON), with the notice's fields under `"notice"`.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Webhook {
+    /// A webhook at `url` (https, or http on loopback for tests).
+    pub fn new(url: impl Into<String>) -> Result<Self> {
+        let url = url.into();
+        let parsed = reqwest::Url::parse(&url).map_err(|e| {
+            crate::Error::invalid_config(
+                "NOTIFY_WEBHOOK",
+                format!("the webhook URL is not a URL ({e})"),
+            )
+        })?;
+        let loopback = parsed.host_str().is_some_and(|h| {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+        if parsed.scheme() != "https" && !loopback {
+            return Err(crate::Error::invalid_config(
+                "NOTIFY_WEBHOOK",
+                "the webhook URL must be https: its URL is a secret, and so are the notices",
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| {
+                crate::Error::invalid_config("NOTIFY_WEBHOOK", format!("no HTTP client ({e})"))
+            })?;
+        Ok(Webhook { client, url })
+    }
+}
+
+#[async_trait]
+impl Notifier for Webhook {
+    async fn send(&self, notice: &Notice) -> Result<()> {
+        let body = serde_json::json!({ "text": notice.text, "notice": notice });
+        let answer = self
+            .client
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| crate::Error::NotDelivered {
+                channel: "the webhook".into(),
+                problem: if e.is_timeout() {
+                    "it did not answer within 5 s".into()
+                } else {
+                    "it could not be reached".into()
+                },
+            })?;
+        if !answer.status().is_success() {
+            return Err(crate::Error::NotDelivered {
+                channel: "the webhook".into(),
+                problem: format!("it answered HTTP {}", answer.status().as_u16()),
+            });
+        }
+        Ok(())
+    }
+}

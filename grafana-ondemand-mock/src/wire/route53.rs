@@ -1,0 +1,239 @@
+//! Route 53's REST-XML protocol over the simulated hosted zones: `GET` and `POST`
+//! `/2013-04-01/hostedzone/{id}/rrset`, answers and errors in the shapes Route 53 returns.
+//! Names come back with their trailing dot, record sets in Route 53's order (by name with
+//! its labels reversed, then type), several names per page: a client must pick its own.
+
+use crate::ecs::SimulatedEcs;
+use crate::model::CallFault;
+use crate::zone::fqdn;
+use grafana_ondemand_core::{AddressRecord, RecordChange, RecordType};
+use std::time::Duration;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+const NS: &str = "https://route53.amazonaws.com/doc/2013-04-01/";
+
+#[derive(Debug)]
+pub(super) struct Route53Wire {
+    pub ecs: SimulatedEcs,
+    pub delay: Duration,
+}
+
+fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    let xml = format!(
+        "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>8b1a2c3d-0e4f-4a5b-9c6d-7e8f9a0b1c2d</RequestId></ErrorResponse>",
+        escape(message)
+    );
+    ResponseTemplate::new(status).set_body_raw(xml, "text/xml")
+}
+
+fn fault(f: CallFault) -> ResponseTemplate {
+    match f {
+        CallFault::Throttled => error(400, "Throttling", "Rate exceeded"),
+        CallFault::AccessDenied => error(
+            403,
+            "AccessDenied",
+            "User: arn:aws:sts::123456789012:assumed-role/controller/fn is not authorized to perform: route53:ChangeResourceRecordSets",
+        ),
+        CallFault::NoSuchHostedZone(m) => error(404, "NoSuchHostedZone", &m),
+        CallFault::InvalidChangeBatch(m) => error(400, "InvalidChangeBatch", &m),
+        CallFault::InvalidParameter(m) | CallFault::ResourceNotFound(m) => {
+            error(400, "InvalidInput", &m)
+        }
+        CallFault::ServiceNotFound => error(400, "InvalidInput", "not a Route 53 error"),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The text of every `<tag>…</tag>` in `xml`, in order.
+fn all<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        out.push(&after[..end]);
+        rest = &after[end + close.len()..];
+    }
+    out
+}
+
+fn first<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    all(xml, tag).into_iter().next()
+}
+
+/// Route 53's order: by name with its labels reversed, then by type.
+fn order_key(name: &str, kind: RecordType) -> (Vec<String>, RecordType) {
+    (
+        name.trim_end_matches('.')
+            .split('.')
+            .rev()
+            .map(str::to_owned)
+            .collect(),
+        kind,
+    )
+}
+
+impl Route53Wire {
+    fn list(&self, zone_id: &str, request: &Request) -> ResponseTemplate {
+        let query: Vec<(String, String)> = request
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let kind = match get("type").as_deref() {
+            None => None,
+            Some("A") => Some(RecordType::A),
+            Some("AAAA") => Some(RecordType::Aaaa),
+            Some(other) => {
+                return error(
+                    400,
+                    "InvalidInput",
+                    &format!("The simulated zone has no {other} records"),
+                );
+            }
+        };
+        if kind.is_some() && get("name").is_none() {
+            return error(400, "InvalidInput", "A type requires a name");
+        }
+        let max: usize = get("maxitems").and_then(|m| m.parse().ok()).unwrap_or(300);
+        let listed = self.ecs.call("ListResourceRecordSets", false, |m| {
+            let zone = m.zones.get(zone_id).ok_or_else(|| {
+                CallFault::NoSuchHostedZone(format!("No hosted zone found with ID: {zone_id}"))
+            })?;
+            let mut all: Vec<(String, RecordType, AddressRecord)> = zone
+                .records
+                .iter()
+                .map(|((n, t), r)| (n.clone(), *t, r.clone()))
+                .collect();
+            all.sort_by_key(|(n, t, _)| order_key(n, *t));
+            let from = get("name").map(|n| order_key(&fqdn(&n), kind.unwrap_or(RecordType::A)));
+            Ok(all
+                .into_iter()
+                .filter(|(n, t, _)| from.as_ref().is_none_or(|f| order_key(n, *t) >= *f))
+                .collect::<Vec<_>>())
+        });
+        let all = match listed.and_then(|r| r) {
+            Ok(all) => all,
+            Err(f) => return fault(f),
+        };
+        let page: String = all
+            .iter()
+            .take(max)
+            .map(|(name, kind, r)| {
+                format!(
+                    "<ResourceRecordSet><Name>{name}</Name><Type>{}</Type><TTL>{}</TTL><ResourceRecords><ResourceRecord><Value>{}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>",
+                    kind.as_str(),
+                    r.ttl,
+                    r.value
+                )
+            })
+            .collect();
+        let next = all.get(max).map(|(name, kind, _)| {
+            format!(
+                "<NextRecordName>{name}</NextRecordName><NextRecordType>{}</NextRecordType>",
+                kind.as_str()
+            )
+        });
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListResourceRecordSetsResponse xmlns=\"{NS}\"><ResourceRecordSets>{page}</ResourceRecordSets><IsTruncated>{}</IsTruncated>{}<MaxItems>{max}</MaxItems></ListResourceRecordSetsResponse>",
+            next.is_some(),
+            next.unwrap_or_default()
+        );
+        ResponseTemplate::new(200).set_body_raw(xml, "text/xml")
+    }
+
+    fn change(&self, zone_id: &str, body: &str) -> ResponseTemplate {
+        let mut name = None;
+        let mut batch = Vec::new();
+        for change in all(body, "Change") {
+            let (Some(action), Some(n), Some(kind), Some(ttl)) = (
+                first(change, "Action"),
+                first(change, "Name"),
+                first(change, "Type"),
+                first(change, "TTL").and_then(|t| t.parse::<u32>().ok()),
+            ) else {
+                return error(
+                    400,
+                    "InvalidInput",
+                    "A change needs an Action, a Name, a Type and a TTL",
+                );
+            };
+            let values = all(change, "Value");
+            let [value] = values.as_slice() else {
+                return error(
+                    400,
+                    "InvalidChangeBatch",
+                    "The simulated zone holds one value per record set",
+                );
+            };
+            let Ok(value) = value.parse::<std::net::IpAddr>() else {
+                return error(
+                    400,
+                    "InvalidChangeBatch",
+                    &format!("ARRDATAIllegalIPv4Address ({value} is not an address)"),
+                );
+            };
+            let record = AddressRecord { value, ttl };
+            if record.kind().as_str() != kind {
+                return error(
+                    400,
+                    "InvalidChangeBatch",
+                    &format!("{value} is not valid for a {kind} record"),
+                );
+            }
+            if name.get_or_insert_with(|| fqdn(n)) != &fqdn(n) {
+                return error(
+                    400,
+                    "InvalidInput",
+                    "The simulated zone takes one name per batch",
+                );
+            }
+            batch.push(match action {
+                "UPSERT" => RecordChange::Upsert(record),
+                "DELETE" => RecordChange::Delete(record),
+                "CREATE" => {
+                    return error(400, "InvalidInput", "CREATE is not simulated: use UPSERT");
+                }
+                other => return error(400, "InvalidInput", &format!("Invalid action {other}")),
+            });
+        }
+        let Some(name) = name else {
+            return error(400, "InvalidInput", "The change batch is empty");
+        };
+        match self.ecs.op_change_address_records(zone_id, &name, &batch) {
+            Ok(()) => {
+                let xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ChangeResourceRecordSetsResponse xmlns=\"{NS}\"><ChangeInfo><Id>/change/C2682N5HXP0BZ4</Id><Status>PENDING</Status><SubmittedAt>{}</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>",
+                    self.ecs
+                        .now()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                );
+                ResponseTemplate::new(200).set_body_raw(xml, "text/xml")
+            }
+            Err(f) => fault(f),
+        }
+    }
+}
+
+impl Respond for Route53Wire {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path();
+        let zone_id = path
+            .trim_start_matches("/2013-04-01/hostedzone/")
+            .trim_end_matches('/')
+            .trim_end_matches("/rrset");
+        let response = match request.method.as_str() {
+            "GET" => self.list(zone_id, request),
+            "POST" => self.change(zone_id, &String::from_utf8_lossy(&request.body)),
+            other => error(400, "InvalidInput", &format!("{other} is not simulated")),
+        };
+        response.set_delay(self.delay)
+    }
+}
