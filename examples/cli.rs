@@ -135,6 +135,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         region: cli.region,
         simulated_by_default: true,
         readiness: None,
+        webhook: None,
     };
     // A simulated world lives as long as its backend: held until the end of the command.
     let mut _backend = None;

@@ -10,15 +10,18 @@
 //! reach the task), `ACTIVITY_LOG_GROUP` (the task's log group, for its use), and for access
 //! `ACCESS_TOKEN_PARAMETER` (an SSM SecureString read once at cold start) or `ACCESS_TOKEN`,
 //! `PROTECT_STATUS`, `ALLOWED_ORIGINS`. Every answer fits in what the invocation has left.
+//! An EventBridge rule delivers ECS's task state changes and placement failures: with
+//! `PUBLIC_NAME` and `DNS_ZONE_ID` the name follows the task, and with `NOTIFY_TOPIC_ARN`
+//! and/or `NOTIFY_WEBHOOK_PARAMETER` (an SSM SecureString holding the URL) people are told.
 //!
 //! ```sh
 //! pip install cargo-lambda
 //! cargo lambda build --release --x86-64 --example lambda --output-format zip
 //! ```
 
-use grafana_ondemand::ReadinessSource;
 use grafana_ondemand::api::{Access, Api, DEFAULT_BUDGET};
 use grafana_ondemand::backend::{Settings, connect};
+use grafana_ondemand::{EventHandler, PlatformEvent, ReadinessSource};
 use lambda_http::lambda_runtime::{self, Context, LambdaEvent};
 use lambda_http::request::LambdaRequest;
 use lambda_http::tower::Service;
@@ -38,6 +41,8 @@ const SCHEDULED: &str = "grafana-ondemand";
 enum Invocation {
     /// The schedule's tick: stop Grafana if its session policy says so.
     Reap,
+    /// An ECS event through EventBridge: point the name, tell people.
+    Event(PlatformEvent),
     /// A request through API Gateway or a function URL.
     Http(Box<LambdaRequest>),
 }
@@ -50,9 +55,14 @@ impl<'de> serde::Deserialize<'de> for Invocation {
             Some(other) => Err(serde::de::Error::custom(format!(
                 "unknown scheduled task `{other}`: the schedule sends {{\"{SCHEDULED}\": \"reap\"}}"
             ))),
-            None => LambdaRequest::deserialize(value)
-                .map(|r| Invocation::Http(Box::new(r)))
-                .map_err(serde::de::Error::custom),
+            None => match PlatformEvent::from_eventbridge(&value) {
+                Some(event) => event
+                    .map(Invocation::Event)
+                    .map_err(serde::de::Error::custom),
+                None => LambdaRequest::deserialize(value)
+                    .map(|r| Invocation::Http(Box::new(r)))
+                    .map_err(serde::de::Error::custom),
+            },
         }
     }
 }
@@ -87,13 +97,40 @@ async fn handler(api: &Api, event: Request) -> Result<Response<Body>, Infallible
 }
 
 /// One invocation: an HTTP request is answered in API Gateway's shape; the schedule's tick
-/// reaps and answers what it did (a failed tick is logged, and the next one tries again).
-async fn invoke(api: &Api, event: LambdaEvent<Invocation>) -> Result<Value, Infallible> {
+/// reaps and answers what it did (a failed tick is logged, and the next one tries again); an
+/// ECS event is handled, and a failure is the invocation's, so that Lambda delivers the
+/// event again (asynchronous invocations are retried twice).
+async fn invoke(
+    api: &Api,
+    events: &dyn EventHandler,
+    service: &str,
+    event: LambdaEvent<Invocation>,
+) -> Result<Value, lambda_http::Error> {
     let LambdaEvent { payload, context } = event;
     match payload {
+        Invocation::Event(event) if !event.concerns(service) => {
+            tracing::debug!(?event, "an event about another service: ignored");
+            Ok(json!({"ignored": "not about this service"}))
+        }
+        Invocation::Event(event) => {
+            let span = tracing::info_span!("event", request_id = %context.request_id);
+            let handled = tokio::time::timeout(budget(&context), events.handle_event(&event))
+                .instrument(span)
+                .await
+                .map_err(|_| "the event could not be handled in time")?
+                .inspect_err(|e| tracing::error!(error = %e, detail = ?e, "the event failed"))?;
+            Ok(json!({
+                "status": handled.status.state,
+                "notice": handled.notice,
+                "sent": handled.sent,
+            }))
+        }
         Invocation::Http(request) => {
             let mut adapter = Adapter::from(service_fn(|r| handler(api, r)));
-            let response = adapter.call(LambdaEvent::new(*request, context)).await?;
+            let response = adapter
+                .call(LambdaEvent::new(*request, context))
+                .await
+                .map_err(|e| match e {})?;
             Ok(serde_json::to_value(response).unwrap_or(Value::Null))
         }
         Invocation::Reap => {
@@ -119,13 +156,11 @@ async fn invoke(api: &Api, event: LambdaEvent<Invocation>) -> Result<Value, Infa
     }
 }
 
-/// The access token, read once: from SSM Parameter Store when `ACCESS_TOKEN_PARAMETER` is
-/// set (a SecureString, decrypted).
-async fn token() -> Result<Option<String>, lambda_http::Error> {
-    let Some(name) = std::env::var("ACCESS_TOKEN_PARAMETER")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
+/// A secret, read once at cold start from the SSM Parameter Store parameter named in the
+/// environment variable `var` (a SecureString, decrypted): the access token
+/// (`ACCESS_TOKEN_PARAMETER`), the webhook URL (`NOTIFY_WEBHOOK_PARAMETER`).
+async fn secret(var: &str, what: &str) -> Result<Option<String>, lambda_http::Error> {
+    let Some(name) = std::env::var(var).ok().filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -137,7 +172,7 @@ async fn token() -> Result<Option<String>, lambda_http::Error> {
         .await
         .map_err(|e| {
             format!(
-                "cannot read the access token from SSM parameter {name}: {}",
+                "cannot read the {what} from SSM parameter {name} ({var}): {}",
                 aws_sdk_ssm::error::DisplayErrorContext(e)
             )
         })?;
@@ -148,7 +183,7 @@ async fn token() -> Result<Option<String>, lambda_http::Error> {
         .filter(|v| !v.is_empty());
     Ok(Some(
         value
-            .ok_or_else(|| format!("SSM parameter {name} holds no token"))?
+            .ok_or_else(|| format!("SSM parameter {name} ({var}) holds no {what}"))?
             .to_owned(),
     ))
 }
@@ -163,15 +198,25 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_current_span(true)
         .without_time()
         .init();
+    let (token, webhook) = tokio::try_join!(
+        secret("ACCESS_TOKEN_PARAMETER", "access token"),
+        secret("NOTIFY_WEBHOOK_PARAMETER", "webhook URL")
+    )?;
     let backend = connect(Settings {
         simulated_by_default: false,
         readiness: Some(ReadinessSource::Ecs),
+        webhook,
         ..Settings::default()
     })
     .await?;
-    let api = Api::new(backend.controller, Access::from_env(token().await?)?);
+    let service = grafana_ondemand::setting("SERVICE_NAME").unwrap_or_default();
+    let api = Api::new(backend.controller, Access::from_env(token)?);
+    let events = backend.events;
     tracing::info!(backend = %backend.description, "ready");
-    lambda_runtime::run(lambda_runtime::service_fn(|event| invoke(&api, event))).await
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        invoke(&api, events.as_ref(), &service, event)
+    }))
+    .await
 }
 
 #[cfg(test)]

@@ -8,11 +8,17 @@
 //! status is shared among all watchers (default 1000); `REAP_INTERVAL` how often it checks
 //! whether Grafana should stop by itself (default `1m`, or `off`; scaled by
 //! `SIMULATED_TIME_SCALE` on the simulated backend, like `STARTUP_GRACE`, `IDLE_TIMEOUT` and
-//! `MAX_SESSION`).
+//! `MAX_SESSION`). On the simulated backend, the simulated ECS's events are handed to the
+//! controller every second, as EventBridge hands ECS's to the Lambda: with `PUBLIC_NAME` and
+//! `DNS_ZONE_ID` the simulated zone's record follows the task, and with `NOTIFY_WEBHOOK` the
+//! notices are posted.
 
 use grafana_ondemand::api::{Access, Api};
 use grafana_ondemand::backend::{BackendKind, Settings, connect};
-use grafana_ondemand::{ServiceController, SharedStatus, parse_limit, web};
+use grafana_ondemand::mock::SimulatedEcs;
+use grafana_ondemand::{
+    EventHandler, PlatformEvent, ServiceController, SharedStatus, parse_limit, web,
+};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +51,22 @@ async fn reaper(controller: Arc<dyn ServiceController>, every: Duration) {
     }
 }
 
+/// What EventBridge does for the Lambda, for the simulated ECS: hands its events over.
+async fn deliver_events(ecs: SimulatedEcs, events: Arc<dyn EventHandler>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        for event in ecs.take_events() {
+            let Some(Ok(event)) = PlatformEvent::from_eventbridge(&event) else {
+                continue;
+            };
+            if let Err(e) = events.handle_event(&event).await {
+                tracing::warn!(error = %e, "an event could not be handled");
+            }
+        }
+    }
+}
+
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let backend = connect(Settings {
         simulated_by_default: true,
@@ -70,6 +92,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     .map(|d| backend.scaled(d));
     if let Some(every) = every {
         tokio::spawn(reaper(controller.clone(), every));
+    }
+    if let Some(ecs) = backend.simulated.clone() {
+        tokio::spawn(deliver_events(ecs, backend.events.clone()));
     }
     let mut api = Api::new(controller, Access::from_env(None)?);
     if backend.kind == BackendKind::Simulated {

@@ -3,8 +3,8 @@
 use crate::aws::{Builder, request_log_from_env};
 use crate::mock::{SimulatedEcs, StandIn, Timing};
 use crate::{
-    Controller, Error, Prices, ReadinessSource, Result, ServiceController, ServiceProfile,
-    SessionPolicy, probe_for,
+    Controller, Error, EventHandler, HostedZone, Notifier, Prices, ReadinessSource, Result,
+    ServiceController, ServiceProfile, SessionPolicy, Webhook, probe_for,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,12 +52,16 @@ pub struct Settings {
     pub service: Option<String>,
     /// `AWS_REGION`, through the AWS chain.
     pub region: Option<String>,
+    /// `NOTIFY_WEBHOOK`: the URL notices are posted to (the Lambda reads it from SSM).
+    pub webhook: Option<String>,
 }
 
 /// A connected backend.
 pub struct Backend {
     /// The controller to call.
     pub controller: Arc<dyn ServiceController>,
+    /// The same controller, to hand the platform's events to.
+    pub events: Arc<dyn EventHandler>,
     /// Which backend this is.
     pub kind: BackendKind,
     /// One line for logs and pages: what is driven.
@@ -108,6 +112,8 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
     let mut profile = ServiceProfile::from_env()?;
     let policy = SessionPolicy::from_env()?;
     let prices = Prices::from_env()?;
+    let zone = HostedZone::from_env()?;
+    let webhook = settings.webhook.or_else(|| env("NOTIFY_WEBHOOK"));
     if env("READINESS").is_none()
         && let Some(readiness) = settings.readiness
     {
@@ -133,12 +139,17 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 .profile(profile)
                 .request_log(request_log_from_env())
                 .policy(policy)
-                .prices(prices);
+                .prices(prices)
+                .hosted_zone(zone)
+                .topic(env("NOTIFY_TOPIC_ARN"))
+                .webhook(webhook);
             if let Some(region) = settings.region {
                 builder = builder.region(region);
             }
+            let controller = Arc::new(builder.build_controller().await?);
             Ok(Backend {
-                controller: Arc::new(builder.build_controller().await?),
+                controller: controller.clone(),
+                events: controller,
                 kind,
                 description,
                 simulated: None,
@@ -172,14 +183,28 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 )
             })?;
             let probe = probe_for(&profile)?;
-            let controller = Controller::new(ecs.clone(), profile, probe)
+            let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
                 .with_policy(policy.scaled(scale))
                 .with_prices(prices);
+            if let (Some(zone), Some(name)) = (zone, &profile.public_name) {
+                // The simulated zone holds the name's parent domain.
+                ecs.add_hosted_zone(
+                    &zone.zone_id,
+                    name.split_once('.').map_or(name.as_str(), |(_, d)| d),
+                );
+                controller = controller.with_hosted_zone(zone)?;
+            }
+            if let Some(url) = webhook {
+                let notifier: Arc<dyn Notifier> = Arc::new(Webhook::new(url)?);
+                controller = controller.with_notifier(notifier);
+            }
+            let controller = Arc::new(controller);
             Ok(Backend {
                 controller: Arc::new(ScaledLeases {
-                    inner: controller,
+                    inner: controller.clone(),
                     scale,
                 }),
+                events: controller,
                 kind,
                 description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
                 simulated: Some(ecs),

@@ -241,6 +241,28 @@ impl World for OverTheWire {
         let probe = Arc::new(SimulatedProbe::new(self.stub.ecs().clone()));
         Box::new(Controller::new(platform, profile, probe))
     }
+    async fn named_controller(
+        &self,
+        profile: ServiceProfile,
+        zone: grafana_ondemand::HostedZone,
+        notifier: Arc<dyn grafana_ondemand::Notifier>,
+    ) -> Box<dyn crate::scenarios::Watcher> {
+        let platform = platform(
+            self.stub.ecs(),
+            self.stub.uri(),
+            "ondemand",
+            "grafana",
+            Some(test_credentials()),
+        )
+        .await;
+        let probe = Arc::new(SimulatedProbe::new(self.stub.ecs().clone()));
+        Box::new(
+            Controller::new(platform, profile, probe)
+                .with_hosted_zone(zone)
+                .expect("the profile has a name")
+                .with_notifier(notifier),
+        )
+    }
 }
 
 crate::scenario_suite!(OverTheWire::new().await);

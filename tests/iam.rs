@@ -76,9 +76,72 @@ pub fn call(request: &wiremock::Request) -> Call {
             context: BTreeMap::new(),
         };
     }
+    if let Some(zone) = request
+        .url
+        .path()
+        .strip_prefix("/2013-04-01/hostedzone/")
+        .and_then(|p| p.split('/').next())
+    {
+        let resources = vec![hosted_zone_arn(zone)];
+        if request.method.as_str() == "GET" {
+            return Call {
+                action: "route53:ListResourceRecordSets".into(),
+                resources,
+                context: BTreeMap::new(),
+            };
+        }
+        // The change's names (lowercase, no trailing dot), types and actions: multi-valued.
+        let body = String::from_utf8_lossy(&request.body);
+        let values = |tag: &str| -> String {
+            let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+            body.split(&open)
+                .skip(1)
+                .filter_map(|rest| rest.split(&close).next())
+                .map(|v| v.trim_end_matches('.').to_ascii_lowercase())
+                .map(|v| {
+                    if tag == "Name" {
+                        v
+                    } else {
+                        v.to_ascii_uppercase()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        return Call {
+            action: "route53:ChangeResourceRecordSets".into(),
+            resources,
+            context: BTreeMap::from([
+                (
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames".to_string(),
+                    values("Name"),
+                ),
+                (
+                    "route53:ChangeResourceRecordSetsRecordTypes".to_string(),
+                    values("Type"),
+                ),
+                (
+                    "route53:ChangeResourceRecordSetsActions".to_string(),
+                    values("Action"),
+                ),
+            ]),
+        };
+    }
     let target = target.and_then(|t| t.strip_prefix("AmazonEC2ContainerServiceV20141113."));
     let Some(op) = target else {
         let body = String::from_utf8_lossy(&request.body);
+        if body.contains("Action=Publish") {
+            let topic = body
+                .split('&')
+                .find_map(|p| p.strip_prefix("TopicArn="))
+                .map(|t| t.replace("%3A", ":"))
+                .unwrap_or_default();
+            return Call {
+                action: "sns:Publish".into(),
+                resources: vec![topic],
+                context: BTreeMap::new(),
+            };
+        }
         let action = body
             .split('&')
             .find_map(|p| p.strip_prefix("Action="))
@@ -185,7 +248,7 @@ fn conditions_hold(conditions: &Value, context: &BTreeMap<String, String>) -> bo
 }
 
 /// Whether `policy` allows `call` on every resource: an explicit deny wins, no allow denies.
-fn allows(policy: &Value, call: &Call) -> bool {
+pub fn allows(policy: &Value, call: &Call) -> bool {
     let statements = match &policy["Statement"] {
         Value::Array(a) => a.clone(),
         other => vec![other.clone()],
@@ -222,12 +285,36 @@ fn crate_policy() -> Value {
 /// The module's template rendered as `templatefile` would, with the token parameter (its
 /// name) when the module's auth is `token`.
 pub fn module_policy(token_parameter: Option<&str>) -> Value {
+    module_policy_with(&[(
+        "token_parameter_arn",
+        token_parameter.map(parameter_arn).unwrap_or_default(),
+    )])
+}
+
+/// The module's policy with these optional grants (`token_parameter_arn`, `hosted_zone_arn`
+/// with `public_name`, `topic_arn`, `webhook_parameter_arn`); those not given are off, as the
+/// module renders them when their feature is not configured.
+pub fn module_policy_with(grants: &[(&str, String)]) -> Value {
     let template = include_str!("../infra/modules/grafana_on_demand/controller-policy.json.tftpl");
+    let granted = |var: &str| {
+        grants
+            .iter()
+            .find(|(v, _)| *v == var)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    };
     let mut text = String::new();
     let mut keep = true;
     for line in template.lines() {
         match line.trim() {
-            l if l.starts_with("%{ if token_parameter_arn") => keep = token_parameter.is_some(),
+            l if l.starts_with("%{ if ") => {
+                let var = l
+                    .trim_start_matches("%{ if ")
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default();
+                keep = !granted(var).is_empty();
+            }
             l if l.starts_with("%{ endif") => keep = true,
             _ if keep => {
                 text.push_str(line);
@@ -236,16 +323,25 @@ pub fn module_policy(token_parameter: Option<&str>) -> Value {
             _ => {}
         }
     }
-    let text = text
+    let mut text = text
         .replace("${service_arn}", &service_arn("ondemand", "grafana"))
         .replace("${cluster_arn}", &cluster_arn("ondemand"))
-        .replace(
-            "${token_parameter_arn}",
-            &token_parameter.map(parameter_arn).unwrap_or_default(),
-        )
         .replace("${log_group_arn}", &log_group_arn(LOG_GROUP));
+    for (var, value) in grants {
+        text = text.replace(&format!("${{{var}}}"), value);
+    }
     assert!(!text.contains("${") && !text.contains("%{"), "{text}");
     serde_json::from_str(&text).expect("the module's policy template renders to JSON")
+}
+
+/// A hosted zone's ARN, as IAM names it.
+pub fn hosted_zone_arn(zone_id: &str) -> String {
+    format!("arn:aws:route53:::hostedzone/{zone_id}")
+}
+
+/// An SSM parameter's ARN.
+pub fn ssm_parameter_arn(name: &str) -> String {
+    parameter_arn(name)
 }
 
 /// What IAM evaluates for every request the stub received, in order.

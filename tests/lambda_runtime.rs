@@ -252,3 +252,175 @@ async fn without_its_service_the_binary_refuses_to_start_and_says_what_to_set() 
         "{stderr}"
     );
 }
+
+const WEBHOOK_PARAMETER: &str = "/grafana-ondemand/grafana/notify-webhook";
+const TOPIC: &str = "arn:aws:sns:eu-west-3:123456789012:grafana-ondemand-events";
+const ZONE: &str = "Z0SIMULATED42";
+
+/// An ECS event fixture, in the shape AWS documents.
+fn fixture(name: &str) -> Value {
+    let text = match name {
+        "running" => include_str!("../examples/fixtures/ecs_task_running.json"),
+        "stopped" => include_str!("../examples/fixtures/ecs_task_stopped.json"),
+        "failed" => include_str!("../examples/fixtures/ecs_task_failed_to_start.json"),
+        other => panic!("no fixture {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+/// SSM GetParameter answering a SecureString.
+async fn serve_parameter(stub: &WireStub, name: &str, value: &str) {
+    use wiremock::matchers::{body_partial_json, header};
+    wiremock::Mock::given(header("x-amz-target", "AmazonSSM.GetParameter"))
+        .and(body_partial_json(json!({"Name": name, "WithDecryption": true})))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(
+            json!({"Parameter": {"Name": name, "Type": "SecureString", "Value": value, "Version": 1,
+                "ARN": format!("arn:aws:ssm:eu-west-3:123456789012:parameter{name}"), "DataType": "text"}})
+            .to_string(),
+            "application/x-amz-json-1.1",
+        ))
+        .with_priority(1)
+        .mount(stub.server())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecs_events_point_the_name_and_are_told_once() {
+    let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.02));
+    ecs.set_reachable(false);
+    ecs.add_hosted_zone(ZONE, "example.com");
+    let stub = WireStub::start(ecs.clone()).await;
+    serve_the_token(&stub).await;
+    stub.serve_topic(TOPIC).await;
+    // The webhook: another server on loopback, its URL a secret in Parameter Store.
+    let webhook = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&webhook)
+        .await;
+    serve_parameter(
+        &stub,
+        WEBHOOK_PARAMETER,
+        &format!("{}/hooks/T000/B000", webhook.uri()),
+    )
+    .await;
+
+    let mut other_service = fixture("running");
+    other_service["detail"]["group"] = json!("service:someone-else");
+    let cases = [
+        (
+            "start-wait",
+            event("POST", Some(r#"{"action": "start", "wait": 20}"#)),
+        ),
+        ("running", fixture("running")),
+        // EventBridge delivers at least once: the same event again.
+        ("running-again", fixture("running")),
+        ("other-service", other_service),
+        ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
+        ("stopped", fixture("stopped")),
+        ("failed", fixture("failed")),
+        ("status", event("POST", Some(r#"{"action": "status"}"#))),
+    ];
+    let mut env = aws_env(&stub);
+    env.extend([
+        ("PUBLIC_NAME", "grafana.example.com".to_owned()),
+        ("DNS_ZONE_ID", ZONE.to_owned()),
+        ("NOTIFY_TOPIC_ARN", TOPIC.to_owned()),
+        ("NOTIFY_WEBHOOK_PARAMETER", WEBHOOK_PARAMETER.to_owned()),
+    ]);
+    let (got, _, _) = invoke(&cases, &env).await;
+    let by_id = |id: &str| {
+        got.iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let body = |v: &Value| serde_json::from_str::<Value>(v["body"].as_str().unwrap()).unwrap();
+
+    let up = body(&by_id("start-wait"));
+    assert_eq!(up["status"], "running", "{up}");
+    assert_eq!(up["url"], "https://grafana.example.com", "{up}");
+    let running = by_id("running");
+    assert_eq!(running["sent"], true, "{running}");
+    assert_eq!(running["notice"]["kind"], "running");
+    assert_eq!(by_id("running-again")["sent"], false);
+    assert_eq!(by_id("other-service")["ignored"], "not about this service");
+    let stopped = by_id("stopped");
+    assert_eq!(stopped["sent"], true, "{stopped}");
+    let failed = by_id("failed");
+    assert_eq!(failed["notice"]["kind"], "failed", "{failed}");
+
+    // The webhook got exactly the three notices, in Slack's shape.
+    let posts: Vec<Value> = webhook
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let texts: Vec<&str> = posts.iter().map(|p| p["text"].as_str().unwrap()).collect();
+    assert_eq!(texts.len(), 3, "{texts:#?}");
+    assert_eq!(texts[0], "Grafana is running: https://grafana.example.com");
+    assert_eq!(
+        texts[1],
+        "Grafana stopped: Scaling activity initiated by (deployment ecs-svc/9223370457372456987)."
+    );
+    assert!(
+        texts[2].starts_with("Grafana failed: CannotPullContainerError"),
+        "{}",
+        texts[2]
+    );
+    // And SNS the same three.
+    let calls = crate::iam::recorded(&stub).await;
+    assert_eq!(
+        calls.iter().filter(|c| c.action == "sns:Publish").count(),
+        3
+    );
+
+    // The record pointed at the task while it ran, and is parked now.
+    assert_eq!(
+        ecs.records(ZONE, "grafana.example.com"),
+        vec![grafana_ondemand::AddressRecord {
+            value: grafana_ondemand::PARKED.into(),
+            ttl: 30
+        }]
+    );
+    let changes = calls
+        .iter()
+        .filter(|c| c.action == "route53:ChangeResourceRecordSets")
+        .count();
+    assert!(changes >= 2, "pointed, then parked: {changes}");
+
+    // Every call is one the module grants with the name, the topic and the webhook on.
+    let policy = crate::iam::module_policy_with(&[
+        (
+            "token_parameter_arn",
+            crate::iam::ssm_parameter_arn(PARAMETER),
+        ),
+        ("hosted_zone_arn", crate::iam::hosted_zone_arn(ZONE)),
+        ("public_name", "grafana.example.com".into()),
+        ("topic_arn", TOPIC.into()),
+        (
+            "webhook_parameter_arn",
+            crate::iam::ssm_parameter_arn(WEBHOOK_PARAMETER),
+        ),
+    ]);
+    crate::iam::assert_granted(&policy, &calls);
+    // Without the name's grant, its changes are denied: the check can fail.
+    let without = crate::iam::module_policy_with(&[
+        (
+            "token_parameter_arn",
+            crate::iam::ssm_parameter_arn(PARAMETER),
+        ),
+        ("topic_arn", TOPIC.into()),
+        (
+            "webhook_parameter_arn",
+            crate::iam::ssm_parameter_arn(WEBHOOK_PARAMETER),
+        ),
+    ]);
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.action.starts_with("route53:") && !crate::iam::allows(&without, c))
+    );
+}

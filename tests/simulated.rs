@@ -32,6 +32,20 @@ impl World for Simulated {
         let probe = Arc::new(SimulatedProbe::new(self.ecs.clone()));
         Box::new(Controller::new(self.ecs.clone(), profile, probe))
     }
+    async fn named_controller(
+        &self,
+        profile: ServiceProfile,
+        zone: grafana_ondemand::HostedZone,
+        notifier: Arc<dyn grafana_ondemand::Notifier>,
+    ) -> Box<dyn crate::scenarios::Watcher> {
+        let probe = Arc::new(SimulatedProbe::new(self.ecs.clone()));
+        Box::new(
+            Controller::new(self.ecs.clone(), profile, probe)
+                .with_hosted_zone(zone)
+                .expect("the profile has a name")
+                .with_notifier(notifier),
+        )
+    }
 }
 
 crate::scenario_suite!(Simulated::new());

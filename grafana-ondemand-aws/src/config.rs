@@ -213,7 +213,7 @@ impl Builder {
     /// notices of the events it handles.
     pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
         let profile = self.profile.clone();
-        let (policy, prices) = (self.policy.clone(), self.prices.clone());
+        let (policy, prices) = (self.policy, self.prices.clone());
         let (zone, topic, webhook) = (
             self.zone.clone(),
             self.topic_arn.clone(),

@@ -6,7 +6,7 @@ use crate::dns::{AddressRecord, HostedZone, RecordTarget, changes};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
 use crate::notice::{
-    ANNOUNCED_TAG, Notice, NoticeContext, Notifier, PlatformEvent, already_announced,
+    ANNOUNCED_TAG, EventHandler, Notice, NoticeContext, Notifier, PlatformEvent, already_announced,
     announced_tag, notice_for,
 };
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
@@ -32,6 +32,11 @@ const DESCRIBE_TASKS_MAX: usize = 100;
 const MAX_PAGES: usize = 10;
 /// FilterLogEvents pages read at most for one activity read (each up to 1 MB of events).
 const MAX_LOG_PAGES: usize = 10;
+/// How long the name's record is trusted as last read or written before it is read again:
+/// someone may change it by hand (the console, an old deployment of this controller).
+const RECORD_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
+/// How long handling a RUNNING event waits for the task's address to show.
+const ADDRESS_WAIT: chrono::Duration = chrono::Duration::seconds(15);
 
 /// What the last status saw, so the next read can be cheaper.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,8 +58,8 @@ struct Memory {
     public_ips: HashMap<String, IpAddr>,
     /// The state the last status reported, to log changes once.
     last_state: Option<State>,
-    /// The name's record sets as last read or written; `None` when not known.
-    records: Option<Vec<AddressRecord>>,
+    /// The name's record sets as last read or written, and when; `None` when not known.
+    records: Option<(Vec<AddressRecord>, DateTime<Utc>)>,
 }
 
 /// What handling a platform event did.
@@ -482,8 +487,14 @@ impl<P: Platform> Controller<P> {
             return;
         };
         let wanted = target.records(zone.ttl);
-        let known = self.memory().records.clone();
-        let result = async {
+        let now = self.platform.now();
+        let known = self
+            .memory()
+            .records
+            .clone()
+            .filter(|(_, at)| now - *at < RECORD_RECHECK)
+            .map(|(records, _)| records);
+        let point = |known: Option<Vec<AddressRecord>>| async {
             let current = match known {
                 Some(records) => records,
                 None => self.platform.address_records(&zone.zone_id, name).await?,
@@ -496,10 +507,18 @@ impl<P: Platform> Controller<P> {
                 tracing::info!(%name, target = ?target, "public name pointed");
             }
             Ok::<_, Error>(())
-        }
-        .await;
+        };
+        let result = match known {
+            // What this process remembers may be stale (another instance moved the name, and
+            // Route 53 refuses a delete that does not match): read it, and try once more.
+            Some(known) => match point(Some(known)).await {
+                Err(e) if !e.is_retryable() => point(None).await,
+                other => other,
+            },
+            None => point(None).await,
+        };
         self.memory().records = match result {
-            Ok(()) => Some(wanted),
+            Ok(()) => Some((wanted, now)),
             Err(e) => {
                 tracing::warn!(%name, error = %e, "the public name could not be pointed; next read tries again");
                 None
@@ -538,17 +557,45 @@ impl<P: Platform> Controller<P> {
         Ok((obs, status, probes))
     }
 
-    /// Handles an event of the platform about this service: reads the status (so the public
-    /// name follows at once), and sends the notice the event calls for unless it was sent
-    /// already (EventBridge may deliver an event twice, and out of order).
-    ///
-    /// A notice that could not be delivered is an error, and is not remembered as sent: the
-    /// event's redelivery sends it.
-    pub async fn handle_event(&self, event: &PlatformEvent) -> Result<Handled> {
+    /// Records who stopped the service, and returns the record; a failure to record does not
+    /// undo the stop.
+    async fn record_stop(&self, by: StoppedBy) -> StopRecord {
+        let record = StopRecord {
+            by,
+            at: self.platform.now(),
+        };
+        if let Err(e) = self.platform.tag_service(&[(STOP_TAG, record.tag())]).await {
+            tracing::warn!(error = %e, "the stop could not be recorded on the service");
+        }
+        record
+    }
+}
+
+#[async_trait]
+impl<P: Platform> EventHandler for Controller<P> {
+    /// Reads the status (so the public name follows at once), and sends the notice the event
+    /// calls for unless it was sent already (EventBridge may deliver an event twice, and out
+    /// of order). A notice that could not be delivered is an error, and is not remembered as
+    /// sent: the event's redelivery sends it.
+    async fn handle_event(&self, event: &PlatformEvent) -> Result<Handled> {
         // An event is a change: read everything, the name's record included.
         self.forget();
         self.memory().records = None;
-        let (obs, status, _) = self.read().await?;
+        let (mut obs, mut status, mut probes) = self.read().await?;
+        // A task reported RUNNING may not show its public IP in EC2 for a few seconds: wait
+        // for it here, so that the name points at it now rather than at the next read.
+        let deadline = self.platform.now() + ADDRESS_WAIT;
+        while let PlatformEvent::Task(t) = event
+            && t.last_status == "RUNNING"
+            && t.desired_status == "RUNNING"
+            && obs.service.desired_count > 0
+            && self.record_target(&obs, &probes) == RecordTarget::PARKED
+            && self.platform.now() < deadline
+        {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            self.forget();
+            (obs, status, probes) = self.read().await?;
+        }
         let task = match event {
             PlatformEvent::Task(t) => obs.tasks.iter().find(|s| s.arn == t.task_arn),
             _ => None,
@@ -558,7 +605,14 @@ impl<P: Platform> Controller<P> {
             tags: Some(&obs.service.tags),
             url: task
                 .and_then(|t| task_endpoint(t, &self.profile))
-                .map(|e| e.url()),
+                .map(|e| e.url())
+                .or_else(|| {
+                    self.profile.public_name.as_ref().map(|_| {
+                        self.profile
+                            .endpoint(std::net::Ipv4Addr::UNSPECIFIED.into())
+                            .url()
+                    })
+                }),
             service_wanted: obs.service.desired_count > 0,
             deployment: obs.service.primary_deployment().map(|d| d.id.as_str()),
         };
@@ -578,9 +632,14 @@ impl<P: Platform> Controller<P> {
                 sent: false,
             });
         }
-        if let Some(notifier) = &self.notifier {
-            notifier.send(&notice).await?;
-        }
+        let Some(notifier) = &self.notifier else {
+            return Ok(Handled {
+                status,
+                notice: Some(notice),
+                sent: false,
+            });
+        };
+        notifier.send(&notice).await?;
         let tag = announced_tag(marker, &notice);
         if let Err(e) = self.platform.tag_service(&[(ANNOUNCED_TAG, tag)]).await {
             tracing::warn!(error = %e, "a sent notice could not be recorded: a redelivery would send it again");
@@ -591,19 +650,6 @@ impl<P: Platform> Controller<P> {
             notice: Some(notice),
             sent: true,
         })
-    }
-
-    /// Records who stopped the service, and returns the record; a failure to record does not
-    /// undo the stop.
-    async fn record_stop(&self, by: StoppedBy) -> StopRecord {
-        let record = StopRecord {
-            by,
-            at: self.platform.now(),
-        };
-        if let Err(e) = self.platform.tag_service(&[(STOP_TAG, record.tag())]).await {
-            tracing::warn!(error = %e, "the stop could not be recorded on the service");
-        }
-        record
     }
 }
 

@@ -47,8 +47,8 @@ pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfil
 pub use env::setting;
 pub use error::{Error, Result};
 pub use notice::{
-    ANNOUNCED_TAG, ContainerState, Notice, NoticeContext, NoticeKind, Notifier, PlatformEvent,
-    TaskEvent, Webhook, already_announced, announced_tag, notice_for,
+    ANNOUNCED_TAG, ContainerState, EventHandler, Notice, NoticeContext, NoticeKind, Notifier,
+    PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, notice_for,
 };
 pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,

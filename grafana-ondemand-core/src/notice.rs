@@ -258,19 +258,24 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
                     {
                         return None;
                     }
-                    let reason = ctx
+                    // This controller's record says who or what stopped it ("stopped after
+                    // 30 min without use"); a stop made elsewhere has ECS's sentence.
+                    let recorded = ctx
                         .tags
                         .and_then(StopRecord::read)
                         .filter(|r| t.started_at.is_none_or(|s| r.at >= s))
-                        .map(|r| r.to_string())
-                        .or_else(|| t.stopped_reason.clone())
-                        .unwrap_or_else(|| "no reason given".into());
-                    Some(notice(
-                        NoticeKind::Stopped,
-                        format!("{name} stopped: {reason}."),
-                        None,
-                        Some(reason),
-                    ))
+                        .map(|r| r.to_string());
+                    let (text, reason) = match recorded {
+                        Some(r) => (format!("{name} {r}."), r),
+                        None => {
+                            let r = t
+                                .stopped_reason
+                                .clone()
+                                .unwrap_or_else(|| "no reason given".into());
+                            (format!("{name} stopped: {r}."), r)
+                        }
+                    };
+                    Some(notice(NoticeKind::Stopped, text, None, Some(reason)))
                 }
                 _ => None,
             }
@@ -292,38 +297,32 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
     }
 }
 
-/// Why a stopped task failed, or `None` when it stopped as asked.
+/// Why a stopped task failed (it could not start, or its essential container exited while it
+/// was wanted), or `None` when it stopped as asked.
 fn failure(t: &TaskEvent) -> Option<String> {
-    let container_reason = || {
-        t.containers
-            .iter()
-            .find_map(|c| c.reason.clone())
-            .or_else(|| {
-                t.containers
-                    .iter()
-                    .find(|c| c.exit_code.is_some_and(|code| code != 0))
-                    .map(|c| {
-                        format!(
-                            "container {} exited with code {}",
-                            c.name,
-                            c.exit_code.unwrap_or_default()
-                        )
-                    })
-            })
-    };
-    let ecs = t.stopped_reason.clone().unwrap_or_else(|| "stopped".into());
-    match t.stop_code.as_deref() {
-        Some("TaskFailedToStart") | Some("EssentialContainerExited") => {
-            Some(match container_reason() {
-                Some(why) if !ecs.contains(&why) => format!("{ecs}: {why}"),
-                _ => ecs,
-            })
-        }
-        _ if t.started_at.is_none() && t.desired_status == "STOPPED" && t.stop_code.is_none() => {
-            None
-        }
-        _ => None,
+    if !matches!(
+        t.stop_code.as_deref(),
+        Some("TaskFailedToStart" | "EssentialContainerExited")
+    ) {
+        return None;
     }
+    let ecs = t.stopped_reason.clone().unwrap_or_else(|| "stopped".into());
+    let container = t
+        .containers
+        .iter()
+        .find_map(|c| c.reason.clone())
+        .or_else(|| {
+            t.containers.iter().find_map(|c| match c.exit_code {
+                Some(code) if code != 0 => {
+                    Some(format!("container {} exited with code {code}", c.name))
+                }
+                _ => None,
+            })
+        });
+    Some(match container {
+        Some(why) if !ecs.contains(&why) => format!("{ecs}: {why}"),
+        _ => ecs,
+    })
 }
 
 /// Whether the notice was already sent, by the [`ANNOUNCED_TAG`] value.
@@ -357,6 +356,28 @@ fn announced(tag: Option<&str>) -> Vec<(String, NoticeKind)> {
             Some((subject.to_owned(), NoticeKind::parse(kind)?))
         })
         .collect()
+}
+
+/// Handles the platform's events about one service (the Lambda, given EventBridge's events;
+/// the demo server, given the simulated ECS's).
+#[async_trait]
+pub trait EventHandler: Send + Sync {
+    /// Handles one event: what it did, or an error for the event to be delivered again.
+    async fn handle_event(&self, event: &PlatformEvent) -> Result<crate::Handled>;
+}
+
+impl PlatformEvent {
+    /// Whether the event is about the service `service` (EventBridge rules filter on it
+    /// already; a rule written by hand may not).
+    pub fn concerns(&self, service: &str) -> bool {
+        match self {
+            PlatformEvent::Task(t) => t.group.as_deref() == Some(&format!("service:{service}")),
+            PlatformEvent::PlacementFailure { service_arn, .. } => {
+                service_arn.rsplit('/').next() == Some(service)
+            }
+            PlatformEvent::Other(_) => false,
+        }
+    }
 }
 
 /// Where notices go: a webhook, an SNS topic, or several.

@@ -225,6 +225,17 @@ impl SimulatedEcs {
         self.model().tags.clone()
     }
 
+    /// The task that answers users now (RUNNING, healthy) and its public address: what a
+    /// user's browser would reach.
+    pub fn serving(&self) -> Option<(String, IpAddr)> {
+        let m = self.model();
+        m.tasks
+            .iter()
+            .filter(|t| t.phase == TaskPhase::Running && t.desired_running)
+            .filter(|t| m.is_healthy_task(t))
+            .find_map(|t| Some((t.arn.clone(), IpAddr::V4(m.public_ip_of(t)?))))
+    }
+
     /// Calls made so far, by operation name (`DescribeServices`, `UpdateService`, ...).
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.model().calls.clone()

@@ -72,6 +72,21 @@ impl WireStub {
         &self.server
     }
 
+    /// Answers SNS Publish (query protocol) to `topic_arn` as SNS does; the messages are in
+    /// [`WireStub::server`]'s received requests.
+    pub async fn serve_topic(&self, topic_arn: &str) {
+        let encoded = topic_arn.replace(':', "%3A");
+        Mock::given(method("POST"))
+            .and(body_string_contains("Action=Publish"))
+            .and(body_string_contains(format!("TopicArn={encoded}")))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId></PublishResult><ResponseMetadata><RequestId>d74b8436-ae13-5ab4-a9ff-ce54dfea72a0</RequestId></ResponseMetadata></PublishResponse>",
+                "text/xml",
+            ))
+            .mount(&self.server)
+            .await;
+    }
+
     /// The simulated ECS behind the stub.
     pub fn ecs(&self) -> &SimulatedEcs {
         &self.ecs

@@ -12,7 +12,9 @@ use grafana_ondemand::{
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
+mod names;
 mod sessions;
+pub use names::*;
 pub use sessions::*;
 
 /// A backend under test.
@@ -25,6 +27,14 @@ pub trait World: Send + Sync {
     /// A second controller on the same service, with its own memory and lock, as a second
     /// process (another Lambda instance) has.
     async fn another_controller(&self, profile: ServiceProfile) -> Box<dyn ServiceController>;
+    /// A controller that keeps `profile`'s public name in `zone`, and sends notices of the
+    /// events it handles to `notifier`.
+    async fn named_controller(
+        &self,
+        profile: ServiceProfile,
+        zone: grafana_ondemand::HostedZone,
+        notifier: std::sync::Arc<dyn grafana_ondemand::Notifier>,
+    ) -> Box<dyn Watcher>;
     /// Calls of one operation the platform has seen.
     fn calls(&self, op: &str) -> u64 {
         self.ecs().call_count(op)
@@ -608,7 +618,11 @@ macro_rules! scenario_suite {
             an_extend_while_the_reaper_decides_wins, unreadable_activity_is_never_idleness,
             a_start_right_after_an_idle_stop_works, a_start_while_running_counts_as_a_use,
             a_stop_made_elsewhere_has_no_old_reason,
-            a_request_log_still_searching_is_no_use_and_no_idleness);
+            a_request_log_still_searching_is_no_use_and_no_idleness,
+            the_name_follows_the_task_across_stop_and_start,
+            the_name_stays_on_the_serving_task_during_a_deployment,
+            a_stale_record_is_put_right_by_the_status_path, each_change_is_told_once,
+            failures_are_told_with_ecs_reason);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -1,0 +1,393 @@
+//! The public name and the notices, on every backend: the record follows the task that
+//! serves (driven by ECS's events, put right by the status path), and each event is told
+//! once.
+
+use super::{PATIENCE, World};
+use async_trait::async_trait;
+use grafana_ondemand::{
+    AddressRecord, Controller, EventHandler, Handled, HostedZone, Notice, NoticeKind, Notifier,
+    PARKED, Platform, PlatformEvent, Result, STOP_TAG, ServiceController, ServiceProfile, State,
+    Status, wait_for,
+};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::sleep;
+
+pub const ZONE: &str = "Z0SIMULATED42";
+pub const NAME: &str = "grafana.example.com";
+
+/// A controller that also handles the platform's events (what the Lambda is given).
+pub trait Watcher: ServiceController + EventHandler {}
+
+impl<P: Platform + 'static> Watcher for Controller<P> {}
+
+/// Notices as a webhook would receive them; failing the first `fail` sends.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    pub notices: Mutex<Vec<Notice>>,
+    pub fail: Mutex<usize>,
+}
+
+#[async_trait]
+impl Notifier for Inbox {
+    async fn send(&self, notice: &Notice) -> Result<()> {
+        let mut fail = self.fail.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            return Err(grafana_ondemand::Error::NotDelivered {
+                channel: "the inbox".into(),
+                problem: "down".into(),
+            });
+        }
+        self.notices.lock().unwrap().push(notice.clone());
+        Ok(())
+    }
+}
+
+impl Inbox {
+    fn kinds(&self) -> Vec<NoticeKind> {
+        self.notices
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|n| n.kind)
+            .collect()
+    }
+}
+
+/// Grafana's profile with the public name, over https.
+pub fn named() -> ServiceProfile {
+    ServiceProfile {
+        public_name: Some(NAME.into()),
+        scheme: "https".into(),
+        port: 443,
+        ..ServiceProfile::grafana()
+    }
+}
+
+pub fn zone() -> HostedZone {
+    HostedZone {
+        zone_id: ZONE.into(),
+        ttl: 30,
+    }
+}
+
+/// A watcher with the name in the simulated zone, its notices in a fresh inbox.
+async fn setup(world: &impl World) -> (Box<dyn Watcher>, Arc<Inbox>) {
+    world.ecs().add_hosted_zone(ZONE, "example.com");
+    let inbox = Arc::new(Inbox::default());
+    (
+        world.named_controller(named(), zone(), inbox.clone()).await,
+        inbox,
+    )
+}
+
+/// Delivers the events ECS emitted since the last delivery, as EventBridge does.
+async fn deliver(world: &impl World, c: &dyn Watcher) -> Vec<Handled> {
+    let mut handled = Vec::new();
+    for e in world.ecs().take_events() {
+        let event = PlatformEvent::from_eventbridge(&e)
+            .expect("an ECS event")
+            .expect("in the documented shape");
+        handled.push(c.handle_event(&event).await.expect("handled"));
+    }
+    handled
+}
+
+fn a_record(world: &impl World) -> Option<AddressRecord> {
+    world
+        .ecs()
+        .records(ZONE, NAME)
+        .into_iter()
+        .find(|r| r.value.is_ipv4())
+}
+
+/// The oracle: the simulated task that answers, not what the controller reported.
+fn serving_ip(world: &impl World) -> Option<IpAddr> {
+    world.ecs().serving().map(|(_, ip)| ip)
+}
+
+/// Events drive the record: within the second ECS reports the task RUNNING, without any
+/// status read, the name points at it (A, TTL 30); the status URL is the name from the first
+/// `running`; a stop parks the name at once; the next start moves it to the new task.
+pub async fn the_name_follows_the_task_across_stop_and_start(world: &impl World) {
+    let (c, _) = setup(world).await;
+    let stopped = c.status().await.unwrap();
+    assert_eq!(stopped.state, State::Stopped);
+    assert_eq!(
+        a_record(world).map(|r| r.value),
+        Some(IpAddr::V4(PARKED)),
+        "parked, not absent"
+    );
+
+    c.start(None).await.unwrap();
+    let mut pointed = None;
+    for second in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        deliver(world, c.as_ref()).await;
+        let record = a_record(world).unwrap();
+        if record.value != IpAddr::V4(PARKED) {
+            pointed = Some((second, record));
+            break;
+        }
+    }
+    let (_, record) = pointed.expect("an event pointed the name");
+    assert!(
+        world
+            .ecs()
+            .tasks()
+            .iter()
+            .any(|t| t.last_status.as_str() == "RUNNING"),
+        "the event came from a running task"
+    );
+    assert_eq!(record.ttl, 30);
+
+    let up = wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(up.url().as_deref(), Some("https://grafana.example.com"));
+    assert_eq!(up.endpoint.as_ref().map(|e| e.ip), Some(record.value));
+    assert_eq!(serving_ip(world), Some(record.value));
+
+    let s = c.stop().await.unwrap();
+    assert_eq!(s.state, State::Stopping);
+    assert_eq!(
+        a_record(world).unwrap().value,
+        IpAddr::V4(PARKED),
+        "parked with the stop"
+    );
+    wait_for(c.as_ref(), State::Stopped, PATIENCE)
+        .await
+        .unwrap();
+    deliver(world, c.as_ref()).await;
+    assert_eq!(a_record(world).unwrap().value, IpAddr::V4(PARKED));
+
+    c.start(None).await.unwrap();
+    let again = wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    let ip = again.endpoint.unwrap().ip;
+    assert_ne!(ip, record.value, "a new task, a new address");
+    assert_eq!(a_record(world).unwrap().value, ip);
+    assert_eq!(
+        world.ecs().records(ZONE, NAME).len(),
+        1,
+        "no AAAA without IPv6"
+    );
+}
+
+/// During a deployment the name stays on the task that serves until the new one is
+/// confirmed, though the new one's RUNNING event comes first; then it moves.
+pub async fn the_name_stays_on_the_serving_task_during_a_deployment(world: &impl World) {
+    let (c, _) = setup(world).await;
+    c.start(None).await.unwrap();
+    let old = wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap()
+        .endpoint
+        .unwrap()
+        .ip;
+    deliver(world, c.as_ref()).await;
+    assert_eq!(a_record(world).unwrap().value, old);
+    world.ecs().start_deployment();
+    let mut saw_new_running_unconfirmed = false;
+    let mut moved = false;
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        deliver(world, c.as_ref()).await;
+        // Two tasks RUNNING, the old one still the one that answers.
+        let running = world
+            .ecs()
+            .tasks()
+            .iter()
+            .filter(|t| t.last_status.as_str() == "RUNNING")
+            .count();
+        let new_running = running == 2 && serving_ip(world) == Some(old);
+        let record = a_record(world).unwrap().value;
+        if new_running {
+            saw_new_running_unconfirmed = true;
+            assert_eq!(record, old, "not on a task that does not answer yet");
+        }
+        let s = c.status().await.unwrap();
+        if let Some(e) = &s.endpoint {
+            assert_eq!(
+                a_record(world).unwrap().value,
+                e.ip,
+                "the name is where the status says"
+            );
+            if e.ip != old {
+                moved = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        saw_new_running_unconfirmed,
+        "the scenario reached the window it is about"
+    );
+    assert!(moved, "the name moved to the new task");
+    assert_eq!(Some(a_record(world).unwrap().value), serving_ip(world));
+}
+
+/// A record someone else changed is put right: at once by a controller that has not seen
+/// it (a cold Lambda), and within five minutes by one that has; other names are untouched.
+pub async fn a_stale_record_is_put_right_by_the_status_path(world: &impl World) {
+    let (c, _) = setup(world).await;
+    c.start(None).await.unwrap();
+    let ip = wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap()
+        .endpoint
+        .unwrap()
+        .ip;
+    let stale = AddressRecord {
+        value: "127.0.0.99".parse().unwrap(),
+        ttl: 300,
+    };
+    world.ecs().set_record(ZONE, NAME, stale.clone());
+    world
+        .ecs()
+        .set_record(ZONE, "other.example.com", stale.clone());
+
+    let cold = world
+        .named_controller(named(), zone(), Arc::new(Inbox::default()))
+        .await;
+    assert_eq!(cold.status().await.unwrap().state, State::Running);
+    assert_eq!(
+        a_record(world).unwrap(),
+        AddressRecord { value: ip, ttl: 30 }
+    );
+    assert_eq!(
+        world.ecs().records(ZONE, "other.example.com"),
+        vec![stale.clone()]
+    );
+
+    world.ecs().set_record(ZONE, NAME, stale.clone());
+    let lists = world.calls("ListResourceRecordSets");
+    c.status().await.unwrap();
+    assert_eq!(
+        world.calls("ListResourceRecordSets"),
+        lists,
+        "a warm status trusts what it wrote"
+    );
+    sleep(Duration::from_secs(5 * 60 + 1)).await;
+    c.status().await.unwrap();
+    assert_eq!(
+        a_record(world).unwrap().value,
+        ip,
+        "read again after five minutes, and put right"
+    );
+}
+
+/// Started, running (with the URL) and stopped (with the reaper's reason) are each told
+/// once, though EventBridge delivers duplicates; a notice that could not be delivered is
+/// sent when the event comes again.
+pub async fn each_change_is_told_once(world: &impl World) {
+    let (c, inbox) = setup(world).await;
+    *inbox.fail.lock().unwrap() = 1;
+    c.start(None).await.unwrap();
+    let mut failed_once = false;
+    let mut handled = Vec::new();
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        for e in world.ecs().take_events() {
+            let event = PlatformEvent::from_eventbridge(&e).unwrap().unwrap();
+            match c.handle_event(&event).await {
+                Ok(h) => handled.push((e, h)),
+                Err(err) => {
+                    assert!(err.to_string().contains("could not be sent"), "{err}");
+                    failed_once = true;
+                    // Lambda's asynchronous invocation retries the event.
+                    handled.push((e.clone(), c.handle_event(&event).await.unwrap()));
+                }
+            }
+        }
+        if inbox.kinds().contains(&NoticeKind::Running) {
+            break;
+        }
+    }
+    assert!(failed_once);
+    assert_eq!(
+        inbox.kinds(),
+        vec![NoticeKind::Started, NoticeKind::Running]
+    );
+    let running = inbox.notices.lock().unwrap()[1].clone();
+    assert_eq!(running.url.as_deref(), Some("https://grafana.example.com"));
+    // Every event delivered again, in reverse: nothing more is told.
+    for (e, _) in handled.iter().rev() {
+        let h = c
+            .handle_event(&PlatformEvent::from_eventbridge(e).unwrap().unwrap())
+            .await
+            .unwrap();
+        assert!(!h.sent, "{:?}", h.notice);
+    }
+    assert_eq!(inbox.kinds().len(), 2);
+
+    // Nobody uses it: the reaper stops it, and the STOPPED event says why.
+    wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    sleep(Duration::from_secs(16 * 60)).await;
+    let reaped: Status = c.reap().await.unwrap();
+    assert_eq!(reaped.state, State::Stopping);
+    assert!(world.ecs().tags().contains_key(STOP_TAG));
+    wait_for(c.as_ref(), State::Stopped, PATIENCE)
+        .await
+        .unwrap();
+    let events = deliver(world, c.as_ref()).await;
+    assert!(events.iter().any(|h| h.sent));
+    assert_eq!(
+        inbox.kinds(),
+        vec![
+            NoticeKind::Started,
+            NoticeKind::Running,
+            NoticeKind::Stopped
+        ]
+    );
+    let stopped = inbox.notices.lock().unwrap()[2].clone();
+    assert_eq!(
+        stopped.text,
+        "Grafana stopped: nobody used it within 15 min of its start."
+    );
+}
+
+/// A task that cannot start, and a task ECS cannot place, are told as failures with ECS's
+/// reason, once each.
+pub async fn failures_are_told_with_ecs_reason(world: &impl World) {
+    let (c, inbox) = setup(world).await;
+    world.ecs().fail_next_placements(2, "RESOURCE:FARGATE");
+    world.ecs().fail_next_launches(
+        1,
+        "CannotPullContainerError: pull access denied for grafana/grafana-oss",
+    );
+    c.start(None).await.unwrap();
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        deliver(world, c.as_ref()).await;
+        if inbox.kinds().contains(&NoticeKind::Running) {
+            break;
+        }
+    }
+    let notices = inbox.notices.lock().unwrap().clone();
+    let failed: Vec<&Notice> = notices
+        .iter()
+        .filter(|n| n.kind == NoticeKind::Failed)
+        .collect();
+    assert_eq!(failed.len(), 2, "{notices:#?}");
+    assert!(
+        failed[0].text.contains("RESOURCE:FARGATE"),
+        "{}",
+        failed[0].text
+    );
+    assert!(
+        failed[1].text.contains("CannotPullContainerError"),
+        "{}",
+        failed[1].text
+    );
+    assert_eq!(
+        notices.last().map(|n| n.kind),
+        Some(NoticeKind::Running),
+        "then it recovered"
+    );
+}
