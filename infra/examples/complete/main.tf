@@ -28,6 +28,38 @@ variable "allowed_cidrs" {
   type        = list(string)
 }
 
+variable "public_name" {
+  description = "A stable HTTPS name for Grafana (grafana.example.com), in hosted_zone_id; null for http://<task IP>:3000, unencrypted."
+  type        = string
+  default     = null
+}
+
+variable "hosted_zone_id" {
+  description = "The Route 53 hosted zone holding public_name."
+  type        = string
+  default     = null
+}
+
+variable "notification_emails" {
+  description = "Addresses told when Grafana starts, runs, stops or fails (an SNS topic is created when any is given)."
+  type        = list(string)
+  default     = []
+}
+
+variable "notification_webhook_url" {
+  description = "A Slack (or compatible) incoming webhook told the same; kept out of the state."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "notification_webhook" {
+  description = "Whether notification_webhook_url is given (Terraform cannot count on an ephemeral value)."
+  type        = bool
+  default     = false
+}
+
 variable "lambda_zip_path" {
   description = "The controller's bootstrap.zip."
   type        = string
@@ -91,6 +123,18 @@ module "grafana" {
   subnet_ids      = aws_subnet.public[*].id
   allowed_cidrs   = var.allowed_cidrs
   lambda_zip_path = var.lambda_zip_path
+
+  public_name              = var.public_name
+  hosted_zone_id           = var.hosted_zone_id
+  notification_topic       = length(var.notification_emails) > 0
+  notification_emails      = var.notification_emails
+  notification_webhook     = var.notification_webhook
+  notification_webhook_url = var.notification_webhook_url
+}
+
+output "grafana_url" {
+  description = "Grafana's stable HTTPS URL (null without public_name)."
+  value       = module.grafana.grafana_url
 }
 
 output "api_url" {

@@ -27,7 +27,8 @@ resource "aws_lambda_function" "controller" {
       {
         CLUSTER_NAME    = aws_ecs_cluster.this.name
         SERVICE_NAME    = aws_ecs_service.grafana.name
-        SERVICE_PORT    = tostring(var.grafana_port)
+        SERVICE_PORT    = tostring(local.port)
+        SERVICE_SCHEME  = local.scheme
         SERVICE_ADDRESS = var.assign_public_ip ? "public" : "private"
         # The function runs outside the VPC: only ECS's container health can say Grafana serves.
         READINESS       = "ecs"
@@ -42,6 +43,9 @@ resource "aws_lambda_function" "controller" {
         ACTIVITY_LOG_STREAM_PREFIX = "grafana/grafana"
       },
       local.token_auth ? { ACCESS_TOKEN_PARAMETER = aws_ssm_parameter.access_token[0].name } : {},
+      local.named ? { PUBLIC_NAME = var.public_name, DNS_ZONE_ID = local.zone_id } : {},
+      var.notification_topic ? { NOTIFY_TOPIC_ARN = local.topic_arn } : {},
+      var.notification_webhook ? { NOTIFY_WEBHOOK_PARAMETER = aws_ssm_parameter.webhook[0].name } : {},
     )
   }
 

@@ -29,7 +29,7 @@ locals {
 
   environment = concat(
     [
-      { name = "GF_SERVER_HTTP_PORT", value = tostring(var.grafana_port) },
+      { name = "GF_SERVER_HTTP_PORT", value = tostring(local.port) },
       { name = "GF_SECURITY_ADMIN_USER", value = "admin" },
       { name = "GF_AUTH_ANONYMOUS_ENABLED", value = "false" },
       { name = "GF_SERVER_ENFORCE_DOMAIN", value = "false" },
@@ -39,8 +39,57 @@ locals {
       # Every request a line in the task's log: what the controller reads its use from.
       { name = "GF_SERVER_ROUTER_LOGGING", value = "true" },
     ],
-    var.grafana_root_url == null ? [] : [{ name = "GF_SERVER_ROOT_URL", value = var.grafana_root_url }],
+    local.named || var.grafana_root_url == null ? [] : [{ name = "GF_SERVER_ROOT_URL", value = var.grafana_root_url }],
+    local.https_environment,
   )
+
+  health_url = "${local.scheme}://localhost:${local.port}/api/health"
+
+  grafana_container = {
+    name      = "grafana"
+    image     = var.grafana_image
+    essential = true
+    # Writes the data source file, then hands over to Grafana's own entry point.
+    entryPoint = ["/bin/sh", "-c"]
+    command = [
+      "mkdir -p /tmp/provisioning/datasources /tmp/provisioning/dashboards /tmp/provisioning/plugins /tmp/provisioning/alerting && printf '%s' \"$GF_DATASOURCES_YAML\" > /tmp/provisioning/datasources/cloudwatch.yaml && exec /run.sh"
+    ]
+    # With a name, Grafana (uid 472) serves 443 itself: the task's network namespace lets
+    # unprivileged processes bind low ports.
+    systemControls = local.named ? [{ namespace = "net.ipv4.ip_unprivileged_port_start", value = "0" }] : []
+    dependsOn      = local.named ? [{ containerName = "acme", condition = "SUCCESS" }] : []
+    portMappings   = [{ containerPort = local.port, protocol = "tcp" }]
+    environment    = local.environment
+    secrets = [{
+      name      = "GF_SECURITY_ADMIN_PASSWORD"
+      valueFrom = aws_ssm_parameter.admin_password.arn
+    }]
+    mountPoints = var.persistent_storage ? [{
+      sourceVolume  = "grafana-data"
+      containerPath = "/var/lib/grafana"
+      readOnly      = false
+    }] : []
+    # What the controller reads as readiness (READINESS=ecs): every 5 s (ECS's shortest), so
+    # "running" follows "Grafana answers" by 5 s at most; failures during the first 60 s
+    # (database migrations) do not count, and a pass there reports HEALTHY at once. Over
+    # HTTPS the certificate names the public name, not localhost: it is not checked here.
+    healthCheck = {
+      command     = ["CMD-SHELL", "wget -q ${local.named ? "--no-check-certificate " : ""}-O /dev/null ${local.health_url} || exit 1"]
+      interval    = 5
+      timeout     = 2
+      retries     = 3
+      startPeriod = 60
+    }
+    readonlyRootFilesystem = false
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        "awslogs-group"         = aws_cloudwatch_log_group.grafana.name
+        "awslogs-region"        = local.region
+        "awslogs-stream-prefix" = "grafana"
+      }
+    }
+  }
 }
 
 resource "aws_ecs_task_definition" "grafana" {
@@ -57,46 +106,11 @@ resource "aws_ecs_task_definition" "grafana" {
     cpu_architecture        = var.architecture
   }
 
-  container_definitions = jsonencode([{
-    name      = "grafana"
-    image     = var.grafana_image
-    essential = true
-    # Writes the data source file, then hands over to Grafana's own entry point.
-    entryPoint = ["/bin/sh", "-c"]
-    command = [
-      "mkdir -p /tmp/provisioning/datasources /tmp/provisioning/dashboards /tmp/provisioning/plugins /tmp/provisioning/alerting && printf '%s' \"$GF_DATASOURCES_YAML\" > /tmp/provisioning/datasources/cloudwatch.yaml && exec /run.sh"
-    ]
-    portMappings = [{ containerPort = var.grafana_port, protocol = "tcp" }]
-    environment  = local.environment
-    secrets = [{
-      name      = "GF_SECURITY_ADMIN_PASSWORD"
-      valueFrom = aws_ssm_parameter.admin_password.arn
-    }]
-    mountPoints = var.persistent_storage ? [{
-      sourceVolume  = "grafana-data"
-      containerPath = "/var/lib/grafana"
-      readOnly      = false
-    }] : []
-    # What the controller reads as readiness (READINESS=ecs): every 5 s (ECS's shortest), so
-    # "running" follows "Grafana answers" by 5 s at most; failures during the first 60 s
-    # (database migrations) do not count, and a pass there reports HEALTHY at once.
-    healthCheck = {
-      command     = ["CMD-SHELL", "wget -q -O /dev/null http://localhost:${var.grafana_port}/api/health || exit 1"]
-      interval    = 5
-      timeout     = 2
-      retries     = 3
-      startPeriod = 60
-    }
-    readonlyRootFilesystem = false
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        "awslogs-group"         = aws_cloudwatch_log_group.grafana.name
-        "awslogs-region"        = local.region
-        "awslogs-stream-prefix" = "grafana"
-      }
-    }
-  }])
+  # The certificate's container first, when there is a name.
+  container_definitions = jsonencode(concat(
+    local.named ? [jsondecode(jsonencode(local.acme_container))] : [],
+    [jsondecode(jsonencode(local.grafana_container))],
+  ))
 
   dynamic "volume" {
     for_each = var.persistent_storage ? [1] : []
@@ -110,6 +124,17 @@ resource "aws_ecs_task_definition" "grafana" {
           iam             = "ENABLED"
         }
       }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !local.named || var.hosted_zone_id != null
+      error_message = "public_name needs hosted_zone_id: the Route 53 hosted zone that holds it."
+    }
+    precondition {
+      condition     = !local.named || var.persistent_storage
+      error_message = "public_name needs persistent_storage = true: the certificate is kept on EFS, or every start would ask Let's Encrypt for a new one and meet its rate limits (5 a week per name)."
     }
   }
 
@@ -163,6 +188,7 @@ resource "aws_ecs_service" "grafana" {
       desired_count,
       tags["grafana-ondemand:lease-until"],
       tags["grafana-ondemand:stopped"],
+      tags["grafana-ondemand:announced"],
     ]
   }
 

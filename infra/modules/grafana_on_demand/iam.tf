@@ -152,10 +152,14 @@ resource "aws_iam_role" "controller" {
 # with the resources and conditions IAM evaluates.
 locals {
   controller_policy = templatefile("${path.module}/controller-policy.json.tftpl", {
-    service_arn         = local.service_arn
-    cluster_arn         = local.cluster_arn
-    token_parameter_arn = local.token_arn
-    log_group_arn       = aws_cloudwatch_log_group.grafana.arn
+    service_arn           = local.service_arn
+    cluster_arn           = local.cluster_arn
+    token_parameter_arn   = local.token_arn
+    log_group_arn         = aws_cloudwatch_log_group.grafana.arn
+    hosted_zone_arn       = local.hosted_zone_arn
+    public_name           = coalesce(var.public_name, "none")
+    topic_arn             = local.topic_arn
+    webhook_parameter_arn = local.webhook_parameter_arn
   })
 }
 

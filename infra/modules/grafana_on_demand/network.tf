@@ -14,8 +14,8 @@ resource "aws_vpc_security_group_ingress_rule" "grafana_ipv4" {
   security_group_id = aws_security_group.grafana.id
   description       = "Grafana from ${each.value}"
   cidr_ipv4         = each.value
-  from_port         = var.grafana_port
-  to_port           = var.grafana_port
+  from_port         = local.port
+  to_port           = local.port
   ip_protocol       = "tcp"
 }
 
@@ -24,8 +24,8 @@ resource "aws_vpc_security_group_ingress_rule" "grafana_ipv6" {
   security_group_id = aws_security_group.grafana.id
   description       = "Grafana from ${each.value}"
   cidr_ipv6         = each.value
-  from_port         = var.grafana_port
-  to_port           = var.grafana_port
+  from_port         = local.port
+  to_port           = local.port
   ip_protocol       = "tcp"
 }
 
@@ -36,6 +36,18 @@ resource "aws_vpc_security_group_egress_rule" "grafana_https" {
   from_port         = 443
   to_port           = 443
   ip_protocol       = "tcp"
+}
+
+# The ACME client checks that its challenge record is visible on the zone's name servers
+# before asking for the certificate: DNS out, only with a name.
+resource "aws_vpc_security_group_egress_rule" "grafana_dns" {
+  for_each          = local.named ? toset(["udp", "tcp"]) : toset([])
+  security_group_id = aws_security_group.grafana.id
+  description       = "DNS out (${each.value}): the ACME challenge's propagation check"
+  cidr_ipv4         = "0.0.0.0/0"
+  from_port         = 53
+  to_port           = 53
+  ip_protocol       = each.value
 }
 
 resource "aws_vpc_security_group_egress_rule" "grafana_efs" {

@@ -30,7 +30,17 @@ output "admin_password_command" {
 
 output "traffic_encryption" {
   description = "What protects traffic to Grafana."
-  value       = "Plain HTTP on the task's public address, limited to allowed_cidrs: the admin password and session cookies cross the network unencrypted. Reach Grafana over a VPN (assign_public_ip = false), or put it behind a TLS name."
+  value       = local.named ? "HTTPS on https://${var.public_name} with a Let's Encrypt certificate (renewed at a start within 30 days of expiry), from allowed_cidrs only." : "UNENCRYPTED: plain HTTP on the task's public address, limited to allowed_cidrs; the admin password and session cookies cross the network in clear. Set public_name and hosted_zone_id for HTTPS on a stable name, or reach Grafana over a VPN (assign_public_ip = false)."
+}
+
+output "grafana_url" {
+  description = "Grafana's stable URL (null without public_name: each start gives a new address, which the API's status tells)."
+  value       = local.named ? "https://${var.public_name}" : null
+}
+
+output "notification_topic_arn" {
+  description = "The SNS topic told when Grafana starts, runs, stops or fails (null unless notification_topic)."
+  value       = var.notification_topic ? aws_sns_topic.notices[0].arn : null
 }
 
 output "admin_password_parameter" {

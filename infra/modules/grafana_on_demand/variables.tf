@@ -233,3 +233,73 @@ variable "max_session" {
     error_message = "max_session must be a duration such as 12h, 8h, or off."
   }
 }
+
+# ---------------------------------------------------------------------------------------
+# A stable HTTPS name, and word when Grafana starts, stops or fails
+
+variable "public_name" {
+  description = "A stable DNS name for Grafana (grafana.example.com) in hosted_zone_id: the controller points it at the running task (A/AAAA, TTL 30) and parks it at 192.0.2.1 while stopped; Grafana serves HTTPS on it with a Let's Encrypt certificate kept on EFS. null: Grafana is reached at http://<task IP>:<grafana_port>, unencrypted."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.public_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$", var.public_name))
+    error_message = "public_name must be a lowercase DNS name such as grafana.example.com (no scheme, port, path or trailing dot)."
+  }
+}
+
+variable "hosted_zone_id" {
+  description = "The Route 53 public hosted zone (Z...) that holds public_name; $0.50 a month per zone."
+  type        = string
+  default     = null
+}
+
+variable "acme_email" {
+  description = "The contact address registered with the certificate authority (optional)."
+  type        = string
+  default     = null
+}
+
+variable "acme_server" {
+  description = "The ACME directory the certificate comes from. Let's Encrypt's staging directory (https://acme-staging-v02.api.letsencrypt.org/directory) for trials: its certificates are not trusted, and its rate limits are far higher."
+  type        = string
+  default     = "https://acme-v02.api.letsencrypt.org/directory"
+}
+
+variable "acme_image" {
+  description = "The ACME client image run before Grafana to obtain or renew the certificate (lego, with its Route 53 DNS-01 provider)."
+  type        = string
+  default     = "goacme/lego:v4.26.0"
+}
+
+variable "notification_topic" {
+  description = "Create an SNS topic that is told when Grafana starts, runs (with its URL), stops (and why) or fails (with ECS's reason); subscribe to it (notification_emails, or Chatbot, SQS, ...)."
+  type        = bool
+  default     = false
+}
+
+variable "notification_emails" {
+  description = "Email addresses subscribed to the notification topic (each confirms by email first)."
+  type        = list(string)
+  default     = []
+}
+
+variable "notification_webhook" {
+  description = "Post the same notices to a webhook (Slack incoming webhook, Mattermost, Google Chat: JSON {\"text\": ...}); its URL goes in notification_webhook_url."
+  type        = bool
+  default     = false
+}
+
+variable "notification_webhook_url" {
+  description = "The webhook's https URL: a secret, so it is written to an SSM SecureString parameter write-only and never kept in the state (Terraform 1.11 ephemeral variable). Bump notification_webhook_version to change it."
+  type        = string
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "notification_webhook_version" {
+  description = "Bump to write a new notification_webhook_url."
+  type        = number
+  default     = 1
+}
