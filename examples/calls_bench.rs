@@ -10,6 +10,8 @@
 //! health (the module's 5 s health check, and the 15 s one it had before) against the HTTP
 //! probe measured in the same run.
 //!
+//! Then an ECS event through EventBridge, with a public name and notices configured.
+//!
 //! Then one reaper tick (what the schedule runs every minute), stopped and running, in a
 //! warm and a cold function instance, and what the schedule costs a month.
 //!
@@ -26,8 +28,8 @@ use grafana_ondemand::aws::{Builder, EcsPlatform, RequestLog};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
 use grafana_ondemand::{
-    Controller, DesiredStatus, Platform, ReadinessSource, ServiceController, ServiceProfile, State,
-    wait_for,
+    Controller, DesiredStatus, EventHandler, HostedZone, Notice, Notifier, Platform, PlatformEvent,
+    ReadinessSource, ServiceController, ServiceProfile, State, wait_for,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,6 +71,35 @@ fn controller(p: EcsPlatform, ecs: &SimulatedEcs) -> Controller<EcsPlatform> {
         ServiceProfile::grafana(),
         Arc::new(SimulatedProbe::new(ecs.clone())),
     )
+}
+
+/// A controller that keeps grafana.example.com pointed at the task and tells a notifier that
+/// only counts (the webhook's or SNS's own latency is theirs, not the controller's).
+fn named(p: EcsPlatform, ecs: &SimulatedEcs) -> Controller<EcsPlatform> {
+    let profile = ServiceProfile {
+        public_name: Some("grafana.example.com".into()),
+        scheme: "https".into(),
+        port: 443,
+        readiness: ReadinessSource::Ecs,
+        ..ServiceProfile::grafana()
+    };
+    Controller::new(p, profile, Arc::new(SimulatedProbe::new(ecs.clone())))
+        .with_hosted_zone(HostedZone {
+            zone_id: "Z0BENCH".into(),
+            ttl: 30,
+        })
+        .expect("a name")
+        .with_notifier(Arc::new(Counted))
+}
+
+#[derive(Debug)]
+struct Counted;
+
+#[async_trait::async_trait]
+impl Notifier for Counted {
+    async fn send(&self, _notice: &Notice) -> grafana_ondemand::Result<()> {
+        Ok(())
+    }
 }
 
 /// What a cold instance is asked once.
@@ -239,6 +270,55 @@ async fn main() {
         reference: Some(reference),
     });
 
+    // ECS's events through EventBridge, with a public name and notices: the RUNNING event
+    // of a new task in a cold instance (status read, the name's record read and pointed,
+    // the notice sent and recorded), and the same event delivered again to a warm one.
+    ecs.add_hosted_zone("Z0BENCH", "example.com");
+    let mut event_rows = Vec::new();
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/ecs_task_running.json")).expect("fixture");
+    let mut fresh = Vec::new();
+    for i in 0..RUNS {
+        let mut e = fixture.clone();
+        e["detail"]["taskArn"] = serde_json::json!(format!(
+            "arn:aws:ecs:eu-west-3:123456789012:task/ondemand/{i:032x}"
+        ));
+        fresh.push(
+            PlatformEvent::from_eventbridge(&e)
+                .expect("ecs")
+                .expect("shape"),
+        );
+    }
+    let mut cold = Vec::new();
+    for _ in 0..RUNS {
+        cold.push(named(platform(&uri).await, &ecs));
+    }
+    let mut pairs = cold.iter().zip(fresh.iter());
+    let (calls, latency) = measure(&ecs, || {
+        let (c, e) = pairs.next().expect("one a run");
+        async move {
+            assert!(c.handle_event(e).await.expect("handled").sent);
+        }
+    })
+    .await;
+    event_rows.push(("RUNNING, told (cold instance)", calls, latency));
+    let warm_events = &cold[0];
+    let (calls, latency) = measure(&ecs, || async {
+        assert!(
+            !warm_events
+                .handle_event(&fresh[0])
+                .await
+                .expect("handled")
+                .sent
+        );
+    })
+    .await;
+    event_rows.push((
+        "RUNNING again, already told (warm instance)",
+        calls,
+        latency,
+    ));
+
     // The reaper's tick: kept while running (in use), a no-op while stopped; in a warm
     // instance (it remembers what it saw) and a cold one.
     let mut reap_rows = Vec::new();
@@ -295,6 +375,16 @@ async fn main() {
     println!("| reaper tick | calls | latency | round trips |");
     println!("|---|---|---|---|");
     for (action, calls, latency) in reap_rows {
+        println!(
+            "| {action} | {calls:.1} | {:.0} ms | {:.2} |",
+            latency.as_secs_f64() * 1000.0,
+            rt(latency)
+        );
+    }
+    println!();
+    println!("| ECS event (name and notices configured) | calls | latency | round trips |");
+    println!("|---|---|---|---|");
+    for (action, calls, latency) in event_rows {
         println!(
             "| {action} | {calls:.1} | {:.0} ms | {:.2} |",
             latency.as_secs_f64() * 1000.0,

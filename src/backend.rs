@@ -1,10 +1,10 @@
 //! Choosing and connecting a backend from flags and the environment, for every frontend.
 
 use crate::aws::{Builder, request_log_from_env};
-use crate::mock::{SimulatedEcs, StandIn, Timing};
+use crate::mock::{SimulatedEcs, StandIn, TestCertificate, Timing};
 use crate::{
-    Controller, Error, EventHandler, HostedZone, Notifier, Prices, ReadinessSource, Result,
-    ServiceController, ServiceProfile, SessionPolicy, Webhook, probe_for,
+    Controller, Error, EventHandler, HostedZone, HttpProbe, Notifier, Prices, ReadinessSource,
+    Result, ServiceController, ServiceProfile, SessionPolicy, Webhook, probe_for,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,13 +176,38 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 service.as_deref().unwrap_or("grafana"),
                 Timing::fargate().scaled(scale),
             );
-            let stand_in = StandIn::spawn(ecs.clone(), profile.port).await.map_err(|e| {
+            // Over https the stand-in serves a certificate for the public name from a CA of
+            // this run, which the probe (and only it) trusts.
+            let cert = match profile.scheme.as_str() {
+                "https" => Some(
+                    TestCertificate::for_name(
+                        profile.public_name.as_deref().unwrap_or("localhost"),
+                    )
+                    .map_err(|e| {
+                        Error::invalid_config(
+                            "SERVICE_SCHEME",
+                            format!("no test certificate ({e})"),
+                        )
+                    })?,
+                ),
+                _ => None,
+            };
+            let listening = match &cert {
+                Some(cert) => StandIn::spawn_https(ecs.clone(), profile.port, cert).await,
+                None => StandIn::spawn(ecs.clone(), profile.port).await,
+            };
+            let stand_in = listening.map_err(|e| {
                 Error::invalid_config(
                     "SERVICE_PORT",
                     format!("the Grafana stand-in cannot listen on port {} of 127.0.0.10 to .25 ({e}): set SERVICE_PORT to a free port", profile.port),
                 )
             })?;
-            let probe = probe_for(&profile)?;
+            let probe: Arc<dyn crate::ReadinessProbe> = match &cert {
+                Some(cert) if profile.readiness.probes() => {
+                    Arc::new(HttpProbe::new(&profile)?.trusting(cert.ca_pem.as_bytes())?)
+                }
+                _ => probe_for(&profile)?,
+            };
             let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
                 .with_policy(policy.scaled(scale))
                 .with_prices(prices);

@@ -11,3 +11,4 @@ mod iam;
 mod lambda_runtime;
 mod server;
 mod simulated;
+mod tls;

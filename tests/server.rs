@@ -85,6 +85,11 @@ struct Bench {
 
 impl Bench {
     async fn launch(env: &[(&str, &str)]) -> Bench {
+        Self::launch_with(env, &[]).await
+    }
+
+    /// With extra Chromium flags.
+    async fn launch_with(env: &[(&str, &str)], browser_args: &[String]) -> Bench {
         use fantoccini::ClientBuilder;
         let (driver_port, listen) = (free_port(), format!("127.0.0.1:{}", free_port()));
         let driver = tokio::process::Command::new("chromedriver")
@@ -117,15 +122,25 @@ impl Bench {
         .await;
         // A profile of its own: two Chromiums on one profile become one browser.
         let profile = tempdir(driver_port);
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=420,800",
+        ]
+        .map(String::from)
+        .into();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend_from_slice(browser_args);
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage",
-                         "--window-size=420,800", format!("--user-data-dir={}", profile.display())]
-            }),
+            serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
         );
         let browser = ClientBuilder::rustls()
             .unwrap()
@@ -403,4 +418,72 @@ fn tempdir(port: u16) -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// With a public name, the page offers `https://<name>` and a browser opens Grafana there over
+/// TLS: the simulated task's stand-in serves a certificate for the name, from a CA of this
+/// run that the server's probe trusts (`READINESS=http`: the probe's https path decides).
+/// Chromium resolves the name to the first task's address (127.0.0.11), as the Route 53 record
+/// would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_opens_grafana_over_https_on_its_name() {
+    use fantoccini::Locator;
+    const NAME: &str = "grafana.example.test";
+    let bench = Bench::launch_with(
+        &[
+            ("SIMULATED_TIME_SCALE", "0.05"),
+            ("PUBLIC_NAME", NAME),
+            ("DNS_ZONE_ID", "Z0DEMO"),
+            ("READINESS", "http"),
+        ],
+        &[
+            format!("--host-resolver-rules=MAP {NAME} 127.0.0.11"),
+            // The CA of this run is not in Chromium's store; the name and the TLS session
+            // are still real.
+            "--ignore-certificate-errors".into(),
+        ],
+    )
+    .await;
+    bench.browser.goto(&bench.page).await.unwrap();
+    bench.click("start").await;
+    bench
+        .wait_for_state("running", Duration::from_secs(30))
+        .await;
+    let href = bench
+        .browser
+        .find(Locator::Id("open"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(href.starts_with(&format!("https://{NAME}:")), "{href}");
+    let status: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}grafana", bench.page))
+        .json(&serde_json::json!({"action": "status"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["readyBy"], "http", "{status}");
+    assert_eq!(
+        status["ip"], "127.0.0.11",
+        "the first task's address (the model numbers its deployment first): {status}"
+    );
+    bench.browser.goto(&href).await.unwrap();
+    let body = bench
+        .browser
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("stands in for Grafana"), "{body}");
+    let url = bench.browser.current_url().await.unwrap();
+    assert_eq!(url.scheme(), "https");
+    bench.browser.clone().close().await.unwrap();
 }

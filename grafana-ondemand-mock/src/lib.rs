@@ -27,6 +27,7 @@ mod probe;
 pub mod runtime_api;
 mod stand_in;
 mod timing;
+mod tls;
 #[cfg(feature = "wire")]
 pub mod wire;
 mod zone;
@@ -37,3 +38,4 @@ pub use model::{ADDRESS_POOL, FIRST_ADDRESS};
 pub use probe::SimulatedProbe;
 pub use stand_in::StandIn;
 pub use timing::Timing;
+pub use tls::TestCertificate;

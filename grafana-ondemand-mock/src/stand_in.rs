@@ -3,6 +3,7 @@
 
 use crate::ecs::SimulatedEcs;
 use crate::model::{ADDRESS_POOL, FIRST_ADDRESS};
+use crate::tls::{TestCertificate, TlsListener};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,6 +22,23 @@ pub struct StandIn {
 impl StandIn {
     /// Binds `port` on each loopback address the simulated tasks use (127.0.0.10 and up).
     pub async fn spawn(ecs: SimulatedEcs, port: u16) -> std::io::Result<StandIn> {
+        Self::serve(ecs, port, None).await
+    }
+
+    /// The same over HTTPS, with `cert` (issued for the public name).
+    pub async fn spawn_https(
+        ecs: SimulatedEcs,
+        port: u16,
+        cert: &TestCertificate,
+    ) -> std::io::Result<StandIn> {
+        Self::serve(ecs, port, Some(cert)).await
+    }
+
+    async fn serve(
+        ecs: SimulatedEcs,
+        port: u16,
+        cert: Option<&TestCertificate>,
+    ) -> std::io::Result<StandIn> {
         let mut tasks = Vec::new();
         for slot in 0..ADDRESS_POOL {
             let [a, b, c, d] = FIRST_ADDRESS.octets();
@@ -34,11 +52,22 @@ impl StandIn {
                     log_request,
                 ))
                 .with_state((ecs.clone(), addr.ip()));
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    tracing::warn!(error = %e, "stand-in stopped");
+            let served = match cert {
+                None => tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::warn!(error = %e, "stand-in stopped");
+                    }
+                }),
+                Some(cert) => {
+                    let listener = TlsListener::new(listener, cert)?;
+                    tokio::spawn(async move {
+                        if let Err(e) = axum::serve(listener, app).await {
+                            tracing::warn!(error = %e, "stand-in stopped");
+                        }
+                    })
                 }
-            }));
+            };
+            tasks.push(served);
         }
         Ok(StandIn { tasks })
     }
