@@ -222,6 +222,22 @@ async fn platform(
     OffClock(Arc::new(platform))
 }
 
+impl OverTheWire {
+    /// A controller of its own (another Lambda instance) on the same stub.
+    async fn second_process(&self, profile: ServiceProfile) -> Controller<OffClock> {
+        let platform = platform(
+            self.stub.ecs(),
+            self.stub.uri(),
+            "ondemand",
+            "grafana",
+            Some(test_credentials()),
+        )
+        .await;
+        let probe = Arc::new(SimulatedProbe::new(self.stub.ecs().clone()));
+        Controller::new(platform, profile, probe)
+    }
+}
+
 impl World for OverTheWire {
     fn controller(&self) -> &dyn ServiceController {
         &self.controller
@@ -230,16 +246,7 @@ impl World for OverTheWire {
         self.stub.ecs()
     }
     async fn another_controller(&self, profile: ServiceProfile) -> Box<dyn ServiceController> {
-        let platform = platform(
-            self.stub.ecs(),
-            self.stub.uri(),
-            "ondemand",
-            "grafana",
-            Some(test_credentials()),
-        )
-        .await;
-        let probe = Arc::new(SimulatedProbe::new(self.stub.ecs().clone()));
-        Box::new(Controller::new(platform, profile, probe))
+        Box::new(self.second_process(profile).await)
     }
     async fn named_controller(
         &self,
@@ -247,17 +254,9 @@ impl World for OverTheWire {
         zone: grafana_ondemand::HostedZone,
         notifier: Arc<dyn grafana_ondemand::Notifier>,
     ) -> Box<dyn crate::scenarios::Watcher> {
-        let platform = platform(
-            self.stub.ecs(),
-            self.stub.uri(),
-            "ondemand",
-            "grafana",
-            Some(test_credentials()),
-        )
-        .await;
-        let probe = Arc::new(SimulatedProbe::new(self.stub.ecs().clone()));
         Box::new(
-            Controller::new(platform, profile, probe)
+            self.second_process(profile)
+                .await
                 .with_hosted_zone(zone)
                 .expect("the profile has a name")
                 .with_notifier(notifier),

@@ -102,31 +102,7 @@ fn aws_env(stub: &WireStub) -> Vec<(&'static str, String)> {
 /// SSM GetParameter on the stub, as the module's SecureString token answers it (decrypted,
 /// since the function asks WithDecryption).
 async fn serve_the_token(stub: &WireStub) {
-    use wiremock::matchers::{body_partial_json, header};
-    wiremock::Mock::given(header("x-amz-target", "AmazonSSM.GetParameter"))
-        .and(body_partial_json(
-            json!({"Name": PARAMETER, "WithDecryption": true}),
-        ))
-        .respond_with(
-            wiremock::ResponseTemplate::new(200).set_body_raw(
-                json!({
-                    "Parameter": {
-                        "Name": PARAMETER,
-                        "Type": "SecureString",
-                        "Value": TOKEN,
-                        "Version": 1,
-                        "LastModifiedDate": 1.7640612E9,
-                        "ARN": format!("arn:aws:ssm:eu-west-3:123456789012:parameter{PARAMETER}"),
-                        "DataType": "text"
-                    }
-                })
-                .to_string(),
-                "application/x-amz-json-1.1",
-            ),
-        )
-        .with_priority(1)
-        .mount(stub.server())
-        .await;
+    serve_parameter(stub, PARAMETER, TOKEN).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -167,6 +167,18 @@ impl Bench {
             .unwrap()
     }
 
+    /// Where the page's "Open Grafana" link leads.
+    async fn open_link(&self) -> String {
+        self.browser
+            .find(fantoccini::Locator::Id("open"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     async fn shown(&self, id: &str) -> bool {
         self.browser
             .find(fantoccini::Locator::Id(id))
@@ -272,14 +284,7 @@ async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
     })
     .await;
     assert_eq!(state(browser.clone()).await, "running");
-    let href = browser
-        .find(Locator::Id("open"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let href = bench.open_link().await;
     assert!(href.starts_with("http://127.0.0."), "{href}");
     let shot = artifacts().join("browser-running.png");
     std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
@@ -449,15 +454,7 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
     bench
         .wait_for_state("running", Duration::from_secs(30))
         .await;
-    let href = bench
-        .browser
-        .find(Locator::Id("open"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let href = bench.open_link().await;
     assert!(href.starts_with(&format!("https://{NAME}:")), "{href}");
     let status: serde_json::Value = reqwest::Client::new()
         .post(format!("{}grafana", bench.page))

@@ -603,16 +603,10 @@ impl<P: Platform> EventHandler for Controller<P> {
         let ctx = NoticeContext {
             display_name: &self.profile.display_name,
             tags: Some(&obs.service.tags),
-            url: task
-                .and_then(|t| task_endpoint(t, &self.profile))
-                .map(|e| e.url())
-                .or_else(|| {
-                    self.profile.public_name.as_ref().map(|_| {
-                        self.profile
-                            .endpoint(std::net::Ipv4Addr::UNSPECIFIED.into())
-                            .url()
-                    })
-                }),
+            url: self.profile.public_url().or_else(|| {
+                task.and_then(|t| task_endpoint(t, &self.profile))
+                    .map(|e| e.url())
+            }),
             service_wanted: obs.service.desired_count > 0,
             deployment: obs.service.primary_deployment().map(|d| d.id.as_str()),
         };

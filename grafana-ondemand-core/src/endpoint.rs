@@ -50,17 +50,7 @@ impl Endpoint {
     /// the scheme's default), else `http://203.0.113.7:3000` (IPv6 in brackets).
     pub fn url(&self) -> String {
         match &self.host {
-            Some(host) => {
-                let default_port = matches!(
-                    (self.scheme.as_str(), self.port),
-                    ("https", 443) | ("http", 80)
-                );
-                if default_port {
-                    format!("{}://{host}", self.scheme)
-                } else {
-                    format!("{}://{host}:{}", self.scheme, self.port)
-                }
-            }
+            Some(host) => named_url(&self.scheme, host, self.port),
             None => format!("{}://{}", self.scheme, SocketAddr::new(self.ip, self.port)),
         }
     }
@@ -68,6 +58,14 @@ impl Endpoint {
     /// The socket address the service answers on.
     pub fn socket(&self) -> SocketAddr {
         SocketAddr::new(self.ip, self.port)
+    }
+}
+
+/// `scheme://host`, with `:port` only when it is not the scheme's default.
+fn named_url(scheme: &str, host: &str, port: u16) -> String {
+    match (scheme, port) {
+        ("https", 443) | ("http", 80) => format!("{scheme}://{host}"),
+        _ => format!("{scheme}://{host}:{port}"),
     }
 }
 
@@ -118,6 +116,12 @@ impl ServiceProfile {
             activity_filter: GRAFANA_ACTIVITY_FILTER.into(),
             public_name: None,
         }
+    }
+
+    /// The URL at the public name, whatever task serves it; `None` without a name.
+    pub fn public_url(&self) -> Option<String> {
+        let name = self.public_name.as_deref()?;
+        Some(named_url(&self.scheme, name, self.port))
     }
 
     /// The endpoint for an address, with this profile's scheme and port.

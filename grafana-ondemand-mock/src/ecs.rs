@@ -211,6 +211,14 @@ impl SimulatedEcs {
         }
     }
 
+    /// Someone else deletes every record set of `name` (by hand, in the console).
+    pub fn remove_records(&self, zone_id: &str, name: &str) {
+        if let Some(zone) = self.model().zones.get_mut(zone_id) {
+            let fqdn = crate::zone::fqdn(name);
+            zone.records.retain(|(n, _), _| *n != fqdn);
+        }
+    }
+
     /// The events EventBridge would have delivered since the last call, oldest first, as
     /// JSON in the shape AWS documents: "ECS Task State Change" for every phase a task
     /// entered, "ECS Service Action" for every placement failure.

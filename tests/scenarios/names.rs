@@ -391,3 +391,37 @@ pub async fn failures_are_told_with_ecs_reason(world: &impl World) {
         "then it recovered"
     );
 }
+
+/// Route 53 deletes only a record set that matches exactly: a controller whose memory of the
+/// record is stale (someone deleted the AAAA by hand) is refused the whole batch, reads the
+/// record again and parks it all the same. An IPv6-only task: the name is AAAA alone.
+pub async fn a_refused_change_is_read_again_and_retried(world: &impl World) {
+    let (c, _) = setup(world).await;
+    world.ecs().set_ipv6_only(true);
+    c.start(None).await.unwrap();
+    let up = wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    let v6 = up.endpoint.unwrap().ip;
+    assert!(v6.is_ipv6());
+    assert_eq!(
+        world.ecs().records(ZONE, NAME),
+        vec![AddressRecord { value: v6, ttl: 30 }],
+        "AAAA only"
+    );
+    world.ecs().remove_records(ZONE, NAME);
+    let changes = world.calls("ChangeResourceRecordSets");
+    assert_eq!(c.stop().await.unwrap().state, State::Stopping);
+    assert_eq!(
+        world.calls("ChangeResourceRecordSets"),
+        changes + 2,
+        "refused once (the AAAA to delete was gone), then done"
+    );
+    assert_eq!(
+        world.ecs().records(ZONE, NAME),
+        vec![AddressRecord {
+            value: IpAddr::V4(PARKED),
+            ttl: 30
+        }]
+    );
+}

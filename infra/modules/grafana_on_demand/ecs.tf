@@ -45,6 +45,16 @@ locals {
 
   health_url = "${local.scheme}://localhost:${local.port}/api/health"
 
+  # Every container's output in the task's log group, as `grafana/<container>/<task id>`.
+  log_configuration = {
+    logDriver = "awslogs"
+    options = {
+      "awslogs-group"         = aws_cloudwatch_log_group.grafana.name
+      "awslogs-region"        = local.region
+      "awslogs-stream-prefix" = "grafana"
+    }
+  }
+
   grafana_container = {
     name      = "grafana"
     image     = var.grafana_image
@@ -81,14 +91,7 @@ locals {
       startPeriod = 60
     }
     readonlyRootFilesystem = false
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        "awslogs-group"         = aws_cloudwatch_log_group.grafana.name
-        "awslogs-region"        = local.region
-        "awslogs-stream-prefix" = "grafana"
-      }
-    }
+    logConfiguration       = local.log_configuration
   }
 }
 

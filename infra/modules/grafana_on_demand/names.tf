@@ -40,15 +40,8 @@ locals {
       { name = "AWS_REGION", value = local.region },
       { name = "AWS_HOSTED_ZONE_ID", value = local.zone_id },
     ]
-    mountPoints = [{ sourceVolume = "grafana-data", containerPath = "/var/lib/grafana", readOnly = false }]
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        "awslogs-group"         = aws_cloudwatch_log_group.grafana.name
-        "awslogs-region"        = local.region
-        "awslogs-stream-prefix" = "grafana"
-      }
-    }
+    mountPoints      = [{ sourceVolume = "grafana-data", containerPath = "/var/lib/grafana", readOnly = false }]
+    logConfiguration = local.log_configuration
   }
 
   # Grafana on HTTPS on its name: the certificate lego wrote, on port 443.
