@@ -7,7 +7,7 @@ use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
 use crate::notice::{
     ANNOUNCED_TAG, EventHandler, Notice, NoticeContext, Notifier, PlatformEvent, already_announced,
-    announced_tag, notice_for,
+    announced_tag, claimed_by, notice_for,
 };
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
 use crate::platform::{DesiredStatus, NetworkInterface, Platform};
@@ -35,6 +35,9 @@ const MAX_LOG_PAGES: usize = 10;
 /// How long the name's record is trusted as last read or written before it is read again:
 /// someone may change it by hand (the console, an old deployment of this controller).
 const RECORD_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
+/// How long a claim on a notice is left to settle before it is read back: far longer than
+/// another instance takes from reading the tag to writing its own claim (one call).
+const CLAIM_SETTLE: Duration = Duration::from_secs(1);
 /// How long handling a RUNNING event waits for the task's address to show.
 const ADDRESS_WAIT: chrono::Duration = chrono::Duration::seconds(15);
 
@@ -91,6 +94,8 @@ pub struct Controller<P> {
     prices: Prices,
     zone: Option<HostedZone>,
     notifier: Option<Arc<dyn Notifier>>,
+    /// This process's name in the claims it writes on notices.
+    claim: String,
     memory: Mutex<Memory>,
     /// Serializes the actions (start, extend, stop, reap), so concurrent starts cause one
     /// scale-up.
@@ -108,6 +113,7 @@ impl<P: Platform> Controller<P> {
             prices: Prices::default(),
             zone: None,
             notifier: None,
+            claim: claim_name(),
             memory: Mutex::default(),
             actions: tokio::sync::Mutex::new(()),
         }
@@ -633,10 +639,35 @@ impl<P: Platform> EventHandler for Controller<P> {
                 sent: false,
             });
         };
-        notifier.send(&notice).await?;
-        let tag = announced_tag(marker, &notice);
-        if let Err(e) = self.platform.tag_service(&[(ANNOUNCED_TAG, tag)]).await {
-            tracing::warn!(error = %e, "a sent notice could not be recorded: a redelivery would send it again");
+        // Several instances may handle the same event at once (EventBridge delivers at least
+        // once). Tags have no conditional write, so each claims the notice under its own name,
+        // waits longer than a claim takes to land, and reads again: the last claim written
+        // wins, and only its writer sends.
+        self.platform
+            .tag_service(&[(ANNOUNCED_TAG, announced_tag(marker, &notice, &self.claim))])
+            .await?;
+        tokio::time::sleep(CLAIM_SETTLE).await;
+        let now = self.platform.describe_service().await?;
+        let current = now.tags.get(ANNOUNCED_TAG).map(String::as_str);
+        if !claimed_by(current, &notice, &self.claim) {
+            tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "another instance tells it");
+            return Ok(Handled {
+                status,
+                notice: Some(notice),
+                sent: false,
+            });
+        }
+        if let Err(e) = notifier.send(&notice).await {
+            // Released, so that the event's redelivery tells it.
+            let previous = marker.unwrap_or_default().to_owned();
+            if let Err(release) = self
+                .platform
+                .tag_service(&[(ANNOUNCED_TAG, previous)])
+                .await
+            {
+                tracing::warn!(error = %release, "an undelivered notice's claim could not be released: it will not be told");
+            }
+            return Err(e);
         }
         tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "notice sent");
         Ok(Handled {
@@ -645,6 +676,15 @@ impl<P: Platform> EventHandler for Controller<P> {
             sent: true,
         })
     }
+}
+
+/// A name for this controller's claims, unique enough among a few concurrent instances: eight
+/// hex digits from the standard library's randomly seeded hasher.
+fn claim_name() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id().into());
+    format!("{:08x}", h.finish() as u32)
 }
 
 /// Why a service stopping or stopped by `record` is: the reason a status gives.

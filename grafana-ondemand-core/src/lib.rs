@@ -48,7 +48,7 @@ pub use env::setting;
 pub use error::{Error, Result};
 pub use notice::{
     ANNOUNCED_TAG, ContainerState, EventHandler, Notice, NoticeContext, NoticeKind, Notifier,
-    PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, notice_for,
+    PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, claimed_by, notice_for,
 };
 pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,

@@ -325,35 +325,59 @@ fn failure(t: &TaskEvent) -> Option<String> {
     })
 }
 
-/// Whether the notice was already sent, by the [`ANNOUNCED_TAG`] value.
+/// Whether the notice was already sent or claimed, by the [`ANNOUNCED_TAG`] value.
 pub fn already_announced(tag: Option<&str>, notice: &Notice) -> bool {
     announced(tag)
         .iter()
-        .any(|(subject, kind)| *subject == notice.subject && kind.rank() >= notice.kind.rank())
+        .any(|a| a.subject == notice.subject && a.kind.rank() >= notice.kind.rank())
 }
 
-/// The [`ANNOUNCED_TAG`] value after sending `notice`: it first, then the last few others.
-pub fn announced_tag(tag: Option<&str>, notice: &Notice) -> String {
-    let mut entries = vec![(notice.subject.clone(), notice.kind)];
+/// The [`ANNOUNCED_TAG`] value that claims `notice` for the process `claim` names: it first
+/// (`<subject>:<kind>:<claim>`), then the last few others.
+pub fn announced_tag(tag: Option<&str>, notice: &Notice, claim: &str) -> String {
+    let mut entries = vec![format!(
+        "{}:{}:{claim}",
+        notice.subject,
+        notice.kind.as_str()
+    )];
     entries.extend(
         announced(tag)
             .into_iter()
-            .filter(|(subject, _)| *subject != notice.subject)
-            .take(ANNOUNCED_KEPT - 1),
+            .filter(|a| a.subject != notice.subject)
+            .take(ANNOUNCED_KEPT - 1)
+            .map(|a| a.entry),
     );
-    entries
-        .iter()
-        .map(|(subject, kind)| format!("{subject}:{}", kind.as_str()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    entries.join(" ")
 }
 
-fn announced(tag: Option<&str>) -> Vec<(String, NoticeKind)> {
+/// Whether the [`ANNOUNCED_TAG`] value says `claim` holds `notice`: the last claim written
+/// wins, and only its writer sends.
+pub fn claimed_by(tag: Option<&str>, notice: &Notice, claim: &str) -> bool {
+    announced(tag).first().is_some_and(|a| {
+        a.subject == notice.subject && a.kind == notice.kind && a.claim.as_deref() == Some(claim)
+    })
+}
+
+struct Announced {
+    subject: String,
+    kind: NoticeKind,
+    claim: Option<String>,
+    entry: String,
+}
+
+fn announced(tag: Option<&str>) -> Vec<Announced> {
     tag.unwrap_or_default()
         .split_whitespace()
         .filter_map(|entry| {
-            let (subject, kind) = entry.rsplit_once(':')?;
-            Some((subject.to_owned(), NoticeKind::parse(kind)?))
+            let mut parts = entry.split(':');
+            let subject = parts.next()?.to_owned();
+            let kind = NoticeKind::parse(parts.next()?)?;
+            Some(Announced {
+                subject,
+                kind,
+                claim: parts.next().map(str::to_owned),
+                entry: entry.to_owned(),
+            })
         })
         .collect()
 }

@@ -5,7 +5,7 @@
 
 use grafana_ondemand_core::{
     ANNOUNCED_TAG, NoticeContext, NoticeKind, PlatformEvent, STOP_TAG, already_announced,
-    announced_tag, notice_for,
+    announced_tag, claimed_by, notice_for,
 };
 use std::collections::BTreeMap;
 
@@ -107,13 +107,19 @@ fn each_notice_is_told_once_and_never_after_a_later_one() {
     stop_ctx.service_wanted = false;
     let stopped = notice_for(&event(STOPPED), &stop_ctx).unwrap();
     assert!(!already_announced(None, &running));
-    let tag = announced_tag(None, &running);
+    let tag = announced_tag(None, &running, "0a1b2c3d");
     assert!(
         already_announced(Some(&tag), &running),
         "a duplicate delivery"
     );
     assert!(!already_announced(Some(&tag), &stopped));
-    let tag = announced_tag(Some(&tag), &stopped);
+    // Two instances claim at once: the last claim written wins, and only its writer sends.
+    let first = announced_tag(Some(&tag), &stopped, "aaaaaaaa");
+    let second = announced_tag(Some(&tag), &stopped, "bbbbbbbb");
+    assert!(claimed_by(Some(&second), &stopped, "bbbbbbbb"));
+    assert!(!claimed_by(Some(&second), &stopped, "aaaaaaaa"));
+    assert!(claimed_by(Some(&first), &stopped, "aaaaaaaa"));
+    let tag = second;
     assert!(
         already_announced(Some(&tag), &running),
         "RUNNING delivered after STOPPED"
@@ -123,7 +129,7 @@ fn each_notice_is_told_once_and_never_after_a_later_one() {
     for i in 0..10 {
         let mut other = running.clone();
         other.subject = format!("{i:032x}");
-        tag = announced_tag(Some(&tag), &other);
+        tag = announced_tag(Some(&tag), &other, "ffffffff");
     }
     assert!(tag.len() <= 256, "{}", tag.len());
     assert_eq!(tag.split(' ').count(), 4);

@@ -622,7 +622,8 @@ macro_rules! scenario_suite {
             the_name_follows_the_task_across_stop_and_start,
             the_name_stays_on_the_serving_task_during_a_deployment,
             a_stale_record_is_put_right_by_the_status_path, each_change_is_told_once,
-            failures_are_told_with_ecs_reason, a_refused_change_is_read_again_and_retried);
+            failures_are_told_with_ecs_reason, a_refused_change_is_read_again_and_retried,
+            two_instances_given_the_same_event_tell_it_once);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -425,3 +425,37 @@ pub async fn a_refused_change_is_read_again_and_retried(world: &impl World) {
         }]
     );
 }
+
+/// Two instances given the same event at the same moment (EventBridge delivers at least once,
+/// and Lambda runs deliveries in parallel): the notice is told once. Each claims it in the
+/// service's tag and reads it back after the claims settle: the last claim wins.
+pub async fn two_instances_given_the_same_event_tell_it_once(world: &impl World) {
+    let (c, inbox) = setup(world).await;
+    let other = world.named_controller(named(), zone(), inbox.clone()).await;
+    c.start(None).await.unwrap();
+    let mut raced = None;
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        for e in world.ecs().take_events() {
+            let event = PlatformEvent::from_eventbridge(&e).unwrap().unwrap();
+            let running = matches!(&event, PlatformEvent::Task(t) if t.last_status == "RUNNING");
+            if running && raced.is_none() {
+                let (a, b) = tokio::join!(c.handle_event(&event), other.handle_event(&event));
+                raced = Some((a.unwrap().sent, b.unwrap().sent));
+            } else {
+                c.handle_event(&event).await.unwrap();
+            }
+        }
+        if raced.is_some() {
+            break;
+        }
+    }
+    let (a, b) = raced.expect("a RUNNING event");
+    assert!(a ^ b, "exactly one instance sent it: {a} {b}");
+    let kinds = inbox.kinds();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == NoticeKind::Running).count(),
+        1,
+        "{kinds:?}"
+    );
+}
