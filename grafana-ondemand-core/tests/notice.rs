@@ -159,3 +159,17 @@ fn other_events_are_recognised_and_left_alone() {
         .unwrap_err();
     assert!(err.contains("without its fields"), "{err}");
 }
+
+#[test]
+fn a_webhook_url_must_be_https_and_a_url() {
+    use grafana_ondemand_core::Webhook;
+    let plain = Webhook::new("http://hooks.example.com/services/T0/B0/x").unwrap_err();
+    assert!(plain.to_string().contains("must be https"), "{plain}");
+    let junk = Webhook::new("hooks.example.com").unwrap_err();
+    assert!(junk.to_string().contains("not a URL"), "{junk}");
+    assert!(Webhook::new("https://hooks.slack.com/services/T0/B0/x").is_ok());
+    assert!(
+        Webhook::new("http://127.0.0.1:8080/hook").is_ok(),
+        "loopback, for tests"
+    );
+}
