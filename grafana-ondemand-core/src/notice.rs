@@ -211,7 +211,8 @@ pub struct NoticeContext<'a> {
     pub url: Option<String>,
     /// Whether the service is still asked to run (a task replaced in a deployment).
     pub service_wanted: bool,
-    /// The primary deployment's id, which names a placement failure.
+    /// The primary deployment's id, which names a placement failure (with the start's time,
+    /// so that each start's failure to place is told once).
     pub deployment: Option<&'a str>,
 }
 
@@ -284,10 +285,14 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
             let reason = format!("ECS could not place a task ({reason})");
             Some(Notice {
                 kind: NoticeKind::Failed,
-                subject: ctx
-                    .deployment
-                    .map(|d| d.rsplit('/').next().unwrap_or(d).to_owned())
-                    .unwrap_or_else(|| "placement".into()),
+                subject: format!(
+                    "{}-{}",
+                    ctx.deployment
+                        .map_or("placement", |d| d.rsplit('/').next().unwrap_or(d)),
+                    ctx.tags
+                        .and_then(StopRecord::started_at)
+                        .map_or(0, |t| t.timestamp())
+                ),
                 text: format!("{name} failed to start: {reason}."),
                 url: None,
                 reason: Some(reason),

@@ -348,6 +348,17 @@ impl StopRecord {
         format!("started 0 {}", lease_tag(at))
     }
 
+    /// When the service was last started through a controller, from the [`STOP_TAG`] a start
+    /// writes; `None` once it was stopped since (or never started that way).
+    pub fn started_at(tags: &std::collections::BTreeMap<String, String>) -> Option<DateTime<Utc>> {
+        let at = tags.get(STOP_TAG)?.strip_prefix("started 0 ")?;
+        Some(
+            DateTime::parse_from_rfc3339(at.trim())
+                .ok()?
+                .with_timezone(&Utc),
+        )
+    }
+
     /// The record in the service's tags; `None` when absent, not in this form, or when the
     /// service was started since.
     pub fn read(tags: &std::collections::BTreeMap<String, String>) -> Option<StopRecord> {

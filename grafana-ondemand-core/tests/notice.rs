@@ -95,7 +95,15 @@ fn a_task_that_could_not_start_is_a_failure_with_ecs_reason() {
     );
     let n = notice_for(&event(PLACEMENT), &ctx(&tags)).unwrap();
     assert_eq!(n.kind, NoticeKind::Failed);
-    assert_eq!(n.subject, "9223370457372456987");
+    assert_eq!(n.subject, "9223370457372456987-0", "no start recorded");
+    // Each start's failure to place is its own: the start's time is in the subject.
+    let mut started = BTreeMap::new();
+    started.insert(
+        STOP_TAG.to_owned(),
+        "started 0 2026-11-26T09:12:00Z".to_owned(),
+    );
+    let n = notice_for(&event(PLACEMENT), &ctx(&started)).unwrap();
+    assert_eq!(n.subject, "9223370457372456987-1795684320");
     assert!(n.text.contains("RESOURCE:FARGATE"), "{}", n.text);
 }
 

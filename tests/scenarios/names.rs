@@ -390,6 +390,24 @@ pub async fn failures_are_told_with_ecs_reason(world: &impl World) {
         Some(NoticeKind::Running),
         "then it recovered"
     );
+    // A later session that cannot be placed either is told again: its own failure.
+    c.stop().await.unwrap();
+    wait_for(c.as_ref(), State::Stopped, PATIENCE)
+        .await
+        .unwrap();
+    deliver(world, c.as_ref()).await;
+    world.ecs().fail_next_placements(1, "RESOURCE:FARGATE");
+    c.start(None).await.unwrap();
+    for _ in 0..60 {
+        sleep(Duration::from_secs(1)).await;
+        deliver(world, c.as_ref()).await;
+    }
+    let failed = inbox
+        .kinds()
+        .iter()
+        .filter(|k| **k == NoticeKind::Failed)
+        .count();
+    assert_eq!(failed, 3, "{:#?}", inbox.notices.lock().unwrap());
 }
 
 /// Route 53 deletes only a record set that matches exactly: a controller whose memory of the
