@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
     AddressRecord, Deployment, DesiredStatus, Error, Health, LogPage, NetworkInterface, Platform,
     RecordChange, RecordType, Result, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPage,
-    TaskPhase, TaskSize, TaskSnapshot,
+    TaskPhase, TaskSize, TaskSnapshot, fqdn,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -471,9 +471,4 @@ impl Platform for EcsPlatform {
     fn now(&self) -> DateTime<Utc> {
         (self.clock.0)()
     }
-}
-
-/// A name as Route 53 compares it: lowercase, with the trailing dot.
-fn fqdn(name: &str) -> String {
-    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
 }

@@ -155,6 +155,11 @@ pub fn changes(current: &[AddressRecord], wanted: &[AddressRecord]) -> Vec<Recor
     batch
 }
 
+/// A name as Route 53 stores and compares it: lowercase, with the trailing dot.
+pub fn fqdn(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
+}
+
 /// Checks a public name: a lowercase DNS name of at least two labels (no trailing dot, no
 /// scheme, no port), as it goes into a URL and a certificate.
 pub fn check_name(name: &str) -> std::result::Result<String, String> {

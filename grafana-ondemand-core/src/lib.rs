@@ -41,7 +41,7 @@ pub use derive::{
 };
 pub use dns::{
     AddressRecord, DEFAULT_TTL, HostedZone, PARKED, RecordChange, RecordTarget, RecordType,
-    changes, check_name,
+    changes, check_name, fqdn,
 };
 pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
 pub use env::setting;

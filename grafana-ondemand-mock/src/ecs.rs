@@ -214,7 +214,7 @@ impl SimulatedEcs {
     /// Someone else deletes every record set of `name` (by hand, in the console).
     pub fn remove_records(&self, zone_id: &str, name: &str) {
         if let Some(zone) = self.model().zones.get_mut(zone_id) {
-            let fqdn = crate::zone::fqdn(name);
+            let fqdn = grafana_ondemand_core::fqdn(name);
             zone.records.retain(|(n, _), _| *n != fqdn);
         }
     }

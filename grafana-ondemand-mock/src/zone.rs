@@ -1,7 +1,7 @@
 //! A simulated Route 53 hosted zone: the record sets of its names, changed in batches that
 //! Route 53's rules accept or refuse whole.
 
-use grafana_ondemand_core::{AddressRecord, RecordChange, RecordType};
+use grafana_ondemand_core::{AddressRecord, RecordChange, RecordType, fqdn};
 use std::collections::BTreeMap;
 
 /// One hosted zone: its domain and its A/AAAA record sets, by name (with the trailing dot,
@@ -10,11 +10,6 @@ use std::collections::BTreeMap;
 pub(crate) struct SimZone {
     pub domain: String,
     pub records: BTreeMap<(String, RecordType), AddressRecord>,
-}
-
-/// A name as Route 53 stores it: lowercase, with the trailing dot.
-pub(crate) fn fqdn(name: &str) -> String {
-    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
 }
 
 impl SimZone {

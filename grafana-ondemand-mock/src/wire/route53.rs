@@ -5,8 +5,7 @@
 
 use crate::ecs::SimulatedEcs;
 use crate::model::CallFault;
-use crate::zone::fqdn;
-use grafana_ondemand_core::{AddressRecord, RecordChange, RecordType};
+use grafana_ondemand_core::{AddressRecord, RecordChange, RecordType, fqdn};
 use std::time::Duration;
 use wiremock::{Request, Respond, ResponseTemplate};
 
