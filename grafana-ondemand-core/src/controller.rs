@@ -65,6 +65,15 @@ struct Memory {
     records: Option<(Vec<AddressRecord>, DateTime<Utc>)>,
 }
 
+/// What one read saw and decided.
+struct Reading {
+    obs: Observation,
+    status: Status,
+    probes: Probes,
+    /// The session and its verdict, when running.
+    session: Option<(Session, Verdict)>,
+}
+
 /// What handling a platform event did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handled {
@@ -553,14 +562,20 @@ impl<P: Platform> Controller<P> {
         }
     }
 
-    /// Reads the platform, decides the status, remembers it, and points the name.
-    async fn read(&self) -> Result<(Observation, Status, Probes)> {
+    /// Reads the platform, decides the status and the session's fate, remembers it, and
+    /// points the name (a status, a reaper tick and an event all read this way).
+    async fn read(&self) -> Result<Reading> {
         let (obs, early) = self.observe_with_activity().await?;
         let (mut status, probes) = self.assess(&obs).await;
         self.remember(&obs, &status, &probes);
-        self.annotate(&obs, &mut status, &probes, early).await;
+        let session = self.annotate(&obs, &mut status, &probes, early).await;
         self.point_name(self.record_target(&obs, &probes)).await;
-        Ok((obs, status, probes))
+        Ok(Reading {
+            obs,
+            status,
+            probes,
+            session,
+        })
     }
 
     /// Records who stopped the service, and returns the record; a failure to record does not
@@ -587,21 +602,22 @@ impl<P: Platform> EventHandler for Controller<P> {
         // An event is a change: read everything, the name's record included.
         self.forget();
         self.memory().records = None;
-        let (mut obs, mut status, mut probes) = self.read().await?;
+        let mut read = self.read().await?;
         // A task reported RUNNING may not show its public IP in EC2 for a few seconds: wait
         // for it here, so that the name points at it now rather than at the next read.
         let deadline = self.platform.now() + ADDRESS_WAIT;
         while let PlatformEvent::Task(t) = event
             && t.last_status == "RUNNING"
             && t.desired_status == "RUNNING"
-            && obs.service.desired_count > 0
-            && self.record_target(&obs, &probes) == RecordTarget::PARKED
+            && read.obs.service.desired_count > 0
+            && self.record_target(&read.obs, &read.probes) == RecordTarget::PARKED
             && self.platform.now() < deadline
         {
             tokio::time::sleep(Duration::from_secs(2)).await;
             self.forget();
-            (obs, status, probes) = self.read().await?;
+            read = self.read().await?;
         }
+        let Reading { obs, status, .. } = read;
         let task = match event {
             PlatformEvent::Task(t) => obs.tasks.iter().find(|s| s.arn == t.task_arn),
             _ => None,
@@ -616,48 +632,46 @@ impl<P: Platform> EventHandler for Controller<P> {
             service_wanted: obs.service.desired_count > 0,
             deployment: obs.service.primary_deployment().map(|d| d.id.as_str()),
         };
-        let Some(notice) = notice_for(event, &ctx) else {
-            return Ok(Handled {
-                status,
-                notice: None,
-                sent: false,
-            });
-        };
+        let notice = notice_for(event, &ctx);
         let marker = obs.service.tags.get(ANNOUNCED_TAG).map(String::as_str);
-        if already_announced(marker, &notice) {
+        let sent = match &notice {
+            Some(notice) => self.tell(marker, notice).await?,
+            None => false,
+        };
+        Ok(Handled {
+            status,
+            notice,
+            sent,
+        })
+    }
+}
+
+impl<P: Platform> Controller<P> {
+    /// Sends `notice` unless it was told already (`marker`: the announced tag as read) or
+    /// another instance tells it; whether this one sent it.
+    async fn tell(&self, marker: Option<&str>, notice: &Notice) -> Result<bool> {
+        if already_announced(marker, notice) {
             tracing::debug!(kind = notice.kind.as_str(), subject = %notice.subject, "already announced");
-            return Ok(Handled {
-                status,
-                notice: Some(notice),
-                sent: false,
-            });
+            return Ok(false);
         }
         let Some(notifier) = &self.notifier else {
-            return Ok(Handled {
-                status,
-                notice: Some(notice),
-                sent: false,
-            });
+            return Ok(false);
         };
         // Several instances may handle the same event at once (EventBridge delivers at least
         // once). Tags have no conditional write, so each claims the notice under its own name,
         // waits longer than a claim takes to land, and reads again: the last claim written
         // wins, and only its writer sends.
         self.platform
-            .tag_service(&[(ANNOUNCED_TAG, announced_tag(marker, &notice, &self.claim))])
+            .tag_service(&[(ANNOUNCED_TAG, announced_tag(marker, notice, &self.claim))])
             .await?;
         tokio::time::sleep(CLAIM_SETTLE).await;
         let now = self.platform.describe_service().await?;
         let current = now.tags.get(ANNOUNCED_TAG).map(String::as_str);
-        if !claimed_by(current, &notice, &self.claim) {
+        if !claimed_by(current, notice, &self.claim) {
             tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "another instance tells it");
-            return Ok(Handled {
-                status,
-                notice: Some(notice),
-                sent: false,
-            });
+            return Ok(false);
         }
-        if let Err(e) = notifier.send(&notice).await {
+        if let Err(e) = notifier.send(notice).await {
             // Released, so that the event's redelivery tells it.
             let previous = marker.unwrap_or_default().to_owned();
             if let Err(release) = self
@@ -670,11 +684,7 @@ impl<P: Platform> EventHandler for Controller<P> {
             return Err(e);
         }
         tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "notice sent");
-        Ok(Handled {
-            status,
-            notice: Some(notice),
-            sent: true,
-        })
+        Ok(true)
     }
 }
 
@@ -805,20 +815,21 @@ impl<P: Platform> ServiceController for Controller<P> {
     }
 
     async fn status(&self) -> Result<Status> {
-        let (_, status, _) = self.read().await?;
+        let status = self.read().await?.status;
         tracing::debug!(state = %status.state, "status read");
         Ok(status)
     }
 
     async fn reap(&self) -> Result<Status> {
         let _one_at_a_time = self.actions.lock().await;
-        let (mut obs, early) = self.observe_with_activity().await?;
-        let (mut status, probes) = self.assess(&obs).await;
-        self.remember(&obs, &status, &probes);
-        let annotated = self.annotate(&obs, &mut status, &probes, early).await;
         // The reaper's tick is also when a name that drifted is put right.
-        self.point_name(self.record_target(&obs, &probes)).await;
-        let Some((session, verdict)) = annotated else {
+        let Reading {
+            mut obs,
+            mut status,
+            session,
+            ..
+        } = self.read().await?;
+        let Some((session, verdict)) = session else {
             return Ok(status);
         };
         if session.activity == Activity::Unknown {
