@@ -113,6 +113,9 @@ pub struct HttpProbe {
     path: String,
     timeout: Duration,
     extra_root: Option<reqwest::Certificate>,
+    /// The client that resolves the public name to the task's address, for the address last
+    /// checked: a status poll reuses it (and its TLS roots) until the task changes.
+    named: Arc<std::sync::Mutex<Option<(String, std::net::SocketAddr, reqwest::Client)>>>,
 }
 
 impl HttpProbe {
@@ -134,6 +137,7 @@ impl HttpProbe {
             path,
             timeout,
             extra_root: None,
+            named: Arc::default(),
         })
     }
 
@@ -144,7 +148,27 @@ impl HttpProbe {
         })?;
         self.client = client(self.timeout, Some(cert.clone()), None)?;
         self.extra_root = Some(cert);
+        self.named = Arc::default();
         Ok(self)
+    }
+}
+
+impl HttpProbe {
+    /// The client resolving `host` to `addr`: the one kept for it, or a new one kept instead.
+    fn named_client(&self, host: &str, addr: std::net::SocketAddr) -> Result<reqwest::Client> {
+        let mut kept = self
+            .named
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((h, a, c)) = kept.as_ref()
+            && h == host
+            && *a == addr
+        {
+            return Ok(c.clone());
+        }
+        let c = client(self.timeout, self.extra_root.clone(), Some((host, addr)))?;
+        *kept = Some((host.to_owned(), addr, c.clone()));
+        Ok(c)
     }
 }
 
@@ -180,21 +204,13 @@ fn client(
 impl ReadinessProbe for HttpProbe {
     async fn check(&self, endpoint: &Endpoint) -> Readiness {
         let url = format!("{}{}", endpoint.url(), self.path);
-        // A name is resolved to the endpoint's own address, for this check only.
-        let named;
+        // A name is resolved to the endpoint's own address.
         let client = match &endpoint.host {
-            None => &self.client,
-            Some(host) => {
-                named = match client(
-                    self.timeout,
-                    self.extra_root.clone(),
-                    Some((host, endpoint.socket())),
-                ) {
-                    Ok(c) => c,
-                    Err(e) => return Readiness::NotReady(e.to_string()),
-                };
-                &named
-            }
+            None => self.client.clone(),
+            Some(host) => match self.named_client(host, endpoint.socket()) {
+                Ok(c) => c,
+                Err(e) => return Readiness::NotReady(e.to_string()),
+            },
         };
         match client.get(&url).send().await {
             Ok(r) if r.status().is_success() => Readiness::Ready,
