@@ -30,7 +30,7 @@ fn cluster_arn(given: &str) -> String {
 }
 
 /// The SSM parameter's ARN, as IAM names it (a leading `/` is not doubled).
-fn parameter_arn(name: &str) -> String {
+pub fn parameter_arn(name: &str) -> String {
     format!(
         "arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{}",
         name.trim_start_matches('/')
@@ -337,11 +337,6 @@ pub fn module_policy_with(grants: &[(&str, String)]) -> Value {
 /// A hosted zone's ARN, as IAM names it.
 pub fn hosted_zone_arn(zone_id: &str) -> String {
     format!("arn:aws:route53:::hostedzone/{zone_id}")
-}
-
-/// An SSM parameter's ARN.
-pub fn ssm_parameter_arn(name: &str) -> String {
-    parameter_arn(name)
 }
 
 /// What IAM evaluates for every request the stub received, in order.

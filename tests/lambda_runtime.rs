@@ -369,29 +369,23 @@ async fn ecs_events_point_the_name_and_are_told_once() {
 
     // Every call is one the module grants with the name, the topic and the webhook on.
     let policy = crate::iam::module_policy_with(&[
-        (
-            "token_parameter_arn",
-            crate::iam::ssm_parameter_arn(PARAMETER),
-        ),
+        ("token_parameter_arn", crate::iam::parameter_arn(PARAMETER)),
         ("hosted_zone_arn", crate::iam::hosted_zone_arn(ZONE)),
         ("public_name", "grafana.example.com".into()),
         ("topic_arn", TOPIC.into()),
         (
             "webhook_parameter_arn",
-            crate::iam::ssm_parameter_arn(WEBHOOK_PARAMETER),
+            crate::iam::parameter_arn(WEBHOOK_PARAMETER),
         ),
     ]);
     crate::iam::assert_granted(&policy, &calls);
     // Without the name's grant, its changes are denied: the check can fail.
     let without = crate::iam::module_policy_with(&[
-        (
-            "token_parameter_arn",
-            crate::iam::ssm_parameter_arn(PARAMETER),
-        ),
+        ("token_parameter_arn", crate::iam::parameter_arn(PARAMETER)),
         ("topic_arn", TOPIC.into()),
         (
             "webhook_parameter_arn",
-            crate::iam::ssm_parameter_arn(WEBHOOK_PARAMETER),
+            crate::iam::parameter_arn(WEBHOOK_PARAMETER),
         ),
     ]);
     assert!(

@@ -167,6 +167,17 @@ impl Bench {
             .unwrap()
     }
 
+    /// The text of the page shown.
+    async fn body(&self) -> String {
+        self.browser
+            .find(fantoccini::Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Where the page's "Open Grafana" link leads.
     async fn open_link(&self) -> String {
         self.browser
@@ -235,33 +246,11 @@ async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
         .for_element(Locator::Css("#start:not([hidden])"))
         .await
         .unwrap();
-    assert_eq!(
-        browser
-            .find(Locator::Id("state"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .to_lowercase(),
-        "stopped"
-    );
+    assert_eq!(bench.text("state").await.to_lowercase(), "stopped");
     start.click().await.unwrap();
-
-    let state = |b: fantoccini::Client| async move {
-        b.find(Locator::Id("state"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-            .to_lowercase()
-    };
-    wait_until("starting", Duration::from_secs(10), || {
-        let b = browser.clone();
-        async move { state(b).await == "starting" }
-    })
-    .await;
+    bench
+        .wait_for_state("starting", Duration::from_secs(10))
+        .await;
     // One bar across the steps of a start, not the phase said again in sentences.
     assert!(bench.shown("progress").await);
     let steps = bench.text("progress").await;
@@ -272,18 +261,10 @@ async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
     assert!(!bench.text("detail").await.contains("PROVISIONING"));
 
     wait_until("the Open Grafana link", Duration::from_secs(30), || {
-        let b = browser.clone();
-        async move {
-            b.find(Locator::Id("open"))
-                .await
-                .unwrap()
-                .is_displayed()
-                .await
-                .unwrap()
-        }
+        bench.shown("open")
     })
     .await;
-    assert_eq!(state(browser.clone()).await, "running");
+    assert_eq!(bench.text("state").await.to_lowercase(), "running");
     let href = bench.open_link().await;
     assert!(href.starts_with("http://127.0.0."), "{href}");
     let shot = artifacts().join("browser-running.png");
@@ -297,29 +278,13 @@ async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    wait_until("stopped", Duration::from_secs(30), || {
-        let b = browser.clone();
-        async move { state(b).await == "stopped" }
-    })
-    .await;
-    assert!(
-        !browser
-            .find(Locator::Id("open"))
-            .await
-            .unwrap()
-            .is_displayed()
-            .await
-            .unwrap()
-    );
+    bench
+        .wait_for_state("stopped", Duration::from_secs(30))
+        .await;
+    assert!(!bench.shown("open").await);
 
     browser.goto(&href).await.unwrap();
-    let body = browser
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = bench.body().await;
     assert!(
         body.contains("stands in for Grafana"),
         "the link opened the stand-in: {body}"
@@ -432,7 +397,6 @@ fn tempdir(port: u16) -> std::path::PathBuf {
 /// would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_opens_grafana_over_https_on_its_name() {
-    use fantoccini::Locator;
     const NAME: &str = "grafana.example.test";
     let bench = Bench::launch_with(
         &[
@@ -471,14 +435,7 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
         "the first task's address (the model numbers its deployment first): {status}"
     );
     bench.browser.goto(&href).await.unwrap();
-    let body = bench
-        .browser
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = bench.body().await;
     assert!(body.contains("stands in for Grafana"), "{body}");
     let url = bench.browser.current_url().await.unwrap();
     assert_eq!(url.scheme(), "https");

@@ -107,9 +107,9 @@ impl Model {
             "launchType": "FARGATE",
             "cpu": "256",
             "memory": "512",
-            "desiredStatus": if stopping || (task.stopped_reason.is_some() && *phase == TaskPhase::Stopped) { "STOPPED" } else { "RUNNING" },
+            "desiredStatus": if stopping { "STOPPED" } else { "RUNNING" },
             "group": format!("service:{}", self.service),
-            "lastStatus": phase_name(phase),
+            "lastStatus": phase.as_str(),
             "startedBy": task.deployment_id,
             "taskArn": task.arn,
             "taskDefinitionArn": task.task_definition,
@@ -170,8 +170,4 @@ impl Model {
             }),
         )
     }
-}
-
-fn phase_name(phase: &TaskPhase) -> String {
-    phase.as_str().to_owned()
 }
