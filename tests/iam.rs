@@ -292,8 +292,9 @@ pub fn module_policy(token_parameter: Option<&str>) -> Value {
 }
 
 /// The module's policy with these optional grants (`token_parameter_arn`, `hosted_zone_arn`
-/// with `public_name`, `topic_arn`, `webhook_parameter_arn`); those not given are off, as the
-/// module renders them when their feature is not configured.
+/// with `public_name`, `topic_arn`, `webhook_parameter_arn`, and with a customer key
+/// `ssm_key_arn` and `sns_key_arn`); those not given are off, as the module renders them when
+/// their feature is not configured.
 pub fn module_policy_with(grants: &[(&str, String)]) -> Value {
     let template = include_str!("../infra/modules/grafana_on_demand/controller-policy.json.tftpl");
     let granted = |var: &str| {
@@ -326,12 +327,42 @@ pub fn module_policy_with(grants: &[(&str, String)]) -> Value {
     let mut text = text
         .replace("${service_arn}", &service_arn("ondemand", "grafana"))
         .replace("${cluster_arn}", &cluster_arn("ondemand"))
-        .replace("${log_group_arn}", &log_group_arn(LOG_GROUP));
+        .replace("${log_group_arn}", &log_group_arn(LOG_GROUP))
+        .replace("${region}", REGION);
     for (var, value) in grants {
         text = text.replace(&format!("${{{var}}}"), value);
     }
     assert!(!text.contains("${") && !text.contains("%{"), "{text}");
     serde_json::from_str(&text).expect("the module's policy template renders to JSON")
+}
+
+/// A customer-managed key, as the module's `kms_key_arn` names it.
+pub const KEY: &str = "arn:aws:kms:eu-west-3:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// The KMS authorizations IAM also makes for `calls` when the parameters and the topic are
+/// encrypted with `key`: SSM decrypts a SecureString's value with it on the caller's behalf,
+/// SNS makes a data key for each message published to the topic (per the SSM and SNS
+/// documentation on customer-managed keys); both with `kms:ViaService` set.
+pub fn key_use(calls: &[Call], key: &str) -> Vec<Call> {
+    let via = |service: &str| {
+        BTreeMap::from([(
+            "kms:ViaService".to_string(),
+            format!("{service}.{REGION}.amazonaws.com"),
+        )])
+    };
+    let kms = |action: &str, service: &str| Call {
+        action: action.into(),
+        resources: vec![key.into()],
+        context: via(service),
+    };
+    calls
+        .iter()
+        .flat_map(|c| match c.action.as_str() {
+            "ssm:GetParameter" => vec![kms("kms:Decrypt", "ssm")],
+            "sns:Publish" => vec![kms("kms:GenerateDataKey", "sns"), kms("kms:Decrypt", "sns")],
+            _ => vec![],
+        })
+        .collect()
 }
 
 /// A hosted zone's ARN, as IAM names it.

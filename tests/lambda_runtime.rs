@@ -233,7 +233,7 @@ const WEBHOOK_PARAMETER: &str = "/grafana-ondemand/grafana/notify-webhook";
 const TOPIC: &str = "arn:aws:sns:eu-west-3:123456789012:grafana-ondemand-events";
 const ZONE: &str = "Z0SIMULATED42";
 
-/// An ECS event fixture, in the shape AWS documents.
+/// An ECS event fixture, in the shape AWS documents, as written (its own task, its own date).
 fn fixture(name: &str) -> Value {
     let text = match name {
         "running" => include_str!("../examples/fixtures/ecs_task_running.json"),
@@ -281,22 +281,6 @@ async fn ecs_events_point_the_name_and_are_told_once() {
     )
     .await;
 
-    let mut other_service = fixture("running");
-    other_service["detail"]["group"] = json!("service:someone-else");
-    let cases = [
-        (
-            "start-wait",
-            event("POST", Some(r#"{"action": "start", "wait": 20}"#)),
-        ),
-        ("running", fixture("running")),
-        // EventBridge delivers at least once: the same event again.
-        ("running-again", fixture("running")),
-        ("other-service", other_service),
-        ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
-        ("stopped", fixture("stopped")),
-        ("failed", fixture("failed")),
-        ("status", event("POST", Some(r#"{"action": "status"}"#))),
-    ];
     let mut env = aws_env(&stub);
     env.extend([
         ("PUBLIC_NAME", "grafana.example.com".to_owned()),
@@ -304,7 +288,42 @@ async fn ecs_events_point_the_name_and_are_told_once() {
         ("NOTIFY_TOPIC_ARN", TOPIC.to_owned()),
         ("NOTIFY_WEBHOOK_PARAMETER", WEBHOOK_PARAMETER.to_owned()),
     ]);
-    let (got, _, _) = invoke(&cases, &env).await;
+    // First a start, through one instance: the world now runs a task.
+    let (started, _, _) = invoke(
+        &[(
+            "start-wait",
+            event("POST", Some(r#"{"action": "start", "wait": 20}"#)),
+        )],
+        &env,
+    )
+    .await;
+    let (task_arn, task_ip) = ecs.serving().expect("a task serves after the start");
+    // The name holds the task's address (the Lambda pointed it while reading the status).
+    assert_eq!(
+        ecs.records(ZONE, "grafana.example.com"),
+        vec![grafana_ondemand::AddressRecord {
+            value: task_ip,
+            ttl: 30
+        }]
+    );
+    // Then ECS's events about that task, stamped on the world's clock, through another
+    // instance; the failure is a task of its own that never ran.
+    let stamped = grafana_ondemand::mock::stamped_fixture;
+    let of_the_task = |name: &str| stamped(&fixture(name), Some(&task_arn), ecs.now());
+    let mut other_service = of_the_task("running");
+    other_service["detail"]["group"] = json!("service:someone-else");
+    let cases = [
+        ("running", of_the_task("running")),
+        // EventBridge delivers at least once: the same event again.
+        ("running-again", of_the_task("running")),
+        ("other-service", other_service),
+        ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
+        ("stopped", of_the_task("stopped")),
+        ("failed", stamped(&fixture("failed"), None, ecs.now())),
+        ("status", event("POST", Some(r#"{"action": "status"}"#))),
+    ];
+    let (mut got, _, _) = invoke(&cases, &env).await;
+    got.extend(started);
     let by_id = |id: &str| {
         got.iter()
             .find(|(i, _)| i == id)
@@ -337,10 +356,9 @@ async fn ecs_events_point_the_name_and_are_told_once() {
     let texts: Vec<&str> = posts.iter().map(|p| p["text"].as_str().unwrap()).collect();
     assert_eq!(texts.len(), 3, "{texts:#?}");
     assert_eq!(texts[0], "Grafana is running: https://grafana.example.com");
-    assert_eq!(
-        texts[1],
-        "Grafana stopped: Scaling activity initiated by (deployment ecs-svc/9223370457372456987)."
-    );
+    // The world's task, stopped by the request: the controller's record says so (ECS's own
+    // sentence, "Scaling activity initiated by …", is for a stop made elsewhere).
+    assert_eq!(texts[1], "Grafana stopped on request.");
     assert!(
         texts[2].starts_with("Grafana failed: CannotPullContainerError"),
         "{}",
@@ -379,6 +397,57 @@ async fn ecs_events_point_the_name_and_are_told_once() {
         ),
     ]);
     crate::iam::assert_granted(&policy, &calls);
+    // With the module's customer key on, SSM and SNS use it for the Lambda: the key's
+    // statements grant that, and without them (as before) every read and notice fails.
+    let with_key = |ssm: bool, sns: bool| {
+        crate::iam::module_policy_with(&[
+            ("token_parameter_arn", crate::iam::parameter_arn(PARAMETER)),
+            ("topic_arn", TOPIC.into()),
+            (
+                "webhook_parameter_arn",
+                crate::iam::parameter_arn(WEBHOOK_PARAMETER),
+            ),
+            (
+                "ssm_key_arn",
+                if ssm {
+                    crate::iam::KEY.into()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "sns_key_arn",
+                if sns {
+                    crate::iam::KEY.into()
+                } else {
+                    String::new()
+                },
+            ),
+        ])
+    };
+    let key_use = crate::iam::key_use(&calls, crate::iam::KEY);
+    for service in ["ssm.", "sns."] {
+        assert!(
+            key_use
+                .iter()
+                .any(|c| c.context["kms:ViaService"].starts_with(service)),
+            "{key_use:?}"
+        );
+    }
+    crate::iam::assert_granted(&with_key(true, true), &key_use);
+    for (ssm, sns, service) in [(false, true, "ssm."), (true, false, "sns.")] {
+        let denied: Vec<_> = key_use
+            .iter()
+            .filter(|c| !crate::iam::allows(&with_key(ssm, sns), c))
+            .collect();
+        assert!(
+            !denied.is_empty()
+                && denied
+                    .iter()
+                    .all(|c| c.context["kms:ViaService"].starts_with(service)),
+            "{denied:?}"
+        );
+    }
     // Without the name's grant, its changes are denied: the check can fail.
     let without = crate::iam::module_policy_with(&[
         ("token_parameter_arn", crate::iam::parameter_arn(PARAMETER)),

@@ -31,17 +31,10 @@ impl Notifier for SnsTopic {
             .string_value(notice.kind.as_str())
             .build()
             .map_err(|e| Error::backend("sns:Publish", e))?;
-        // Email subjects: ASCII, at most 100 characters.
-        let subject: String = notice
-            .text
-            .chars()
-            .filter(|c| c.is_ascii() && !c.is_ascii_control())
-            .take(100)
-            .collect();
         self.sns
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(subject)
+            .subject(subject(&notice.text))
             .message(&notice.text)
             .message_attributes("kind", kind)
             .send()
@@ -61,5 +54,52 @@ impl Notifier for SnsTopic {
                 }
             })?;
         Ok(())
+    }
+}
+
+/// The longest subject SNS takes: "less than 100 characters long".
+const SUBJECT_MAX: usize = 99;
+
+/// An email subject SNS accepts for `text`: printable ASCII on one line, under 100
+/// characters, cut at a word with an ellipsis when longer (the message keeps it whole).
+fn subject(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_ascii_control() { ' ' } else { c })
+        .filter(char::is_ascii)
+        .collect();
+    if line.chars().count() <= SUBJECT_MAX {
+        return line;
+    }
+    let room = SUBJECT_MAX - 3;
+    let cut: String = line.chars().take(room).collect();
+    let at_word = match cut.rfind(' ') {
+        Some(space) if space > room / 2 => &cut[..space],
+        _ => cut.as_str(),
+    };
+    format!("{}...", at_word.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject;
+
+    #[test]
+    fn subjects_stay_under_sns_limit_and_on_one_line() {
+        let long = format!(
+            "Grafana failed: {}",
+            "CannotPullContainerError: pull access denied ".repeat(5)
+        );
+        let cut = subject(&long);
+        assert!(cut.chars().count() < 100, "{cut}");
+        assert!(
+            cut.ends_with("...") && long.starts_with(cut.trim_end_matches("...")),
+            "{cut}"
+        );
+        assert_eq!(subject("Grafana is running."), "Grafana is running.");
+        let exactly = "x".repeat(99);
+        assert_eq!(subject(&exactly), exactly);
+        assert!(subject(&"y".repeat(100)).chars().count() < 100);
+        assert_eq!(subject("two\nlines \u{e9}t\u{e9}"), "two lines t");
     }
 }

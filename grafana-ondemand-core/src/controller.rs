@@ -6,8 +6,8 @@ use crate::dns::{AddressRecord, HostedZone, RecordTarget, changes};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
 use crate::notice::{
-    ANNOUNCED_TAG, EventHandler, Notice, NoticeContext, Notifier, PlatformEvent, already_announced,
-    announced_tag, claimed_by, notice_for,
+    ANNOUNCED_TAG, ClaimSeen, EventHandler, Notice, NoticeContext, Notifier, PlatformEvent,
+    already_announced, announced_tag, claim_on, notice_for, released,
 };
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
 use crate::platform::{DesiredStatus, NetworkInterface, Platform};
@@ -15,7 +15,7 @@ use crate::readiness::{Readiness, ReadinessProbe};
 use crate::service::ServiceController;
 use crate::session::{
     Activity, LEASE_TAG, STOP_TAG, Session, SessionPolicy, StopRecord, StoppedBy, Verdict, decide,
-    lease_in, lease_tag, plus,
+    every_request, lease_in, lease_tag, past_session_limit, plus, within_session,
 };
 use crate::state::State;
 use crate::status::Status;
@@ -35,9 +35,19 @@ const MAX_LOG_PAGES: usize = 10;
 /// How long the name's record is trusted as last read or written before it is read again:
 /// someone may change it by hand (the console, an old deployment of this controller).
 const RECORD_RECHECK: chrono::Duration = chrono::Duration::minutes(5);
-/// How long a claim on a notice is left to settle before it is read back: far longer than
-/// another instance takes from reading the tag to writing its own claim (one call).
-const CLAIM_SETTLE: Duration = Duration::from_secs(1);
+/// How long a tag written by another instance may take to show. ECS's tags are eventually
+/// consistent (the lag is undocumented; a second or so): a claim on a notice is confirmed by
+/// two reads this far apart, so another instance's claim written up to a lag later has shown
+/// by the second; the reaper reads the service again this long after deciding to stop, so a
+/// lease written just before is seen.
+const TAG_SETTLE: Duration = Duration::from_secs(2);
+/// Times a claim erased by another instance's write (for another event) is written again.
+const CLAIM_TRIES: usize = 3;
+/// A read of the request log shorter than this proves nothing by finding no request at all:
+/// the container's health check (every 5 s in the module) may not have run yet.
+const SILENT_LOG_MIN: chrono::Duration = chrono::Duration::minutes(2);
+/// How long this process trusts its own tag writes over what ECS shows: far past the lag.
+const OWN_WRITES_KEPT: chrono::Duration = chrono::Duration::seconds(30);
 /// How long handling a RUNNING event waits for the task's address to show.
 const ADDRESS_WAIT: chrono::Duration = chrono::Duration::seconds(15);
 
@@ -63,6 +73,8 @@ struct Memory {
     last_state: Option<State>,
     /// The name's record sets as last read or written, and when; `None` when not known.
     records: Option<(Vec<AddressRecord>, DateTime<Utc>)>,
+    /// Service tags this process wrote lately, and when (ECS shows them to readers later).
+    written: Vec<(String, String, DateTime<Utc>)>,
 }
 
 /// What one read saw and decided.
@@ -181,8 +193,36 @@ impl<P: Platform> Controller<P> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Reads the platform into an observation, with as few calls as what it knows allows.
+    /// Reads the platform into an observation, with as few calls as what it knows allows. The
+    /// service's tags include what this process wrote lately (a lease, a stop's record) even
+    /// where ECS does not show it yet: its tags are eventually consistent.
     pub async fn observe(&self) -> Result<Observation> {
+        let mut obs = self.read_platform().await?;
+        let now = self.platform.now();
+        let mut memory = self.memory();
+        memory
+            .written
+            .retain(|(_, _, at)| now - *at < OWN_WRITES_KEPT);
+        for (key, value, _) in &memory.written {
+            obs.service.tags.insert(key.clone(), value.clone());
+        }
+        Ok(obs)
+    }
+
+    /// Writes service tags (a lease, a start's or a stop's record) and remembers them, so that
+    /// this process reads its own writes.
+    async fn tag(&self, tags: &[(&str, String)]) -> Result<()> {
+        self.platform.tag_service(tags).await?;
+        let now = self.platform.now();
+        let mut memory = self.memory();
+        for (key, value) in tags {
+            memory.written.retain(|(k, _, _)| k != key);
+            memory.written.push(((*key).to_owned(), value.clone(), now));
+        }
+        Ok(())
+    }
+
+    async fn read_platform(&self) -> Result<Observation> {
         let expectation = self.memory().expectation.clone();
         let p = &self.platform;
         let service = match expectation {
@@ -420,10 +460,31 @@ impl<P: Platform> Controller<P> {
                     None => return Ok(Activity::Unknown),
                 }
             }
-            Ok::<_, Error>(match last {
-                Some(t) => Activity::LastUsed(t),
-                None if since <= started => Activity::NeverUsed,
-                None => Activity::IdleSince(since),
+            if let Some(t) = last {
+                return Ok(Activity::LastUsed(t));
+            }
+            // No use: true only if the log shows the service's requests at all. Its health
+            // checks are requests too, so a log without a single one over minutes is written
+            // in a form the filter does not expect (or not written): use unknown, not "never".
+            if let Some(any) = every_request(&self.profile.activity_filter)
+                && now - since >= SILENT_LOG_MIN
+            {
+                let page = self
+                    .platform
+                    .request_log(task_id, since, &any, None)
+                    .await?;
+                if page.times.is_empty() && page.next_token.is_none() {
+                    tracing::warn!(
+                        filter = %any,
+                        "the request log holds no request at all, health checks included: is the service logging its requests in the form the activity filter expects?"
+                    );
+                    return Ok(Activity::Unknown);
+                }
+            }
+            Ok::<_, Error>(if since <= started {
+                Activity::NeverUsed
+            } else {
+                Activity::IdleSince(since)
             })
         };
         let activity = read.await.unwrap_or_else(|e| {
@@ -457,7 +518,12 @@ impl<P: Platform> Controller<P> {
                     activity,
                     lease_until: lease_in(&obs.service.tags),
                 };
-                let verdict = decide(&self.policy, &session, now);
+                let verdict = within_session(
+                    &self.policy,
+                    StopRecord::started_at(&obs.service.tags),
+                    decide(&self.policy, &session, now),
+                    now,
+                );
                 status.stops_at = match verdict {
                     Verdict::Keep { until, .. } => until,
                     Verdict::Stop { .. } => Some(now),
@@ -487,9 +553,7 @@ impl<P: Platform> Controller<P> {
             return Ok(held);
         }
         let value = lease_tag(until);
-        self.platform
-            .tag_service(&[(LEASE_TAG, value.clone())])
-            .await?;
+        self.tag(&[(LEASE_TAG, value.clone())]).await?;
         obs.service.tags.insert(LEASE_TAG.into(), value);
         Ok(until)
     }
@@ -578,6 +642,17 @@ impl<P: Platform> Controller<P> {
         })
     }
 
+    /// Asks ECS for no task and, once it took the request, records who stopped it and parks
+    /// the name (the address goes with the task). A refused stop changes neither: the name
+    /// keeps pointing at the Grafana that still runs, and no stop is announced that was not.
+    async fn stop_service(&self, by: StoppedBy) -> Result<(ServiceSnapshot, StopRecord)> {
+        let service = self.platform.update_service(0, false).await?;
+        self.forget();
+        let (record, ()) =
+            tokio::join!(self.record_stop(by), self.point_name(RecordTarget::PARKED));
+        Ok((service, record))
+    }
+
     /// Records who stopped the service, and returns the record; a failure to record does not
     /// undo the stop.
     async fn record_stop(&self, by: StoppedBy) -> StopRecord {
@@ -585,7 +660,7 @@ impl<P: Platform> Controller<P> {
             by,
             at: self.platform.now(),
         };
-        if let Err(e) = self.platform.tag_service(&[(STOP_TAG, record.tag())]).await {
+        if let Err(e) = self.tag(&[(STOP_TAG, record.tag())]).await {
             tracing::warn!(error = %e, "the stop could not be recorded on the service");
         }
         record
@@ -658,22 +733,54 @@ impl<P: Platform> Controller<P> {
             return Ok(false);
         };
         // Several instances may handle the same event at once (EventBridge delivers at least
-        // once). Tags have no conditional write, so each claims the notice under its own name,
-        // waits longer than a claim takes to land, and reads again: the last claim written
-        // wins, and only its writer sends.
-        self.platform
-            .tag_service(&[(ANNOUNCED_TAG, announced_tag(marker, notice, &self.claim))])
-            .await?;
-        tokio::time::sleep(CLAIM_SETTLE).await;
-        let now = self.platform.describe_service().await?;
-        let current = now.tags.get(ANNOUNCED_TAG).map(String::as_str);
-        if !claimed_by(current, notice, &self.claim) {
-            tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "another instance tells it");
-            return Ok(false);
+        // once), or different events at once (a crash's STOPPED and its replacement's
+        // PROVISIONING). Tags have no conditional write: each claims the notice under its own
+        // name, and reads back. The last claim on a notice wins, and only its writer sends; a
+        // claim erased by a write for another event is written again, merged.
+        let mut current = marker.map(str::to_owned);
+        let mut confirmed = false;
+        for _ in 0..CLAIM_TRIES {
+            self.platform
+                .tag_service(&[(
+                    ANNOUNCED_TAG,
+                    announced_tag(current.as_deref(), notice, &self.claim),
+                )])
+                .await?;
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                tokio::time::sleep(TAG_SETTLE).await;
+                let tags = self.platform.describe_service().await?.tags;
+                current = tags.get(ANNOUNCED_TAG).cloned();
+                seen.push(claim_on(current.as_deref(), notice, &self.claim));
+                if seen.last() != Some(&ClaimSeen::Mine) {
+                    break;
+                }
+            }
+            match seen.last() {
+                Some(ClaimSeen::Mine) => {
+                    confirmed = true;
+                    break;
+                }
+                Some(ClaimSeen::Theirs) => {
+                    tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "another instance tells it");
+                    return Ok(false);
+                }
+                _ => {
+                    tracing::debug!(kind = notice.kind.as_str(), subject = %notice.subject, "the claim does not show: written again")
+                }
+            }
+        }
+        if !confirmed {
+            return Err(Error::NotDelivered {
+                channel: "the notices".into(),
+                problem: format!(
+                    "its claim on the service's tag {ANNOUNCED_TAG} never showed after {CLAIM_TRIES} writes; the event's redelivery tries again"
+                ),
+            });
         }
         if let Err(e) = notifier.send(notice).await {
             // Released, so that the event's redelivery tells it.
-            let previous = marker.unwrap_or_default().to_owned();
+            let previous = released(current.as_deref(), marker, notice);
             if let Err(release) = self
                 .platform
                 .tag_service(&[(ANNOUNCED_TAG, previous)])
@@ -750,10 +857,8 @@ impl<P: Platform> ServiceController for Controller<P> {
         if let Some(lease) = lease {
             tags.push((LEASE_TAG, lease_tag(plus(now, lease))));
         }
-        let (service, tagged) = tokio::join!(
-            self.platform.update_service(1, fresh),
-            self.platform.tag_service(&tags)
-        );
+        let (service, tagged) =
+            tokio::join!(self.platform.update_service(1, fresh), self.tag(&tags));
         match tagged {
             Err(e) if lease.is_some() => return Err(e),
             Err(e) => tracing::warn!(error = %e, "the start could not be recorded on the service"),
@@ -801,15 +906,7 @@ impl<P: Platform> ServiceController for Controller<P> {
             self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
         }
-        // The record goes with the request: it is only read once the count is 0. The name is
-        // parked at once: the address is released with the task.
-        let (service, _, ()) = tokio::join!(
-            self.platform.update_service(0, false),
-            self.record_stop(StoppedBy::Request),
-            self.point_name(RecordTarget::PARKED)
-        );
-        obs.service = service?;
-        self.forget();
+        (obs.service, _) = self.stop_service(StoppedBy::Request).await?;
         tracing::info!("asked ECS for no task");
         Ok(derive(&obs, &self.profile, &Probes::new()))
     }
@@ -829,10 +926,25 @@ impl<P: Platform> ServiceController for Controller<P> {
             session,
             ..
         } = self.read().await?;
-        let Some((session, verdict)) = session else {
-            return Ok(status);
+        let now = self.platform.now();
+        let (session, verdict) = match session {
+            Some((session, verdict)) => (Some(session), verdict),
+            // Asked to run but not running (starting for ever, failed, a crash loop): billed
+            // all the same, so the session's limit holds from the start recorded.
+            None if obs.service.desired_count > 0 => {
+                match StopRecord::started_at(&obs.service.tags)
+                    .and_then(|started| past_session_limit(&self.policy, started, now))
+                {
+                    Some(reason) => (None, Verdict::Stop { reason }),
+                    None => return Ok(status),
+                }
+            }
+            None => return Ok(status),
         };
-        if session.activity == Activity::Unknown {
+        if session
+            .as_ref()
+            .is_some_and(|s| s.activity == Activity::Unknown)
+        {
             tracing::warn!(
                 "the request log could not be read: no stop for want of use, only at the session limit"
             );
@@ -842,31 +954,35 @@ impl<P: Platform> ServiceController for Controller<P> {
             return Ok(status);
         };
         // A start or an extend through another instance may have landed while this one
-        // decided: read the service again right before acting, and decide again on it.
+        // decided: read the service again right before acting (once such a lease can show),
+        // and decide again on it.
+        tokio::time::sleep(TAG_SETTLE).await;
         let again = self.platform.describe_service().await?;
         if again.desired_count == 0 {
             return Ok(status);
         }
         let lease_until = lease_in(&again.tags);
-        if lease_until != session.lease_until {
-            let now = self.platform.now();
+        if let Some(session) = session
+            && lease_until != session.lease_until
+        {
             let session = Session {
                 lease_until,
                 ..session
             };
-            if let Verdict::Keep { until, .. } = decide(&self.policy, &session, now) {
+            let verdict = within_session(
+                &self.policy,
+                StopRecord::started_at(&again.tags),
+                decide(&self.policy, &session, now),
+                now,
+            );
+            if let Verdict::Keep { until, .. } = verdict {
                 tracing::info!(stops_at = ?until, "kept: a start or an extend arrived while deciding");
                 status.stops_at = until;
                 return Ok(status);
             }
         }
-        let (service, record, ()) = tokio::join!(
-            self.platform.update_service(0, false),
-            self.record_stop(StoppedBy::Policy(reason)),
-            self.point_name(RecordTarget::PARKED)
-        );
-        obs.service = service?;
-        self.forget();
+        let (service, record) = self.stop_service(StoppedBy::Policy(reason)).await?;
+        obs.service = service;
         tracing::info!(%reason, "stopped by the session policy");
         let mut stopped = derive(&obs, &self.profile, &Probes::new());
         stopped.reason = Some(explain(&record, stopped.state));

@@ -47,8 +47,9 @@ pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfil
 pub use env::setting;
 pub use error::{Error, Result};
 pub use notice::{
-    ANNOUNCED_TAG, ContainerState, EventHandler, Notice, NoticeContext, NoticeKind, Notifier,
-    PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, claimed_by, notice_for,
+    ANNOUNCED_TAG, ClaimSeen, ContainerState, EventHandler, Notice, NoticeContext, NoticeKind,
+    Notifier, PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, claim_on,
+    notice_for, released,
 };
 pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
@@ -63,7 +64,8 @@ pub use service::MockServiceController;
 pub use service::ServiceController;
 pub use session::{
     Activity, KeepReason, LEASE_TAG, STOP_TAG, Session, SessionPolicy, StopReason, StopRecord,
-    StoppedBy, Verdict, decide, human, lease_in, lease_tag, parse_duration, parse_limit,
+    StoppedBy, Verdict, decide, every_request, human, lease_in, lease_tag, parse_duration,
+    parse_limit, past_session_limit, within_session,
 };
 pub use shared::SharedStatus;
 pub use state::State;

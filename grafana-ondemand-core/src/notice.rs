@@ -302,13 +302,21 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
     }
 }
 
-/// Why a stopped task failed (it could not start, or its essential container exited while it
-/// was wanted), or `None` when it stopped as asked.
+/// Why a stopped task failed (it could not start, its essential container exited, or it was
+/// replaced for failing its health checks), or `None` when it stopped as asked.
 fn failure(t: &TaskEvent) -> Option<String> {
-    if !matches!(
-        t.stop_code.as_deref(),
-        Some("TaskFailedToStart" | "EssentialContainerExited")
-    ) {
+    // ECS's service scheduler also stops, and replaces, a task whose health checks fail: a
+    // failure of the service, not a stop anybody asked for.
+    let failed_health = t.stop_code.as_deref() == Some("ServiceSchedulerInitiated")
+        && t.stopped_reason.as_deref().is_some_and(|r| {
+            r.contains("failed container health checks") || r.contains("failed ELB health checks")
+        });
+    if !failed_health
+        && !matches!(
+            t.stop_code.as_deref(),
+            Some("TaskFailedToStart" | "EssentialContainerExited")
+        )
+    {
         return None;
     }
     let ecs = t.stopped_reason.clone().unwrap_or_else(|| "stopped".into());
@@ -338,7 +346,8 @@ pub fn already_announced(tag: Option<&str>, notice: &Notice) -> bool {
 }
 
 /// The [`ANNOUNCED_TAG`] value that claims `notice` for the process `claim` names: it first
-/// (`<subject>:<kind>:<claim>`), then the last few others.
+/// (`<subject>:<kind>:<claim>`), then the last few other subjects (their claims kept as they
+/// are, so that rewriting the tag for one event does not erase another's).
 pub fn announced_tag(tag: Option<&str>, notice: &Notice, claim: &str) -> String {
     let mut entries = vec![format!(
         "{}:{}:{claim}",
@@ -355,12 +364,45 @@ pub fn announced_tag(tag: Option<&str>, notice: &Notice, claim: &str) -> String 
     entries.join(" ")
 }
 
-/// Whether the [`ANNOUNCED_TAG`] value says `claim` holds `notice`: the last claim written
-/// wins, and only its writer sends.
-pub fn claimed_by(tag: Option<&str>, notice: &Notice, claim: &str) -> bool {
-    announced(tag).first().is_some_and(|a| {
-        a.subject == notice.subject && a.kind == notice.kind && a.claim.as_deref() == Some(claim)
-    })
+/// The [`ANNOUNCED_TAG`] value `now` with the claim on `notice` released: its subject's entry
+/// as it was `before` the claim (or none), the other subjects' as they are now.
+pub fn released(now: Option<&str>, before: Option<&str>, notice: &Notice) -> String {
+    announced(before)
+        .into_iter()
+        .filter(|a| a.subject == notice.subject)
+        .chain(
+            announced(now)
+                .into_iter()
+                .filter(|a| a.subject != notice.subject),
+        )
+        .take(ANNOUNCED_KEPT)
+        .map(|a| a.entry)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What an [`ANNOUNCED_TAG`] value, as read back, says of a claim on `notice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimSeen {
+    /// `claim` holds it: the last claim written on this notice is this process's.
+    Mine,
+    /// Another process's claim holds it (or a later notice of the same subject): that one
+    /// tells it.
+    Theirs,
+    /// No claim on it shows: not visible yet (tags are eventually consistent), or erased by
+    /// another process that rewrote the tag for another subject at the same moment.
+    Absent,
+}
+
+/// Reads the claim on `notice` in an [`ANNOUNCED_TAG`] value: the entry of its subject,
+/// wherever it stands, decides (not the first entry: another subject may have been written
+/// since).
+pub fn claim_on(tag: Option<&str>, notice: &Notice, claim: &str) -> ClaimSeen {
+    match announced(tag).iter().find(|a| a.subject == notice.subject) {
+        Some(a) if a.kind == notice.kind && a.claim.as_deref() == Some(claim) => ClaimSeen::Mine,
+        Some(a) if a.kind.rank() >= notice.kind.rank() => ClaimSeen::Theirs,
+        _ => ClaimSeen::Absent,
+    }
 }
 
 struct Announced {

@@ -214,6 +214,79 @@ pub(crate) fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// The session limit's reason once `policy.max_session` has passed since `started` (leases
+/// included: nothing extends a session past its limit).
+pub fn past_session_limit(
+    policy: &SessionPolicy,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<StopReason> {
+    let limit = policy.max_session?;
+    (now >= plus(started, limit)).then_some(StopReason::SessionLimit { limit })
+}
+
+/// `verdict` for the running task, bounded by the session's limit counted from the start
+/// recorded on the service (`recorded`): a task that replaced another (a crash, a failed
+/// health check) does not start the session's clock again.
+pub fn within_session(
+    policy: &SessionPolicy,
+    recorded: Option<DateTime<Utc>>,
+    verdict: Verdict,
+    now: DateTime<Utc>,
+) -> Verdict {
+    let Some(started) = recorded else {
+        return verdict;
+    };
+    if let Some(reason) = past_session_limit(policy, started, now) {
+        return Verdict::Stop { reason };
+    }
+    match (verdict, policy.max_session) {
+        (Verdict::Keep { until, why }, Some(limit)) => {
+            let end = plus(started, limit);
+            Verdict::Keep {
+                until: Some(until.map_or(end, |u| u.min(end))),
+                why,
+            }
+        }
+        (verdict, _) => verdict,
+    }
+}
+
+/// The activity filter without its exclusions (`-"/api/health"`): every request the service
+/// logs, its health checks included, or `None` for a pattern of another syntax (JSON or
+/// space-delimited). A log where even that matches nothing is not read as "never used": the
+/// service words its requests otherwise, or does not log them.
+pub fn every_request(filter: &str) -> Option<String> {
+    let filter = filter.trim();
+    if filter.starts_with('{') || filter.starts_with('[') {
+        return None;
+    }
+    let mut kept = Vec::new();
+    let mut chars = filter.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut term = String::new();
+        let mut quoted = false;
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() && !quoted {
+                break;
+            }
+            if c == '"' {
+                quoted = !quoted;
+            }
+            term.push(c);
+            chars.next();
+        }
+        if !term.starts_with('-') {
+            kept.push(term);
+        }
+    }
+    Some(kept.join(" "))
+}
+
 /// Keep or stop `session` at `now` under `policy`. The maximum session always wins; before
 /// it, a session is never stopped inside its lease or its startup grace, and never for
 /// idleness when its use cannot be read.
@@ -223,13 +296,9 @@ pub fn decide(policy: &SessionPolicy, session: &Session, now: DateTime<Utc>) -> 
         lease_until: session.lease_until.filter(|l| *l > session.started_at),
         ..*session
     };
-    let limit_at = policy.max_session.map(|m| (m, plus(session.started_at, m)));
-    if let Some((limit, at)) = limit_at
-        && now >= at
-    {
-        return Verdict::Stop {
-            reason: StopReason::SessionLimit { limit },
-        };
+    let limit_at = policy.max_session.map(|m| plus(session.started_at, m));
+    if let Some(reason) = past_session_limit(policy, session.started_at, now) {
+        return Verdict::Stop { reason };
     }
     let grace_end = policy
         .startup_grace
@@ -242,7 +311,7 @@ pub fn decide(policy: &SessionPolicy, session: &Session, now: DateTime<Utc>) -> 
         Activity::LastUsed(_) | Activity::IdleSince(_) | Activity::NeverUsed => None,
         Activity::Unknown => {
             return Verdict::Keep {
-                until: limit_at.map(|(_, at)| at),
+                until: limit_at,
                 why: KeepReason::ActivityUnknown,
             };
         }
@@ -283,7 +352,7 @@ pub fn decide(policy: &SessionPolicy, session: &Session, now: DateTime<Utc>) -> 
     } else {
         KeepReason::InUse
     };
-    let until = [unused.map(|(at, _)| at), limit_at.map(|(_, at)| at)]
+    let until = [unused.map(|(at, _)| at), limit_at]
         .into_iter()
         .flatten()
         .min();

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use grafana_ondemand_core::{
-    ANNOUNCED_TAG, NoticeContext, NoticeKind, PlatformEvent, STOP_TAG, already_announced,
-    announced_tag, claimed_by, notice_for,
+    ANNOUNCED_TAG, ClaimSeen, NoticeContext, NoticeKind, PlatformEvent, STOP_TAG,
+    already_announced, announced_tag, claim_on, notice_for, released,
 };
 use std::collections::BTreeMap;
 
@@ -124,9 +124,47 @@ fn each_notice_is_told_once_and_never_after_a_later_one() {
     // Two instances claim at once: the last claim written wins, and only its writer sends.
     let first = announced_tag(Some(&tag), &stopped, "aaaaaaaa");
     let second = announced_tag(Some(&tag), &stopped, "bbbbbbbb");
-    assert!(claimed_by(Some(&second), &stopped, "bbbbbbbb"));
-    assert!(!claimed_by(Some(&second), &stopped, "aaaaaaaa"));
-    assert!(claimed_by(Some(&first), &stopped, "aaaaaaaa"));
+    assert_eq!(
+        claim_on(Some(&second), &stopped, "bbbbbbbb"),
+        ClaimSeen::Mine
+    );
+    assert_eq!(
+        claim_on(Some(&second), &stopped, "aaaaaaaa"),
+        ClaimSeen::Theirs
+    );
+    assert_eq!(
+        claim_on(Some(&first), &stopped, "aaaaaaaa"),
+        ClaimSeen::Mine
+    );
+    // A write for another task at the same moment, from a tag read before this claim, erases
+    // it: the claim is absent, and written again merged keeps both.
+    let mut replacement = running.clone();
+    replacement.subject = "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f".into();
+    let theirs = announced_tag(Some(&tag), &replacement, "cccccccc");
+    assert_eq!(
+        claim_on(Some(&theirs), &stopped, "aaaaaaaa"),
+        ClaimSeen::Absent
+    );
+    let merged = announced_tag(Some(&theirs), &stopped, "aaaaaaaa");
+    assert_eq!(
+        claim_on(Some(&merged), &stopped, "aaaaaaaa"),
+        ClaimSeen::Mine
+    );
+    assert_eq!(
+        claim_on(Some(&merged), &replacement, "cccccccc"),
+        ClaimSeen::Mine,
+        "{merged}"
+    );
+    // Released after a failed delivery: this subject as it was before, the others kept.
+    let back = released(Some(&merged), Some(&tag), &stopped);
+    assert!(
+        already_announced(Some(&back), &running) && !already_announced(Some(&back), &stopped),
+        "{back}"
+    );
+    assert_eq!(
+        claim_on(Some(&back), &replacement, "cccccccc"),
+        ClaimSeen::Mine
+    );
     let tag = second;
     assert!(
         already_announced(Some(&tag), &running),

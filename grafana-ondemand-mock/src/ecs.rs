@@ -120,6 +120,11 @@ impl SimulatedEcs {
         self.model().timing.count_lag = lag;
     }
 
+    /// Tags written show to readers `lag` later (ECS's tags are eventually consistent).
+    pub fn set_tag_lag(&self, lag: std::time::Duration) {
+        self.model().timing.tag_lag = lag;
+    }
+
     /// ListTasks answers at most `n` ARNs a page (ECS: 100).
     pub fn set_list_page_size(&self, n: usize) {
         self.model().list_page_size = n.clamp(1, crate::model::LIST_PAGE_MAX);
@@ -129,6 +134,19 @@ impl SimulatedEcs {
     /// does so while it searches a stream.
     pub fn set_log_empty_pages(&self, n: usize) {
         self.model().log_empty_pages = n;
+    }
+
+    /// Grafana words each request it logs with `message` instead of "Request Completed" (a
+    /// version or a log configuration the activity filter does not expect).
+    pub fn set_request_log_message(&self, message: &str) {
+        self.model().request_message = message.to_owned();
+    }
+
+    /// The running task's essential container stays up but fails its health checks: ECS
+    /// stops it ("Task failed container health checks") and the service starts another.
+    /// Returns whether one ran.
+    pub fn fail_health_checks_of_running_task(&self) -> bool {
+        self.model().replace_unhealthy()
     }
 
     /// The next `n` API calls, of any operation, are throttled.
@@ -230,7 +248,7 @@ impl SimulatedEcs {
 
     /// The service's tags.
     pub fn tags(&self) -> BTreeMap<String, String> {
-        self.model().tags.clone()
+        self.model().tags.current()
     }
 
     /// The task that answers users now (RUNNING, healthy) and its public address: what a
@@ -392,8 +410,9 @@ impl SimulatedEcs {
         tags: &[(String, String)],
     ) -> std::result::Result<(), CallFault> {
         self.call("TagResource", true, |m| {
+            let now = m.now;
             for (k, v) in tags {
-                m.tags.insert(k.clone(), v.clone());
+                m.tags.set(now, m.timing.tag_lag, k.clone(), v.clone());
             }
         })
     }

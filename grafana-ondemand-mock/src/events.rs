@@ -171,3 +171,50 @@ impl Model {
         )
     }
 }
+
+/// An EventBridge event fixture (a JSON file in AWS's documented shape) moved into the
+/// world: every RFC 3339 instant shifted so that its `time` is `at` (the others keep their
+/// distance to it), and, given `task_arn`, the fixture's task replaced by that task of the
+/// world (its ARN and its id, in every field that names it). A fixture compared with a clock
+/// as it was written would pass until its date and fail after it.
+pub fn stamped_fixture(
+    fixture: &Value,
+    task_arn: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let parse = |v: &str| {
+        chrono::DateTime::parse_from_rfc3339(v)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let shift = fixture["time"]
+        .as_str()
+        .and_then(parse)
+        .map_or(chrono::Duration::zero(), |written| at - written);
+    let id = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_owned();
+    let swap = task_arn.and_then(|new| {
+        let old = fixture["detail"]["taskArn"].as_str()?;
+        Some((old.to_owned(), new.to_owned(), id(old), id(new)))
+    });
+    fn walk(v: &mut Value, f: &dyn Fn(&str) -> Option<String>) {
+        match v {
+            Value::String(s) => {
+                if let Some(new) = f(s) {
+                    *s = new;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, f)),
+            Value::Object(fields) => fields.values_mut().for_each(|i| walk(i, f)),
+            _ => {}
+        }
+    }
+    let mut event = fixture.clone();
+    walk(&mut event, &|s: &str| {
+        if let Some(t) = parse(s) {
+            return Some((t + shift).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        }
+        let (old_arn, new_arn, old_id, new_id) = swap.as_ref()?;
+        (s.contains(old_id.as_str())).then(|| s.replace(old_arn, new_arn).replace(old_id, new_id))
+    });
+    event
+}

@@ -33,6 +33,7 @@ pub mod wire;
 mod zone;
 
 pub use ecs::SimulatedEcs;
+pub use events::stamped_fixture;
 pub use log_filter::LogFilter;
 pub use model::{ADDRESS_POOL, FIRST_ADDRESS};
 pub use probe::SimulatedProbe;

@@ -144,14 +144,17 @@ pub(crate) struct Model {
     pub list_page_size: usize,
     /// Empty pages (with a token) FilterLogEvents answers first, as AWS does while it searches.
     pub log_empty_pages: usize,
+    /// The message Grafana writes for each request it served ("Request Completed"; another
+    /// version or configuration may word it otherwise).
+    pub request_message: String,
     /// Deployments ever created, the first included.
     pub deployments_created: u64,
     pub calls: BTreeMap<String, u64>,
     pub serial: u64,
     pub revision: u32,
     pub now: Instant,
-    /// The service's tags.
-    pub tags: BTreeMap<String, String>,
+    /// The service's tags: every write, and when, so that readers see them after the lag.
+    pub tags: ServiceTags,
     /// The size every task gets (the task definition's).
     pub task_size: TaskSize,
     /// Tags another client sets while the next call of an operation is in flight.
@@ -203,12 +206,13 @@ impl Model {
             events: VecDeque::new(),
             list_page_size: LIST_PAGE_MAX,
             log_empty_pages: 0,
+            request_message: "Request Completed".into(),
             deployments_created: 0,
             calls: BTreeMap::new(),
             serial: 0,
             revision: 1,
             now,
-            tags: BTreeMap::new(),
+            tags: ServiceTags::default(),
             // The module's default size.
             task_size: TaskSize {
                 cpu_units: Some(256),
@@ -279,8 +283,9 @@ impl Model {
             .into_iter()
             .partition(|(o, _, _)| o == op);
         self.meanwhile = later;
+        let now = self.now;
         for (_, key, value) in now_due {
-            self.tags.insert(key, value);
+            self.tags.set(now, self.timing.tag_lag, key, value);
         }
         if self.denied.contains(op) {
             return Some(CallFault::AccessDenied);
@@ -521,7 +526,22 @@ impl Model {
         task.enter(next, now);
     }
 
+    /// The running task's essential container exits with `reason`.
     pub fn crash(&mut self, reason: &str) -> bool {
+        self.stop_running("EssentialContainerExited", reason)
+    }
+
+    /// ECS replaces a running task whose container health check fails: the service
+    /// scheduler stops it, with its own stop code, and launches another.
+    pub fn replace_unhealthy(&mut self) -> bool {
+        self.stop_running(
+            "ServiceSchedulerInitiated",
+            "Task failed container health checks",
+        )
+    }
+
+    /// The running task stops on its own (`code`, `reason`); the service launches another.
+    fn stop_running(&mut self, code: &str, reason: &str) -> bool {
         let now = self.now;
         let Some(task) = self
             .tasks
@@ -531,7 +551,7 @@ impl Model {
             return false;
         };
         task.desired_running = false;
-        task.stop_code = Some("EssentialContainerExited".into());
+        task.stop_code = Some(code.into());
         task.stopped_reason = Some(reason.to_owned());
         task.enter(TaskPhase::Stopping, now);
         self.next_launch_at = now + self.timing.relaunch_delay;
@@ -579,7 +599,7 @@ impl Model {
                 })
                 .collect(),
             assign_public_ip: Some(self.assign_public_ip),
-            tags: self.tags.clone(),
+            tags: self.tags.visible(self.now, self.timing.tag_lag),
         }
     }
 
@@ -652,10 +672,11 @@ impl Model {
     }
 
     /// Grafana's log line for one request, in its text format with router logging on.
-    fn request_line(at: DateTime<Utc>, method: &str, path: &str, status: u16) -> String {
+    fn request_line(&self, at: DateTime<Utc>, method: &str, path: &str, status: u16) -> String {
         format!(
-            "logger=context userId=0 orgId=1 uname= t={} level=info msg=\"Request Completed\" method={method} path={path} status={status} remote_addr=127.0.0.1 time_ms=1 duration=1.2ms size=120 referer= handler={path} status_source=server",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            "logger=context userId=0 orgId=1 uname= t={} level=info msg=\"{}\" method={method} path={path} status={status} remote_addr=127.0.0.1 time_ms=1 duration=1.2ms size=120 referer= handler={path} status_source=server",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            self.request_message
         )
     }
 
@@ -663,15 +684,14 @@ impl Model {
     pub fn record_request(&mut self, ip: IpAddr, method: &str, path: &str, status: u16) -> bool {
         let ip = ip.to_canonical();
         let now = self.now;
-        let at = self.wall(now);
+        let line = self.request_line(self.wall(now), method, path, status);
         let Some(task) = self.tasks.iter_mut().find(|t| {
             t.phase == TaskPhase::Running
                 && (IpAddr::V4(t.public_ip) == ip || IpAddr::V4(t.private_ip) == ip)
         }) else {
             return false;
         };
-        task.requests
-            .push((now, Model::request_line(at, method, path, status)));
+        task.requests.push((now, line));
         true
     }
 
@@ -698,7 +718,7 @@ impl Model {
             while at <= end {
                 lines.push((
                     at,
-                    Model::request_line(self.wall(at), "GET", "/api/health", 200),
+                    self.request_line(self.wall(at), "GET", "/api/health", 200),
                 ));
                 at += interval;
             }
@@ -761,5 +781,48 @@ impl Model {
             private_ip: self.private_ip_of(task),
             ipv6: self.ipv6_of(task),
         })
+    }
+}
+
+/// A service's tags as ECS keeps them: eventually consistent, a write shows to readers (the
+/// writer included) only `tag_lag` after it was made.
+#[derive(Debug, Default)]
+pub struct ServiceTags {
+    /// What every reader sees: writes older than the lag.
+    settled: BTreeMap<String, String>,
+    /// Newer writes, oldest first.
+    recent: std::collections::VecDeque<(Instant, String, String)>,
+}
+
+impl ServiceTags {
+    /// Writes `key`, at `at`; writes older than `lag` settle (no reader comes before `at`).
+    pub fn set(&mut self, at: Instant, lag: std::time::Duration, key: String, value: String) {
+        let seen = at.checked_sub(lag).unwrap_or(at);
+        while self.recent.front().is_some_and(|(t, _, _)| *t <= seen) {
+            if let Some((_, k, v)) = self.recent.pop_front() {
+                self.settled.insert(k, v);
+            }
+        }
+        self.recent.push_back((at, key, value));
+    }
+
+    /// The tags as they are, every write applied (what the platform holds, not what a reader
+    /// sees yet).
+    pub fn current(&self) -> BTreeMap<String, String> {
+        let mut tags = self.settled.clone();
+        for (_, k, v) in &self.recent {
+            tags.insert(k.clone(), v.clone());
+        }
+        tags
+    }
+
+    /// The tags a reader sees at `now`: the writes made at least `lag` before.
+    pub fn visible(&self, now: Instant, lag: std::time::Duration) -> BTreeMap<String, String> {
+        let seen = now.checked_sub(lag).unwrap_or(now);
+        let mut tags = self.settled.clone();
+        for (_, k, v) in self.recent.iter().filter(|(at, _, _)| *at <= seen) {
+            tags.insert(k.clone(), v.clone());
+        }
+        tags
     }
 }

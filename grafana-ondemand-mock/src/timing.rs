@@ -28,6 +28,9 @@ pub struct Timing {
     pub health_check_interval: Duration,
     /// How far DescribeServices' running and pending counts lag the tasks.
     pub count_lag: Duration,
+    /// How long a tag written on the service takes to show to readers (ECS's tags are
+    /// eventually consistent; the lag is undocumented).
+    pub tag_lag: Duration,
     /// How long a new task stays invisible to DescribeTasks (listed, but a `MISSING` failure).
     pub describe_lag: Duration,
     /// How long each in-process call takes (so concurrent callers really interleave).
@@ -49,6 +52,7 @@ impl Timing {
             relaunch_delay: Duration::from_secs(20),
             health_check_interval: Duration::from_secs(5),
             count_lag: Duration::from_secs(3),
+            tag_lag: Duration::from_secs(1),
             describe_lag: Duration::from_secs(1),
             call_latency: Duration::from_millis(30),
         }
@@ -69,6 +73,7 @@ impl Timing {
             relaunch_delay: f(self.relaunch_delay),
             health_check_interval: f(self.health_check_interval),
             count_lag: f(self.count_lag),
+            tag_lag: f(self.tag_lag),
             describe_lag: f(self.describe_lag),
             call_latency: f(self.call_latency),
         }

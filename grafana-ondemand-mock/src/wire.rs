@@ -72,17 +72,15 @@ impl WireStub {
         &self.server
     }
 
-    /// Answers SNS Publish (query protocol) to `topic_arn` as SNS does; the messages are in
-    /// [`WireStub::server`]'s received requests.
+    /// Answers SNS Publish (query protocol) to `topic_arn` as SNS does, refusing what SNS
+    /// refuses (a subject of 100 characters or more, or with a line break or a control
+    /// character); the messages are in [`WireStub::server`]'s received requests.
     pub async fn serve_topic(&self, topic_arn: &str) {
         let encoded = topic_arn.replace(':', "%3A");
         Mock::given(method("POST"))
             .and(body_string_contains("Action=Publish"))
             .and(body_string_contains(format!("TopicArn={encoded}")))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(
-                "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId></PublishResult><ResponseMetadata><RequestId>d74b8436-ae13-5ab4-a9ff-ce54dfea72a0</RequestId></ResponseMetadata></PublishResponse>",
-                "text/xml",
-            ))
+            .respond_with(SnsWire)
             .mount(&self.server)
             .await;
     }
@@ -150,9 +148,9 @@ fn fault_response(fault: CallFault) -> ResponseTemplate {
     }
 }
 
-fn tags_json(m: &Model) -> Value {
+fn tags_json(s: &ServiceSnapshot) -> Value {
     Value::Array(
-        m.tags
+        s.tags
             .iter()
             .map(|(k, v)| json!({"key": k, "value": v}))
             .collect(),
@@ -339,7 +337,7 @@ impl EcsWire {
                             .and_then(Value::as_array)
                             .is_some_and(|i| i.iter().any(|v| v == "TAGS"));
                         if let (true, Some(obj)) = (with_tags, service.as_object_mut()) {
-                            obj.insert("tags".into(), tags_json(&m));
+                            obj.insert("tags".into(), tags_json(&s));
                         }
                         ecs_ok(json!({"services": [service], "failures": []}))
                     }
@@ -574,6 +572,59 @@ fn ec2_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>5e1c2b3a-4d5e-6f70-8192-a3b4c5d6e7f8</RequestID></Response>"
     );
     ResponseTemplate::new(status).set_body_raw(xml, "text/xml;charset=UTF-8")
+}
+
+/// SNS Publish: the query protocol's form, the subject checked as SNS documents it ("UTF-8
+/// text with no line breaks or control characters, and less than 100 characters long").
+struct SnsWire;
+
+impl Respond for SnsWire {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let subject = form_value(&request.body, "Subject");
+        if let Some(subject) = subject
+            && (subject.chars().count() >= 100 || subject.chars().any(char::is_control))
+        {
+            return ResponseTemplate::new(400).set_body_raw(
+                "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>InvalidParameter</Code><Message>Invalid parameter: Subject</Message></Error><RequestId>9b7a5c1e-2f44-5b8e-9d1a-0c2e3f4a5b6c</RequestId></ErrorResponse>",
+                "text/xml",
+            );
+        }
+        ResponseTemplate::new(200).set_body_raw(
+            "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult><MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId></PublishResult><ResponseMetadata><RequestId>d74b8436-ae13-5ab4-a9ff-ce54dfea72a0</RequestId></ResponseMetadata></PublishResponse>",
+            "text/xml",
+        )
+    }
+}
+
+/// The decoded value of `key` in a form-encoded (query protocol) body.
+pub fn form_value(body: &[u8], key: &str) -> Option<String> {
+    let body = String::from_utf8_lossy(body);
+    let raw = body
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)?
+        .1;
+    let plus = raw.replace('+', " ");
+    let bytes = plus.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 impl Respond for Ec2Wire {

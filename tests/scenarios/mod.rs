@@ -623,7 +623,13 @@ macro_rules! scenario_suite {
             the_name_stays_on_the_serving_task_during_a_deployment,
             a_stale_record_is_put_right_by_the_status_path, each_change_is_told_once,
             failures_are_told_with_ecs_reason, a_refused_change_is_read_again_and_retried,
-            two_instances_given_the_same_event_tell_it_once);
+            two_instances_given_the_same_event_tell_it_once,
+            the_session_limit_holds_whatever_the_state,
+            a_replacement_task_does_not_restart_the_session_clock,
+            a_request_log_in_another_form_is_not_never_used,
+            a_refused_stop_changes_neither_the_name_nor_the_record,
+            a_task_replaced_for_failing_health_checks_is_told_as_failed,
+            two_instances_given_different_events_tell_both);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -477,3 +477,133 @@ pub async fn two_instances_given_the_same_event_tell_it_once(world: &impl World)
         "{kinds:?}"
     );
 }
+
+/// A stop ECS refuses (UpdateService denied) leaves the name on the Grafana that still runs
+/// and writes no stop record: nothing announces a stop that did not happen.
+pub async fn a_refused_stop_changes_neither_the_name_nor_the_record(world: &impl World) {
+    let (c, _) = setup(world).await;
+    let up = start_and_wait_running(c.as_ref()).await;
+    let ip = up.endpoint.unwrap().ip;
+    assert_eq!(a_record(world).map(|r| r.value), Some(ip));
+    let record = world.ecs().tags().get(STOP_TAG).cloned();
+    assert!(record.as_deref().is_some_and(|r| r.starts_with("started ")));
+    world.ecs().deny("UpdateService");
+    assert!(c.stop().await.is_err(), "the stop was refused");
+    assert_eq!(
+        a_record(world).map(|r| r.value),
+        Some(ip),
+        "still pointed at the task that runs"
+    );
+    assert_eq!(
+        world.ecs().tags().get(STOP_TAG).cloned(),
+        record,
+        "no stop recorded"
+    );
+    assert_eq!(serving_ip(world), Some(ip));
+    assert_eq!(c.status().await.unwrap().state, State::Running);
+}
+
+/// ECS replaces a task that fails its container health checks (stop code
+/// ServiceSchedulerInitiated, as for a scale-in): people are told it failed, with ECS's
+/// reason, and then that the replacement runs.
+pub async fn a_task_replaced_for_failing_health_checks_is_told_as_failed(world: &impl World) {
+    let (c, inbox) = setup(world).await;
+    c.start(None).await.unwrap();
+    wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    deliver(world, c.as_ref()).await;
+    assert!(world.ecs().fail_health_checks_of_running_task());
+    let mut told = None;
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        for handled in deliver(world, c.as_ref()).await {
+            if let Some(n) = handled.notice.filter(|n| n.kind == NoticeKind::Failed) {
+                told = Some(n);
+            }
+        }
+        if told.is_some() {
+            break;
+        }
+    }
+    let failed = told.expect("the replacement was told as a failure");
+    assert_eq!(
+        failed.text,
+        "Grafana failed: Task failed container health checks"
+    );
+    assert_eq!(
+        inbox
+            .kinds()
+            .iter()
+            .filter(|k| **k == NoticeKind::Failed)
+            .count(),
+        1
+    );
+    assert!(
+        !inbox.kinds().contains(&NoticeKind::Stopped),
+        "{:?}",
+        inbox.kinds()
+    );
+}
+
+/// Starts through `c` and waits for `running`.
+async fn start_and_wait_running(c: &dyn Watcher) -> Status {
+    c.start(None).await.unwrap();
+    let up = wait_for(c, State::Running, PATIENCE).await.unwrap();
+    assert_eq!(up.state, State::Running, "{up:?}");
+    up
+}
+
+/// Two instances given different events at the same moment (a crashed task's STOPPED and its
+/// replacement's PROVISIONING), while ECS's tags lag their writes: each rewrites the service's
+/// announced tag, erasing the other's claim, and both notices are told all the same, once.
+/// Delivered again, unordered, to both instances: nothing more.
+pub async fn two_instances_given_different_events_tell_both(world: &impl World) {
+    let (c, inbox) = setup(world).await;
+    let other = world.named_controller(named(), zone(), inbox.clone()).await;
+    c.start(None).await.unwrap();
+    wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    deliver(world, c.as_ref()).await;
+    let told_before = inbox.notices.lock().unwrap().len();
+    assert!(world.ecs().crash_running_task("exit 137"));
+    let (mut stopped, mut provisioning) = (None, None);
+    let mut all = Vec::new();
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        for e in world.ecs().take_events() {
+            let event = PlatformEvent::from_eventbridge(&e).unwrap().unwrap();
+            if let PlatformEvent::Task(t) = &event {
+                match t.last_status.as_str() {
+                    "STOPPED" => stopped = Some(event.clone()),
+                    "PROVISIONING" => provisioning = Some(event.clone()),
+                    _ => {}
+                }
+            }
+            all.push(event);
+        }
+        if stopped.is_some() && provisioning.is_some() {
+            break;
+        }
+    }
+    let (stopped, provisioning) = (
+        stopped.expect("STOPPED"),
+        provisioning.expect("PROVISIONING"),
+    );
+    let (a, b) = tokio::join!(c.handle_event(&stopped), other.handle_event(&provisioning));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.sent && b.sent, "both told: {a:?} {b:?}");
+    let mut told: Vec<NoticeKind> = inbox.notices.lock().unwrap()[told_before..]
+        .iter()
+        .map(|n| n.kind)
+        .collect();
+    told.sort();
+    assert_eq!(told, [NoticeKind::Started, NoticeKind::Failed]);
+    // Every event of the crash again, reversed, to both instances at once.
+    for event in all.iter().rev() {
+        let (x, y) = tokio::join!(c.handle_event(event), other.handle_event(event));
+        assert!(!x.unwrap().sent && !y.unwrap().sent, "{event:?}");
+    }
+    assert_eq!(inbox.notices.lock().unwrap().len(), told_before + 2);
+}

@@ -40,6 +40,12 @@ variable "hosted_zone_id" {
   default     = null
 }
 
+variable "acme_email" {
+  description = "Your address, registered with Let's Encrypt for the certificate of public_name (required with it)."
+  type        = string
+  default     = null
+}
+
 variable "notification_emails" {
   description = "Addresses told when Grafana starts, runs, stops or fails (an SNS topic is created when any is given)."
   type        = list(string)
@@ -126,6 +132,7 @@ module "grafana" {
 
   public_name              = var.public_name
   hosted_zone_id           = var.hosted_zone_id
+  acme_email               = var.acme_email
   notification_topic       = length(var.notification_emails) > 0
   notification_emails      = var.notification_emails
   notification_webhook     = var.notification_webhook

@@ -160,12 +160,18 @@ resource "aws_iam_role_policy" "scheduler" {
   role = aws_iam_role.scheduler.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = concat([{
       Sid      = "InvokeTheController"
       Effect   = "Allow"
       Action   = ["lambda:InvokeFunction"]
       Resource = [aws_lambda_function.controller.arn]
-    }]
+      }], var.kms_key_arn == null ? [] : [{
+      # A schedule under a customer key: Scheduler decrypts its input with the role's grant.
+      Sid      = "DecryptTheSchedule"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt"]
+      Resource = [var.kms_key_arn]
+    }])
   })
 }
 

@@ -83,8 +83,9 @@ locals {
     # "running" follows "Grafana answers" by 5 s at most; failures during the first 60 s
     # (database migrations) do not count, and a pass there reports HEALTHY at once. Over
     # HTTPS the certificate names the public name, not localhost: it is not checked here.
+    # curl, not wget: Grafana's Ubuntu images have no wget; both image flavours have curl.
     healthCheck = {
-      command     = ["CMD-SHELL", "wget -q ${local.named ? "--no-check-certificate " : ""}-O /dev/null ${local.health_url} || exit 1"]
+      command     = ["CMD-SHELL", "curl -fsS ${local.named ? "-k " : ""}-o /dev/null ${local.health_url} || exit 1"]
       interval    = 5
       timeout     = 2
       retries     = 3
@@ -139,9 +140,21 @@ resource "aws_ecs_task_definition" "grafana" {
       condition     = !local.named || var.persistent_storage
       error_message = "public_name needs persistent_storage = true: the certificate is kept on EFS, or every start would ask Let's Encrypt for a new one and meet its rate limits (5 a week per name)."
     }
+    precondition {
+      condition     = !local.named || var.acme_email != null
+      error_message = "public_name needs acme_email: lego registers an account with the certificate authority before its first certificate and refuses to without an address, and Grafana would never start."
+    }
   }
 
   tags = local.tags
+}
+
+# ECS creates this role itself when the console or CreateCluster is first used in an account;
+# Terraform alone on a brand-new account does not, and CreateService then fails.
+resource "aws_iam_service_linked_role" "ecs" {
+  count            = var.create_ecs_service_linked_role ? 1 : 0
+  aws_service_name = "ecs.amazonaws.com"
+  description      = "ECS's own role (grafana-ondemand created it: the account had none)"
 }
 
 resource "aws_ecs_service" "grafana" {
@@ -195,7 +208,7 @@ resource "aws_ecs_service" "grafana" {
     ]
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this, aws_efs_mount_target.grafana]
+  depends_on = [aws_ecs_cluster_capacity_providers.this, aws_efs_mount_target.grafana, aws_iam_service_linked_role.ecs]
 
   tags = local.tags
 }

@@ -147,7 +147,7 @@ resource "aws_iam_role" "controller" {
   tags               = local.tags
 }
 
-# What the controller's code calls (ECS, EC2, Logs, its token), in a file of its own: the Rust
+# What the controller's code calls (ECS, EC2, Logs, its token, the keys behind them), in a file of its own: the Rust
 # tests replay every call the code makes against it (tests/iam.rs, tests/lambda_runtime.rs),
 # with the resources and conditions IAM evaluates.
 locals {
@@ -160,6 +160,11 @@ locals {
     public_name           = coalesce(var.public_name, "none")
     topic_arn             = local.topic_arn
     webhook_parameter_arn = local.webhook_parameter_arn
+    region                = local.region
+    # A customer key: SSM decrypts the token and the webhook URL with it (in either auth mode:
+    # the webhook URL is read at every cold start), and SNS encrypts each notice with it.
+    ssm_key_arn = var.kms_key_arn != null && (local.token_auth || var.notification_webhook) ? var.kms_key_arn : ""
+    sns_key_arn = var.kms_key_arn != null && var.notification_topic ? var.kms_key_arn : ""
   })
 }
 
@@ -170,20 +175,6 @@ data "aws_iam_policy_document" "controller" {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
-  }
-
-  dynamic "statement" {
-    for_each = local.token_auth && var.kms_key_arn != null ? [1] : []
-    content {
-      sid       = "DecryptTheApiToken"
-      actions   = ["kms:Decrypt"]
-      resources = [var.kms_key_arn]
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["ssm.${local.region}.amazonaws.com"]
-      }
-    }
   }
 
   dynamic "statement" {

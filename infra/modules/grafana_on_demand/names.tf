@@ -17,10 +17,9 @@ locals {
   acme_path = "/var/lib/grafana/acme"
   cert_file = "${local.acme_path}/certificates/${coalesce(var.public_name, "none")}.crt"
   key_file  = "${local.acme_path}/certificates/${coalesce(var.public_name, "none")}.key"
-  acme_args = join(" ", concat(
-    ["/lego --accept-tos --dns route53 --domains ${coalesce(var.public_name, "none")} --path ${local.acme_path} --server ${var.acme_server}"],
-    var.acme_email == null ? [] : ["--email ${var.acme_email}"],
-  ))
+  # lego refuses to run without an account's email (cmd/setup.go: "You have to pass an account
+  # (email address)"): a precondition on the service requires acme_email with public_name.
+  acme_args = "/lego --accept-tos --email ${coalesce(var.acme_email, "none")} --dns route53 --domains ${coalesce(var.public_name, "none")} --path ${local.acme_path} --server ${var.acme_server}"
 }
 
 # ---- the certificate's container: runs to completion before Grafana starts ----------------
@@ -31,10 +30,11 @@ locals {
     image     = var.acme_image
     essential = false
     # A certificate on the volume is renewed when under 30 days from expiry (else kept);
-    # the first start obtains one. DNS-01 through Route 53: no port is opened to anyone.
+    # the first start obtains one. --no-random-sleep: without a TTY, lego renew otherwise
+    # sleeps a random 0-8 minutes first (meant for cron), and Grafana waits for it. DNS-01 through Route 53: no port is opened to anyone.
     entryPoint = ["/bin/sh", "-c"]
     command = [
-      "if [ -f ${local.cert_file} ]; then ${local.acme_args} renew --days 30; else ${local.acme_args} run; fi"
+      "if [ -f ${local.cert_file} ]; then ${local.acme_args} renew --days 30 --no-random-sleep; else ${local.acme_args} run; fi"
     ]
     environment = [
       { name = "AWS_REGION", value = local.region },

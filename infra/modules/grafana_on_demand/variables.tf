@@ -199,7 +199,8 @@ variable "reap_schedule" {
   type        = string
   default     = "rate(1 minute)"
   validation {
-    condition     = can(regex("^rate\\([0-9]+ (minute|minutes|hour|hours)\\)$", var.reap_schedule))
+    # Scheduler's syntax: the singular unit with 1, the plural with any other value.
+    condition     = can(regex("^rate\\((1 (minute|hour)|([2-9]|[1-9][0-9]+) (minutes|hours))\\)$", var.reap_schedule))
     error_message = "reap_schedule must be a rate expression such as \"rate(1 minute)\" or \"rate(5 minutes)\"."
   }
 }
@@ -255,9 +256,19 @@ variable "hosted_zone_id" {
 }
 
 variable "acme_email" {
-  description = "The contact address registered with the certificate authority (optional)."
+  description = "The contact address registered with the certificate authority: required with public_name (lego will not register an account without one); Let's Encrypt no longer sends expiry mail to it."
   type        = string
   default     = null
+  validation {
+    condition     = var.acme_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.acme_email))
+    error_message = "acme_email must be an email address such as ops@example.com."
+  }
+}
+
+variable "create_ecs_service_linked_role" {
+  description = "Create ECS's service-linked role (AWSServiceRoleForECS). A brand-new account that never used ECS has none, and the service cannot be created without it; an account that has one refuses a second: leave false there."
+  type        = bool
+  default     = false
 }
 
 variable "acme_server" {
