@@ -1,13 +1,13 @@
 //! The controller: reads the platform cheaply, decides with [`derive`], acts idempotently.
 
 use crate::cost::Prices;
-use crate::derive::{Probes, derive, probe_targets, select_task, task_endpoint};
+use crate::derive::{Probes, derive, probe_targets, select_task};
 use crate::dns::{AddressRecord, HostedZone, RecordTarget, changes};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
 use crate::notice::{
     ANNOUNCED_TAG, ClaimSeen, EventHandler, Notice, NoticeContext, Notifier, PlatformEvent,
-    already_announced, announced_tag, claim_on, notice_for, released,
+    already_announced, announced_tag, claim_on, notice_for, released, running_notice,
 };
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
 use crate::platform::{DesiredStatus, NetworkInterface, Platform};
@@ -48,8 +48,9 @@ const CLAIM_TRIES: usize = 3;
 const SILENT_LOG_MIN: chrono::Duration = chrono::Duration::minutes(2);
 /// How long this process trusts its own tag writes over what ECS shows: far past the lag.
 const OWN_WRITES_KEPT: chrono::Duration = chrono::Duration::seconds(30);
-/// How long handling a RUNNING event waits for the task's address to show.
-const ADDRESS_WAIT: chrono::Duration = chrono::Duration::seconds(15);
+/// How long handling a RUNNING event waits for the name to point at the task and for its
+/// readiness: within the Lambda's 28 s.
+const RUNNING_WAIT: chrono::Duration = chrono::Duration::seconds(20);
 
 /// What the last status saw, so the next read can be cheaper.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -678,14 +679,17 @@ impl<P: Platform> EventHandler for Controller<P> {
         self.forget();
         self.memory().records = None;
         let mut read = self.read().await?;
-        // A task reported RUNNING may not show its public IP in EC2 for a few seconds: wait
-        // for it here, so that the name points at it now rather than at the next read.
-        let deadline = self.platform.now() + ADDRESS_WAIT;
-        while let PlatformEvent::Task(t) = event
-            && t.last_status == "RUNNING"
-            && t.desired_status == "RUNNING"
+        // ECS's RUNNING is not Grafana answering: wait (within the invocation) for the name to
+        // point at the task (its public IP shows in EC2 a few seconds after RUNNING) and for
+        // readiness, so that people are told "running" with a link that opens. Past the wait,
+        // the reaper's next tick tells it.
+        let running_event = matches!(event, PlatformEvent::Task(t)
+            if t.last_status == "RUNNING" && t.desired_status == "RUNNING");
+        let deadline = self.platform.now() + RUNNING_WAIT;
+        while running_event
             && read.obs.service.desired_count > 0
-            && self.record_target(&read.obs, &read.probes) == RecordTarget::PARKED
+            && (read.status.state != State::Running
+                || self.record_target(&read.obs, &read.probes) == RecordTarget::PARKED)
             && self.platform.now() < deadline
         {
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -693,21 +697,18 @@ impl<P: Platform> EventHandler for Controller<P> {
             read = self.read().await?;
         }
         let Reading { obs, status, .. } = read;
-        let task = match event {
-            PlatformEvent::Task(t) => obs.tasks.iter().find(|s| s.arn == t.task_arn),
-            _ => None,
-        };
         let ctx = NoticeContext {
             display_name: &self.profile.display_name,
             tags: Some(&obs.service.tags),
-            url: self.profile.public_url().or_else(|| {
-                task.and_then(|t| task_endpoint(t, &self.profile))
-                    .map(|e| e.url())
-            }),
+            url: status.url(),
             service_wanted: obs.service.desired_count > 0,
             deployment: obs.service.primary_deployment().map(|d| d.id.as_str()),
         };
-        let notice = notice_for(event, &ctx);
+        let notice = if running_event {
+            running_notice(&status, &self.profile.display_name)
+        } else {
+            notice_for(event, &ctx)
+        };
         let marker = obs.service.tags.get(ANNOUNCED_TAG).map(String::as_str);
         let sent = match &notice {
             Some(notice) => self.tell(marker, notice).await?,
@@ -926,6 +927,17 @@ impl<P: Platform> ServiceController for Controller<P> {
             session,
             ..
         } = self.read().await?;
+        // A "running" not told when ECS's event came (Grafana was still booting) is told at
+        // the first tick that sees it run.
+        if let (Some(notice), Some(_)) = (
+            running_notice(&status, &self.profile.display_name),
+            &self.notifier,
+        ) {
+            let marker = obs.service.tags.get(ANNOUNCED_TAG).cloned();
+            if let Err(e) = self.tell(marker.as_deref(), &notice).await {
+                tracing::warn!(error = %e, "the running notice was not delivered; the next tick tries again");
+            }
+        }
         let now = self.platform.now();
         let (session, verdict) = match session {
             Some((session, verdict)) => (Some(session), verdict),

@@ -49,7 +49,7 @@ pub use error::{Error, Result};
 pub use notice::{
     ANNOUNCED_TAG, ClaimSeen, ContainerState, EventHandler, Notice, NoticeContext, NoticeKind,
     Notifier, PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, claim_on,
-    notice_for, released,
+    notice_for, released, running_notice,
 };
 pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,

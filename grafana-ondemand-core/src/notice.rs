@@ -8,6 +8,8 @@
 
 use crate::error::Result;
 use crate::session::StopRecord;
+use crate::state::State;
+use crate::status::Status;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -235,14 +237,8 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
                     None,
                     None,
                 )),
-                ("RUNNING", "RUNNING") => {
-                    let url = ctx.url.clone();
-                    let text = match &url {
-                        Some(url) => format!("{name} is running: {url}"),
-                        None => format!("{name} is running."),
-                    };
-                    Some(notice(NoticeKind::Running, text, url, None))
-                }
+                // RUNNING is ECS's word, not Grafana's answer: "running" is told from a status
+                // that confirmed readiness ([`running_notice`]), not from this event.
                 ("STOPPED", _) => {
                     if let Some(reason) = failure(t) {
                         return Some(notice(
@@ -300,6 +296,26 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
         }
         PlatformEvent::Other(_) => None,
     }
+}
+
+/// The notice that the service runs, for a `running` status (readiness confirmed: the URL
+/// answers): of the task that serves, with its URL. Once per task, as every notice.
+pub fn running_notice(status: &Status, display_name: &str) -> Option<Notice> {
+    if status.state != State::Running {
+        return None;
+    }
+    let task = status.task.as_ref()?;
+    let url = status.url();
+    Some(Notice {
+        kind: NoticeKind::Running,
+        subject: task.id.clone(),
+        text: match &url {
+            Some(url) => format!("{display_name} is running: {url}"),
+            None => format!("{display_name} is running."),
+        },
+        url,
+        reason: None,
+    })
 }
 
 /// Why a stopped task failed (it could not start, its essential container exited, or it was

@@ -5,7 +5,7 @@
 
 use grafana_ondemand_core::{
     ANNOUNCED_TAG, ClaimSeen, NoticeContext, NoticeKind, PlatformEvent, STOP_TAG,
-    already_announced, announced_tag, claim_on, notice_for, released,
+    already_announced, announced_tag, claim_on, notice_for, released, running_notice,
 };
 use std::collections::BTreeMap;
 
@@ -32,9 +32,44 @@ fn ctx<'a>(tags: &'a BTreeMap<String, String>) -> NoticeContext<'a> {
 }
 
 #[test]
-fn running_is_announced_with_the_url() {
+fn running_is_told_from_a_running_status_not_from_ecs_running() {
     let tags = BTreeMap::new();
-    let n = notice_for(&event(RUNNING), &ctx(&tags)).unwrap();
+    // ECS's RUNNING: the task's containers started, Grafana is still booting.
+    assert_eq!(notice_for(&event(RUNNING), &ctx(&tags)), None);
+    let mut status = grafana_ondemand_core::Status {
+        state: grafana_ondemand_core::State::Starting,
+        task: Some(grafana_ondemand_core::TaskInfo {
+            id: "c13b4cb40f1f4fe4a2971f76ae5a47ad".into(),
+            phase: grafana_ondemand_core::TaskPhase::Running,
+            created_at: None,
+            started_at: None,
+        }),
+        endpoint: None,
+        message: String::new(),
+        reason: None,
+        desired_count: 1,
+        running_count: 1,
+        pending_count: 0,
+        healthy: false,
+        ready_by: None,
+        stops_at: None,
+        last_activity_at: None,
+        cost: None,
+    };
+    assert_eq!(
+        running_notice(&status, "Grafana"),
+        None,
+        "not confirmed yet"
+    );
+    status.state = grafana_ondemand_core::State::Running;
+    let named = grafana_ondemand_core::ServiceProfile {
+        public_name: Some("grafana.example.com".into()),
+        scheme: "https".into(),
+        port: 443,
+        ..grafana_ondemand_core::ServiceProfile::grafana()
+    };
+    status.endpoint = Some(named.endpoint("203.0.113.7".parse().unwrap()));
+    let n = running_notice(&status, "Grafana").unwrap();
     assert_eq!(n.kind, NoticeKind::Running);
     assert_eq!(n.subject, "c13b4cb40f1f4fe4a2971f76ae5a47ad");
     assert_eq!(n.text, "Grafana is running: https://grafana.example.com");
@@ -110,7 +145,17 @@ fn a_task_that_could_not_start_is_a_failure_with_ecs_reason() {
 #[test]
 fn each_notice_is_told_once_and_never_after_a_later_one() {
     let tags = BTreeMap::new();
-    let running = notice_for(&event(RUNNING), &ctx(&tags)).unwrap();
+    let mut running = notice_for(&event(STOPPED), &ctx(&tags)).unwrap_or_else(|| {
+        notice_for(
+            &event(STOPPED),
+            &NoticeContext {
+                service_wanted: false,
+                ..ctx(&tags)
+            },
+        )
+        .unwrap()
+    });
+    running.kind = NoticeKind::Running;
     let mut stop_ctx = ctx(&tags);
     stop_ctx.service_wanted = false;
     let stopped = notice_for(&event(STOPPED), &stop_ctx).unwrap();

@@ -120,6 +120,12 @@ impl SimulatedEcs {
         self.model().timing.count_lag = lag;
     }
 
+    /// Tasks launched from now on answer `delay` after RUNNING (a slow first boot: database
+    /// migrations, plugins).
+    pub fn set_health_delay(&self, delay: std::time::Duration) {
+        self.model().timing.health_delay = delay;
+    }
+
     /// Tags written show to readers `lag` later (ECS's tags are eventually consistent).
     pub fn set_tag_lag(&self, lag: std::time::Duration) {
         self.model().timing.tag_lag = lag;

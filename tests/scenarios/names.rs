@@ -607,3 +607,91 @@ pub async fn two_instances_given_different_events_tell_both(world: &impl World) 
     }
     assert_eq!(inbox.notices.lock().unwrap().len(), told_before + 2);
 }
+
+/// "Running" is told when Grafana answers at the name, not at ECS's RUNNING (the task's
+/// containers started, Grafana still booting): when the notice comes, the task it names
+/// answers and the name points at it. Once, whatever else reads the status.
+pub async fn running_is_told_when_grafana_answers(world: &impl World) {
+    let (c, inbox) = setup(world).await;
+    c.start(None).await.unwrap();
+    let mut told_at = None;
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        for handled in deliver(world, c.as_ref()).await {
+            if handled.sent
+                && handled
+                    .notice
+                    .as_ref()
+                    .is_some_and(|n| n.kind == NoticeKind::Running)
+            {
+                // The oracle: the simulated task that answers, and the record as it is.
+                told_at = Some((serving_ip(world), a_record(world).map(|r| r.value)));
+            }
+        }
+        if told_at.is_some() {
+            break;
+        }
+    }
+    let (serving, record) = told_at.expect("running was told");
+    assert!(serving.is_some(), "Grafana answered when running was told");
+    assert_eq!(record, serving, "the name pointed at it");
+    let running = inbox
+        .notices
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|n| n.kind == NoticeKind::Running)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        running.text,
+        "Grafana is running: https://grafana.example.com"
+    );
+    // The reaper's ticks see it run: nothing more is told.
+    c.reap().await.unwrap();
+    c.reap().await.unwrap();
+    assert_eq!(
+        inbox
+            .kinds()
+            .iter()
+            .filter(|k| **k == NoticeKind::Running)
+            .count(),
+        1
+    );
+}
+
+/// A Grafana slower to answer than the event's handling may wait: the RUNNING event tells
+/// nothing, and the first reaper tick that sees it running tells it.
+pub async fn a_slow_boot_is_told_running_by_the_reaper(world: &impl World) {
+    let (c, inbox) = setup(world).await;
+    world.ecs().set_health_delay(Duration::from_secs(90));
+    c.start(None).await.unwrap();
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        for handled in deliver(world, c.as_ref()).await {
+            assert!(
+                handled
+                    .notice
+                    .as_ref()
+                    .is_none_or(|n| n.kind != NoticeKind::Running),
+                "{handled:?}"
+            );
+        }
+        if serving_ip(world).is_some() {
+            break;
+        }
+    }
+    assert!(serving_ip(world).is_some(), "it answers now");
+    assert!(!inbox.kinds().contains(&NoticeKind::Running));
+    c.reap().await.unwrap();
+    assert_eq!(
+        inbox
+            .kinds()
+            .iter()
+            .filter(|k| **k == NoticeKind::Running)
+            .count(),
+        1,
+        "{:?}",
+        inbox.kinds()
+    );
+}
