@@ -268,6 +268,17 @@ impl SimulatedEcs {
             .find_map(|t| Some((t.arn.clone(), IpAddr::V4(m.public_ip_of(t)?))))
     }
 
+    /// The public IPv4 of each task ECS reports RUNNING now (and EC2 shows), by task ARN: what
+    /// a name pointed by a RUNNING event may hold.
+    pub fn running_public_ips(&self) -> Vec<(String, IpAddr)> {
+        let m = self.model();
+        m.tasks
+            .iter()
+            .filter(|t| t.phase == TaskPhase::Running)
+            .filter_map(|t| Some((t.arn.clone(), IpAddr::V4(m.public_ip_of(t)?))))
+            .collect()
+    }
+
     /// Calls made so far, by operation name (`DescribeServices`, `UpdateService`, ...).
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.model().calls.clone()

@@ -133,13 +133,12 @@ pub async fn the_name_follows_the_task_across_stop_and_start(world: &impl World)
         }
     }
     let (_, record) = pointed.expect("an event pointed the name");
-    assert!(
-        world
-            .ecs()
-            .tasks()
-            .iter()
-            .any(|t| t.last_status.as_str() == "RUNNING"),
-        "the event came from a running task"
+    // The oracle: the world's RUNNING task and its address, not what the controller read.
+    let running = world.ecs().running_public_ips();
+    assert_eq!(
+        running.iter().map(|(_, ip)| *ip).collect::<Vec<_>>(),
+        vec![record.value],
+        "the name holds the address of the one task ECS reports RUNNING"
     );
     assert_eq!(record.ttl, 30);
 
