@@ -46,6 +46,11 @@ impl Notifier for Inbox {
 }
 
 impl Inbox {
+    /// How many notices of `kind` were received.
+    fn count(&self, kind: NoticeKind) -> usize {
+        self.kinds().iter().filter(|k| **k == kind).count()
+    }
+
     fn kinds(&self) -> Vec<NoticeKind> {
         self.notices
             .lock()
@@ -401,11 +406,7 @@ pub async fn failures_are_told_with_ecs_reason(world: &impl World) {
         sleep(Duration::from_secs(1)).await;
         deliver(world, c.as_ref()).await;
     }
-    let failed = inbox
-        .kinds()
-        .iter()
-        .filter(|k| **k == NoticeKind::Failed)
-        .count();
+    let failed = inbox.count(NoticeKind::Failed);
     assert_eq!(failed, 3, "{:#?}", inbox.notices.lock().unwrap());
 }
 
@@ -530,14 +531,7 @@ pub async fn a_task_replaced_for_failing_health_checks_is_told_as_failed(world: 
         failed.text,
         "Grafana failed: Task failed container health checks"
     );
-    assert_eq!(
-        inbox
-            .kinds()
-            .iter()
-            .filter(|k| **k == NoticeKind::Failed)
-            .count(),
-        1
-    );
+    assert_eq!(inbox.count(NoticeKind::Failed), 1);
     assert!(
         !inbox.kinds().contains(&NoticeKind::Stopped),
         "{:?}",
@@ -649,14 +643,7 @@ pub async fn running_is_told_when_grafana_answers(world: &impl World) {
     // The reaper's ticks see it run: nothing more is told.
     c.reap().await.unwrap();
     c.reap().await.unwrap();
-    assert_eq!(
-        inbox
-            .kinds()
-            .iter()
-            .filter(|k| **k == NoticeKind::Running)
-            .count(),
-        1
-    );
+    assert_eq!(inbox.count(NoticeKind::Running), 1);
 }
 
 /// A Grafana slower to answer than the event's handling may wait: the RUNNING event tells
@@ -683,14 +670,5 @@ pub async fn a_slow_boot_is_told_running_by_the_reaper(world: &impl World) {
     assert!(serving_ip(world).is_some(), "it answers now");
     assert!(!inbox.kinds().contains(&NoticeKind::Running));
     c.reap().await.unwrap();
-    assert_eq!(
-        inbox
-            .kinds()
-            .iter()
-            .filter(|k| **k == NoticeKind::Running)
-            .count(),
-        1,
-        "{:?}",
-        inbox.kinds()
-    );
+    assert_eq!(inbox.count(NoticeKind::Running), 1, "{:?}", inbox.kinds());
 }

@@ -45,6 +45,18 @@ fn session_start(world: &impl World) -> chrono::DateTime<chrono::Utc> {
     grafana_ondemand::StopRecord::started_at(&world.ecs().tags()).expect("a recorded start")
 }
 
+/// Asserts the status gives this reason, by its whole phrase (the time or "the task is
+/// shutting down" may follow).
+fn stopped_because(stopped: &Status, phrase: &str) {
+    assert!(
+        stopped
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(phrase)),
+        "{phrase:?} expected: {stopped:?}"
+    );
+}
+
 fn within(took: Duration, from: Duration, to: Duration) {
     assert!(
         took >= from && took <= to,
@@ -170,14 +182,7 @@ pub async fn a_lease_holds_it_past_idleness(world: &impl World) {
         3 * 60 * MINUTE + 50 * MINUTE,
         3 * 60 * MINUTE + 53 * MINUTE,
     );
-    assert!(
-        stopped
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("stopped after 30 min without use"),
-        "{stopped:?}"
-    );
+    stopped_because(&stopped, "stopped after 30 min without use");
 }
 
 /// An extend that lands while a reaper (another instance) decides wins: the reaper reads the
@@ -227,14 +232,7 @@ pub async fn unreadable_activity_is_never_idleness(world: &impl World) {
         12 * 60 * MINUTE - 10 * MINUTE,
         12 * 60 * MINUTE + 10 * MINUTE,
     );
-    assert!(
-        stopped
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("stopped at the 12 h session limit"),
-        "{stopped:?}"
-    );
+    stopped_because(&stopped, "stopped at the 12 h session limit");
 }
 
 /// A start right after an idle stop works at once, and says nothing of the old stop.
@@ -274,14 +272,7 @@ pub async fn a_start_while_running_counts_as_a_use(world: &impl World) {
     );
     let (stopped, took) = reap_until_stopped(c, MINUTE, asked, Duration::from_secs(3600)).await;
     within(took, 29 * MINUTE, 31 * MINUTE);
-    assert!(
-        stopped
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("stopped after 30 min without use"),
-        "{stopped:?}"
-    );
+    stopped_because(&stopped, "stopped after 30 min without use");
 }
 
 /// A stop made elsewhere (the console, another tool) after a start is not explained with the
@@ -348,14 +339,7 @@ pub async fn the_session_limit_holds_whatever_the_state(world: &impl World) {
         assert!(started.elapsed() < 13 * 60 * MINUTE, "never stopped: {s:?}");
     };
     within(took, 12 * 60 * MINUTE, 12 * 60 * MINUTE + 10 * MINUTE);
-    assert!(
-        stopped
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("stopped at the 12 h session limit"),
-        "{stopped:?}"
-    );
+    stopped_because(&stopped, "stopped at the 12 h session limit");
 }
 
 /// A task replaced mid-session (its container crashed) does not start the session's clock
@@ -398,14 +382,7 @@ pub async fn a_replacement_task_does_not_restart_the_session_clock(world: &impl 
     };
     assert!(replaced);
     within(took, 12 * 60 * MINUTE, 12 * 60 * MINUTE + 12 * MINUTE);
-    assert!(
-        stopped
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("stopped at the 12 h session limit"),
-        "{stopped:?}"
-    );
+    stopped_because(&stopped, "stopped at the 12 h session limit");
 }
 
 /// A request log the activity filter cannot read (Grafana words its requests otherwise:
