@@ -116,10 +116,45 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "Control page: http://{addr}/  (driving {})",
         backend.description
     );
-    axum::serve(listener, web::router(api))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
+    serve(listener, web::router(api)).await
+}
+
+/// How long a client has to send its request's headers: a client that opens connections
+/// and sends nothing (or a byte at a time) cannot hold them all. The body has its own limit
+/// (`web::BODY_READ_TIMEOUT`).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves HTTP/1.1 on `listener` until Ctrl-C, each connection with a header read timeout.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::pin!(shutdown);
+    loop {
+        let (socket, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors, a reset before accept: the next one may work.
+                Err(e) => {
+                    tracing::warn!(error = %e, "a connection could not be accepted");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => return Ok(()),
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(socket), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(error = %e, "connection closed");
+            }
+        });
+    }
 }

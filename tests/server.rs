@@ -441,3 +441,65 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
     assert_eq!(url.scheme(), "https");
     bench.browser.clone().close().await.unwrap();
 }
+
+/// A client that sends its headers or its body a trickle at a time cannot hold the server's
+/// connections: headers not whole within 10 s close the connection, a body not whole within
+/// 10 s is answered 408; meanwhile other clients are served at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_others_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listen = format!("127.0.0.1:{}", free_port());
+    let _server = tokio::process::Command::from(command("server"))
+        .env("LISTEN", &listen)
+        .env("SERVICE_PORT", free_port().to_string())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server starts");
+    let page = format!("http://{listen}/");
+    wait_until("the server", Duration::from_secs(30), || async {
+        reqwest::get(&page).await.is_ok()
+    })
+    .await;
+    let began = std::time::Instant::now();
+    let mut headers = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    headers
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut body = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    body.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"action\":",
+    )
+    .await
+    .unwrap();
+    // Others are served meanwhile.
+    let status = reqwest::Client::new()
+        .post(&page)
+        .json(&serde_json::json!({"action": "status"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    assert!(began.elapsed() < Duration::from_secs(5));
+    let read_all = |mut s: tokio::net::TcpStream| async move {
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer)).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let (cut, timed_out) = tokio::join!(read_all(headers), read_all(body));
+    let took = began.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(25),
+        "closed after {took:?}"
+    );
+    assert!(
+        !cut.contains("200 OK"),
+        "the headers never came whole: {cut}"
+    );
+    assert!(timed_out.starts_with("HTTP/1.1 408"), "{timed_out}");
+    assert!(
+        timed_out.contains("did not arrive within 10 s"),
+        "{timed_out}"
+    );
+}
