@@ -98,23 +98,7 @@ impl Bench {
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver (Debian package chromium-driver; .ci/install installs it)");
-        let mut server = tokio::process::Command::from(command("server"));
-        server
-            .env("LISTEN", &listen)
-            .env("SERVICE_PORT", free_port().to_string());
-        for (key, value) in env {
-            server.env(key, value);
-        }
-        let server = server
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("server starts");
-        let page = format!("http://{listen}/");
-        wait_until("the server", Duration::from_secs(30), || async {
-            reqwest::get(&page).await.is_ok()
-        })
-        .await;
+        let (server, page) = serve(&listen, env).await;
         let webdriver = format!("http://127.0.0.1:{driver_port}");
         wait_until("chromedriver", Duration::from_secs(30), || async {
             reqwest::get(format!("{webdriver}/status")).await.is_ok()
@@ -381,6 +365,28 @@ async fn grafana_stops_by_itself_and_the_page_says_why_and_when() {
     bench.browser.clone().close().await.unwrap();
 }
 
+/// The server example on `listen` with `env`, once it answers; and its page's URL.
+async fn serve(listen: &str, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    let mut server = tokio::process::Command::from(command("server"));
+    server
+        .env("LISTEN", listen)
+        .env("SERVICE_PORT", free_port().to_string());
+    for (key, value) in env {
+        server.env(key, value);
+    }
+    let server = server
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server starts");
+    let page = format!("http://{listen}/");
+    wait_until("the server", Duration::from_secs(30), || async {
+        reqwest::get(&page).await.is_ok()
+    })
+    .await;
+    (server, page)
+}
+
 fn tempdir(port: u16) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "grafana-ondemand-chromium-{}-{port}",
@@ -449,18 +455,7 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
 async fn slow_clients_are_cut_off_and_others_served() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listen = format!("127.0.0.1:{}", free_port());
-    let _server = tokio::process::Command::from(command("server"))
-        .env("LISTEN", &listen)
-        .env("SERVICE_PORT", free_port().to_string())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server starts");
-    let page = format!("http://{listen}/");
-    wait_until("the server", Duration::from_secs(30), || async {
-        reqwest::get(&page).await.is_ok()
-    })
-    .await;
+    let (_server, page) = serve(&listen, &[]).await;
     let began = std::time::Instant::now();
     let mut headers = tokio::net::TcpStream::connect(&listen).await.unwrap();
     headers
