@@ -17,7 +17,7 @@ use grafana_ondemand::aws::{Builder, Clock, EcsPlatform, RequestLog};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
 use grafana_ondemand::{
-    AddressRecord, Controller, DesiredStatus, Error, LogPage, NetworkInterface, Platform,
+    Controller, DesiredStatus, Error, LogPage, NameRecord, NetworkInterface, Platform,
     RecordChange, Result, ServiceController, ServiceProfile, ServiceSnapshot, State, TaskPage,
     TaskSnapshot,
 };
@@ -95,7 +95,7 @@ impl Platform for OffClock {
         let (p, task_id, filter) = (self.0.clone(), task_id.to_owned(), filter.to_owned());
         off_clock(async move { p.request_log(&task_id, since, &filter, page).await }).await
     }
-    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>> {
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<NameRecord>> {
         let (p, zone_id, name) = (self.0.clone(), zone_id.to_owned(), name.to_owned());
         off_clock(async move { p.address_records(&zone_id, &name).await }).await
     }
@@ -104,7 +104,7 @@ impl Platform for OffClock {
         zone_id: &str,
         name: &str,
         changes: &[RecordChange],
-    ) -> Result<()> {
+    ) -> Result<String> {
         let (p, zone_id, name, changes) = (
             self.0.clone(),
             zone_id.to_owned(),
@@ -112,6 +112,10 @@ impl Platform for OffClock {
             changes.to_vec(),
         );
         off_clock(async move { p.change_address_records(&zone_id, &name, &changes).await }).await
+    }
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
+        let (p, id) = (self.0.clone(), change_id.to_owned());
+        off_clock(async move { p.change_in_sync(&id).await }).await
     }
     fn now(&self) -> DateTime<Utc> {
         self.0.now()

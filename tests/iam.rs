@@ -76,6 +76,13 @@ pub fn call(request: &wiremock::Request) -> Call {
             context: BTreeMap::new(),
         };
     }
+    if let Some(change) = request.url.path().strip_prefix("/2013-04-01/change/") {
+        return Call {
+            action: "route53:GetChange".into(),
+            resources: vec![format!("arn:aws:route53:::change/{change}")],
+            context: BTreeMap::new(),
+        };
+    }
     if let Some(zone) = request
         .url
         .path()
@@ -328,6 +335,7 @@ pub fn module_policy_with(grants: &[(&str, String)]) -> Value {
         .replace("${service_arn}", &service_arn("ondemand", "grafana"))
         .replace("${cluster_arn}", &cluster_arn("ondemand"))
         .replace("${log_group_arn}", &log_group_arn(LOG_GROUP))
+        .replace("${change_arn}", "arn:aws:route53:::change/*")
         .replace("${region}", REGION);
     for (var, value) in grants {
         text = text.replace(&format!("${{{var}}}"), value);

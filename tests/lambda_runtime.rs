@@ -301,10 +301,7 @@ async fn ecs_events_point_the_name_and_are_told_once() {
     // The name holds the task's address (the Lambda pointed it while reading the status).
     assert_eq!(
         ecs.records(ZONE, "grafana.example.com"),
-        vec![grafana_ondemand::AddressRecord {
-            value: task_ip,
-            ttl: 30
-        }]
+        vec![grafana_ondemand::NameRecord::address(task_ip, 30)]
     );
     // Then ECS's events about that task, stamped on the world's clock, through another
     // instance; the failure is a task of its own that never ran.
@@ -374,10 +371,10 @@ async fn ecs_events_point_the_name_and_are_told_once() {
     // The record pointed at the task while it ran, and is parked now.
     assert_eq!(
         ecs.records(ZONE, "grafana.example.com"),
-        vec![grafana_ondemand::AddressRecord {
-            value: grafana_ondemand::PARKED.into(),
-            ttl: 30
-        }]
+        vec![grafana_ondemand::NameRecord::address(
+            grafana_ondemand::PARKED.into(),
+            30
+        )]
     );
     let changes = calls
         .iter()

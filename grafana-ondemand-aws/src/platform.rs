@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types as ecs;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    AddressRecord, Deployment, DesiredStatus, Error, Health, LogPage, NetworkInterface, Platform,
-    RecordChange, RecordType, Result, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPage,
-    TaskPhase, TaskSize, TaskSnapshot, fqdn,
+    AliasTarget, Deployment, DesiredStatus, Error, Health, LogPage, NameRecord, NetworkInterface,
+    Platform, RecordChange, RecordType, Result, ServiceEvent, ServiceSnapshot, TaskNetwork,
+    TaskPage, TaskPhase, TaskSize, TaskSnapshot, fqdn,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -388,7 +388,7 @@ impl Platform for EcsPlatform {
         })
     }
 
-    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>> {
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<NameRecord>> {
         use aws_sdk_route53::types::RrType;
         let wanted = fqdn(name);
         // Record sets come in Route 53's order from the name on: A then AAAA of the name,
@@ -407,12 +407,22 @@ impl Platform for EcsPlatform {
             .resource_record_sets()
             .iter()
             .filter(|set| fqdn(set.name()) == wanted)
-            .filter(|set| matches!(set.r#type(), RrType::A | RrType::Aaaa))
             .filter_map(|set| {
-                Some(AddressRecord {
-                    value: set.resource_records().first()?.value().parse().ok()?,
-                    ttl: u32::try_from(set.ttl()?).ok()?,
-                })
+                let kind = match set.r#type() {
+                    RrType::A => RecordType::A,
+                    RrType::Aaaa => RecordType::Aaaa,
+                    _ => return None,
+                };
+                if let Some(alias) = set.alias_target() {
+                    return Some(NameRecord::Alias {
+                        kind,
+                        target: AliasTarget::new(alias.dns_name(), alias.hosted_zone_id()),
+                    });
+                }
+                Some(NameRecord::address(
+                    set.resource_records().first()?.value().parse().ok()?,
+                    u32::try_from(set.ttl()?).ok()?,
+                ))
             })
             .collect())
     }
@@ -422,50 +432,77 @@ impl Platform for EcsPlatform {
         zone_id: &str,
         name: &str,
         changes: &[RecordChange],
-    ) -> Result<()> {
+    ) -> Result<String> {
         use aws_sdk_route53::types::{
-            Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+            AliasTarget as Alias, Change, ChangeAction, ChangeBatch, ResourceRecord,
+            ResourceRecordSet, RrType,
         };
         let invalid = |e: aws_sdk_route53::error::BuildError| {
             Error::backend("route53:ChangeResourceRecordSets", e)
         };
         let mut batch = ChangeBatch::builder().comment("grafana-ondemand");
         for change in changes {
-            let (action, record) = match change {
-                RecordChange::Upsert(r) => (ChangeAction::Upsert, r),
-                RecordChange::Delete(r) => (ChangeAction::Delete, r),
+            let action = match change {
+                RecordChange::Upsert(_) => ChangeAction::Upsert,
+                RecordChange::Create(_) => ChangeAction::Create,
+                RecordChange::Delete(_) => ChangeAction::Delete,
             };
+            let record = change.record();
             let set = ResourceRecordSet::builder()
                 .name(fqdn(name))
                 .r#type(match record.kind() {
                     RecordType::A => RrType::A,
                     RecordType::Aaaa => RrType::Aaaa,
-                })
-                .ttl(i64::from(record.ttl))
-                .resource_records(
+                });
+            let set = match record {
+                NameRecord::Address { value, ttl } => set.ttl(i64::from(*ttl)).resource_records(
                     ResourceRecord::builder()
-                        .value(record.value.to_string())
+                        .value(value.to_string())
                         .build()
                         .map_err(invalid)?,
-                )
-                .build()
-                .map_err(invalid)?;
+                ),
+                NameRecord::Alias { target, .. } => set.alias_target(
+                    Alias::builder()
+                        .hosted_zone_id(&target.hosted_zone_id)
+                        .dns_name(&target.dns_name)
+                        .evaluate_target_health(false)
+                        .build()
+                        .map_err(invalid)?,
+                ),
+            };
             batch = batch.changes(
                 Change::builder()
                     .action(action)
-                    .resource_record_set(set)
+                    .resource_record_set(set.build().map_err(invalid)?)
                     .build()
                     .map_err(invalid)?,
             );
         }
-        self.route53
+        let out = self
+            .route53
             .change_resource_record_sets()
             .hosted_zone_id(zone_id)
             .change_batch(batch.build().map_err(invalid)?)
             .send()
             .await
             .map_err(|e| map(e, "route53:ChangeResourceRecordSets", &self.names))?;
-        Ok(())
+        Ok(out
+            .change_info()
+            .map(|c| c.id().trim_start_matches("/change/").to_owned())
+            .unwrap_or_default())
+    }
+
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
+        let out = self
+            .route53
+            .get_change()
+            .id(change_id.trim_start_matches("/change/"))
+            .send()
+            .await
+            .map_err(|e| map(e, "route53:GetChange", &self.names))?;
+        Ok(out
+            .change_info()
+            .is_some_and(|c| *c.status() == aws_sdk_route53::types::ChangeStatus::Insync))
     }
 
     fn now(&self) -> DateTime<Utc> {

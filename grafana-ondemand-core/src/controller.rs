@@ -2,7 +2,7 @@
 
 use crate::cost::Prices;
 use crate::derive::{Probes, derive, probe_targets, select_task};
-use crate::dns::{AddressRecord, HostedZone, RecordTarget, changes};
+use crate::dns::{HostedZone, NameRecord, RecordTarget, changes};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
 use crate::notice::{
@@ -48,8 +48,9 @@ const CLAIM_TRIES: usize = 3;
 const SILENT_LOG_MIN: chrono::Duration = chrono::Duration::minutes(2);
 /// How long this process trusts its own tag writes over what ECS shows: far past the lag.
 const OWN_WRITES_KEPT: chrono::Duration = chrono::Duration::seconds(30);
-/// How long handling a RUNNING event waits for the name to point at the task and for its
-/// readiness: within the Lambda's 28 s.
+/// How long handling a RUNNING event waits for Grafana's readiness and for the name to lead
+/// to it on every Route 53 server: within the Lambda's 28 s. Past it, the reaper's next tick
+/// tells "running".
 const RUNNING_WAIT: chrono::Duration = chrono::Duration::seconds(20);
 
 /// What the last status saw, so the next read can be cheaper.
@@ -72,17 +73,28 @@ struct Memory {
     public_ips: HashMap<String, IpAddr>,
     /// The state the last status reported, to log changes once.
     last_state: Option<State>,
-    /// The name's record sets as last read or written, and when; `None` when not known.
-    records: Option<(Vec<AddressRecord>, DateTime<Utc>)>,
+    /// The name's record sets as last read or written; `None` when not known.
+    records: Option<KnownRecords>,
     /// Service tags this process wrote lately, and when (ECS shows them to readers later).
     written: Vec<(String, String, DateTime<Utc>)>,
+}
+
+/// The name's record sets as this process last read or wrote them.
+#[derive(Debug, Clone)]
+struct KnownRecords {
+    records: Vec<NameRecord>,
+    /// When they were read or written.
+    at: DateTime<Utc>,
+    /// The Route 53 change that wrote them, until it is seen INSYNC.
+    change: Option<String>,
 }
 
 /// What one read saw and decided.
 struct Reading {
     obs: Observation,
     status: Status,
-    probes: Probes,
+    /// Where the name was pointed for it.
+    target: RecordTarget,
     /// The session and its verdict, when running.
     session: Option<(Session, Verdict)>,
 }
@@ -566,39 +578,53 @@ impl<P: Platform> Controller<P> {
         let (Some(zone), Some(name)) = (&self.zone, &self.profile.public_name) else {
             return;
         };
-        let wanted = target.records(zone.ttl);
+        let wanted = zone.records(&target);
         let now = self.platform.now();
         let known = self
             .memory()
             .records
             .clone()
-            .filter(|(_, at)| now - *at < RECORD_RECHECK)
-            .map(|(records, _)| records);
-        let point = |known: Option<Vec<AddressRecord>>| async {
+            .filter(|k| now - k.at < RECORD_RECHECK);
+        let point = |known: Option<Vec<NameRecord>>| async {
             let current = match known {
                 Some(records) => records,
                 None => self.platform.address_records(&zone.zone_id, name).await?,
             };
             let batch = changes(&current, &wanted);
-            if !batch.is_empty() {
-                self.platform
-                    .change_address_records(&zone.zone_id, name, &batch)
-                    .await?;
-                tracing::info!(%name, target = ?target, "public name pointed");
+            if batch.is_empty() {
+                return Ok::<_, Error>(None);
             }
-            Ok::<_, Error>(())
+            let change = self
+                .platform
+                .change_address_records(&zone.zone_id, name, &batch)
+                .await?;
+            tracing::info!(%name, target = ?target, %change, "public name pointed");
+            Ok(Some(change))
         };
-        let result = match known {
+        let result = match &known {
             // What this process remembers may be stale (another instance moved the name, and
             // Route 53 refuses a delete that does not match): read it, and try once more.
-            Some(known) => match point(Some(known)).await {
+            Some(k) => match point(Some(k.records.clone())).await {
                 Err(e) if !e.is_retryable() => point(None).await,
                 other => other,
             },
             None => point(None).await,
         };
-        self.memory().records = match result {
-            Ok(()) => Some((wanted, now)),
+        let mut memory = self.memory();
+        memory.records = match result {
+            Ok(change) => {
+                // Unchanged: a change of ours that wrote these may still be on its way.
+                let pending = memory
+                    .records
+                    .as_ref()
+                    .filter(|k| k.records == wanted)
+                    .and_then(|k| k.change.clone());
+                Some(KnownRecords {
+                    records: wanted,
+                    at: now,
+                    change: change.or(pending),
+                })
+            }
             Err(e) => {
                 tracing::warn!(%name, error = %e, "the public name could not be pointed; next read tries again");
                 None
@@ -607,23 +633,68 @@ impl<P: Platform> Controller<P> {
     }
 
     /// Where the public name should point for what was observed: the chosen task's addresses
-    /// once it runs, parked otherwise.
-    fn record_target(&self, obs: &Observation, probes: &Probes) -> RecordTarget {
-        if obs.service.desired_count == 0 {
-            return RecordTarget::PARKED;
+    /// once Grafana answers (readiness confirmed), asleep otherwise: the name never leads to
+    /// a Grafana still booting, and while it boots the wake page keeps its visitors informed.
+    fn record_target(&self, obs: &Observation, probes: &Probes, status: &Status) -> RecordTarget {
+        if obs.service.desired_count == 0 || status.state != State::Running {
+            return RecordTarget::Asleep;
         }
-        let Some(task) =
-            select_task(obs, &self.profile, probes).filter(|t| t.last_status == TaskPhase::Running)
-        else {
-            return RecordTarget::PARKED;
+        let Some(task) = select_task(obs, &self.profile, probes) else {
+            return RecordTarget::Asleep;
         };
         let v4 = match self.profile.address {
             AddressKind::Public => task.network.public_ip,
             AddressKind::Private => task.network.private_ip,
         };
         match (v4, task.network.ipv6) {
-            (None, None) => RecordTarget::PARKED,
-            (v4, v6) => RecordTarget { v4, v6 },
+            (None, None) => RecordTarget::Asleep,
+            (v4, v6) => RecordTarget::Task { v4, v6 },
+        }
+    }
+
+    /// Whether the name leads to `target` on every Route 53 server: its record sets are those
+    /// of `target` as this process last read or wrote them, and the change that wrote them is
+    /// INSYNC (asked of Route 53 until it is). True without a name.
+    async fn name_in_sync(&self, target: &RecordTarget) -> bool {
+        let Some(zone) = &self.zone else {
+            return true;
+        };
+        let wanted = zone.records(target);
+        let change = match &self.memory().records {
+            Some(k) if k.records == wanted => k.change.clone(),
+            _ => return false,
+        };
+        let Some(change) = change else {
+            return true;
+        };
+        match self.platform.change_in_sync(&change).await {
+            Ok(true) => {
+                let mut memory = self.memory();
+                if let Some(k) = memory.records.as_mut()
+                    && k.change.as_deref() == Some(change.as_str())
+                {
+                    k.change = None;
+                }
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                tracing::debug!(error = %e, %change, "the name's change could not be read");
+                false
+            }
+        }
+    }
+
+    /// Whether "running" may be told for what was read: readiness confirmed and, with a
+    /// public name, the name leading to the task everywhere.
+    async fn running_ready(&self, read: &Reading) -> bool {
+        if read.status.state != State::Running {
+            return false;
+        }
+        match read.target {
+            _ if self.zone.is_none() => true,
+            RecordTarget::Asleep => false,
+            target => self.name_in_sync(&target).await,
         }
     }
 
@@ -634,23 +705,24 @@ impl<P: Platform> Controller<P> {
         let (mut status, probes) = self.assess(&obs).await;
         self.remember(&obs, &status, &probes);
         let session = self.annotate(&obs, &mut status, &probes, early).await;
-        self.point_name(self.record_target(&obs, &probes)).await;
+        let target = self.record_target(&obs, &probes, &status);
+        self.point_name(target).await;
         Ok(Reading {
             obs,
             status,
-            probes,
+            target,
             session,
         })
     }
 
-    /// Asks ECS for no task and, once it took the request, records who stopped it and parks
-    /// the name (the address goes with the task). A refused stop changes neither: the name
+    /// Asks ECS for no task and, once it took the request, records who stopped it and puts
+    /// the name to sleep (the address goes with the task). A refused stop changes neither: the name
     /// keeps pointing at the Grafana that still runs, and no stop is announced that was not.
     async fn stop_service(&self, by: StoppedBy) -> Result<(ServiceSnapshot, StopRecord)> {
         let service = self.platform.update_service(0, false).await?;
         self.forget();
         let (record, ()) =
-            tokio::join!(self.record_stop(by), self.point_name(RecordTarget::PARKED));
+            tokio::join!(self.record_stop(by), self.point_name(RecordTarget::Asleep));
         Ok((service, record))
     }
 
@@ -679,22 +751,23 @@ impl<P: Platform> EventHandler for Controller<P> {
         self.forget();
         self.memory().records = None;
         let mut read = self.read().await?;
-        // ECS's RUNNING is not Grafana answering: wait (within the invocation) for the name to
-        // point at the task (its public IP shows in EC2 a few seconds after RUNNING) and for
-        // readiness, so that people are told "running" with a link that opens. Past the wait,
-        // the reaper's next tick tells it.
+        // ECS's RUNNING is not Grafana answering: wait (within the invocation) for readiness
+        // and for the name to lead to the task everywhere (it is pointed once readiness is
+        // confirmed, and Route 53 takes a while to serve a change), so that people are told
+        // "running" with a link that opens. Past the wait, the reaper's next tick tells it.
         let running_event = matches!(event, PlatformEvent::Task(t)
             if t.last_status == "RUNNING" && t.desired_status == "RUNNING");
         let deadline = self.platform.now() + RUNNING_WAIT;
+        let mut ready = running_event && self.running_ready(&read).await;
         while running_event
+            && !ready
             && read.obs.service.desired_count > 0
-            && (read.status.state != State::Running
-                || self.record_target(&read.obs, &read.probes) == RecordTarget::PARKED)
             && self.platform.now() < deadline
         {
             tokio::time::sleep(Duration::from_secs(2)).await;
             self.forget();
             read = self.read().await?;
+            ready = self.running_ready(&read).await;
         }
         let Reading { obs, status, .. } = read;
         let ctx = NoticeContext {
@@ -705,7 +778,9 @@ impl<P: Platform> EventHandler for Controller<P> {
             deployment: obs.service.primary_deployment().map(|d| d.id.as_str()),
         };
         let notice = if running_event {
-            running_notice(&status, &self.profile.display_name)
+            ready
+                .then(|| running_notice(&status, &self.profile.display_name))
+                .flatten()
         } else {
             notice_for(event, &ctx)
         };
@@ -921,23 +996,27 @@ impl<P: Platform> ServiceController for Controller<P> {
     async fn reap(&self) -> Result<Status> {
         let _one_at_a_time = self.actions.lock().await;
         // The reaper's tick is also when a name that drifted is put right.
+        let reading = self.read().await?;
+        // A "running" not told when ECS's event came (Grafana was still booting, or Route 53
+        // not serving the name's change yet) is told at the first tick that sees it ready.
+        if let (Some(notice), Some(_)) = (
+            running_notice(&reading.status, &self.profile.display_name),
+            &self.notifier,
+        ) {
+            let marker = reading.obs.service.tags.get(ANNOUNCED_TAG).cloned();
+            if !already_announced(marker.as_deref(), &notice)
+                && self.running_ready(&reading).await
+                && let Err(e) = self.tell(marker.as_deref(), &notice).await
+            {
+                tracing::warn!(error = %e, "the running notice was not delivered; the next tick tries again");
+            }
+        }
         let Reading {
             mut obs,
             mut status,
             session,
             ..
-        } = self.read().await?;
-        // A "running" not told when ECS's event came (Grafana was still booting) is told at
-        // the first tick that sees it run.
-        if let (Some(notice), Some(_)) = (
-            running_notice(&status, &self.profile.display_name),
-            &self.notifier,
-        ) {
-            let marker = obs.service.tags.get(ANNOUNCED_TAG).cloned();
-            if let Err(e) = self.tell(marker.as_deref(), &notice).await {
-                tracing::warn!(error = %e, "the running notice was not delivered; the next tick tries again");
-            }
-        }
+        } = reading;
         let now = self.platform.now();
         let (session, verdict) = match session {
             Some((session, verdict)) => (Some(session), verdict),

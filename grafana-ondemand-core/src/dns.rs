@@ -1,18 +1,21 @@
 //! A stable name for the service: the Route 53 record that follows the serving task.
 //!
 //! Every start gives the task a new address, so the controller points one name at it: an A
-//! record (and AAAA when the task has IPv6) with a short TTL while a task runs, and the A
-//! record *parked* on an address nobody is ever given while nothing runs. Parking rather than
-//! deleting matters: a deleted name is cached as nonexistent by resolvers for the zone's
-//! negative TTL (15 minutes with Route 53's default SOA), so a user who tried the name while
-//! it was stopped would not reach it for that long after the start.
+//! record (and AAAA when the task has IPv6) with a short TTL once Grafana answers, and while
+//! nothing serves, the name is *asleep*: an alias to the wake page's address (the API
+//! Gateway custom domain of the same name, where a visitor can wake Grafana), or, without
+//! one, an A record *parked* on an address nobody is ever given. Never deleted: a deleted
+//! name is cached as nonexistent by resolvers for the zone's negative TTL (15 minutes with
+//! Route 53's default SOA), so a user who tried the name while it slept would not reach it
+//! for that long after the start.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 
-/// Where a stopped service's name points: 192.0.2.1, in TEST-NET-1 (RFC 5737), reserved for
-/// documentation and never given to anyone, so the name never leads to someone else's host.
+/// Where a sleeping service's name points when it has no wake page: 192.0.2.1, in TEST-NET-1
+/// (RFC 5737), reserved for documentation and never given to anyone, so the name never leads
+/// to someone else's host.
 pub const PARKED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
 /// The TTL of the record unless configured: short, so that a start is seen within seconds.
@@ -23,25 +26,23 @@ pub const DEFAULT_TTL: u32 = 30;
 pub struct HostedZone {
     /// The hosted zone id (`Z…`).
     pub zone_id: String,
-    /// The record's TTL in seconds.
+    /// The TTL, in seconds, of the task's address records.
     pub ttl: u32,
+    /// Where the name points while asleep: the wake page's alias target, or `None` to park it
+    /// at [`PARKED`].
+    pub asleep: Option<AliasTarget>,
 }
 
 impl HostedZone {
-    /// The zone in `DNS_ZONE_ID` with the TTL in `DNS_TTL` (default 30 s), or `None` when no
-    /// zone is configured.
+    /// The zone in `DNS_ZONE_ID` with the TTL in `DNS_TTL` (default 30 s) and the wake page's
+    /// alias target in `DNS_ASLEEP_TARGET` and `DNS_ASLEEP_TARGET_ZONE_ID` (both or neither),
+    /// or `None` when no zone is configured.
     pub fn from_env() -> Result<Option<Self>> {
         use crate::env::setting as var;
         let Some(zone_id) = var("DNS_ZONE_ID") else {
             return Ok(None);
         };
-        let zone_id = zone_id.trim_start_matches("/hostedzone/").to_owned();
-        if zone_id.is_empty() || !zone_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(Error::invalid_config(
-                "DNS_ZONE_ID",
-                format!("`{zone_id}` is not a Route 53 hosted zone id (such as Z0123456789ABC)"),
-            ));
-        }
+        let zone_id = zone_id_of("DNS_ZONE_ID", &zone_id)?;
         let ttl = match var("DNS_TTL") {
             None => DEFAULT_TTL,
             Some(v) => v
@@ -55,8 +56,65 @@ impl HostedZone {
                     )
                 })?,
         };
-        Ok(Some(HostedZone { zone_id, ttl }))
+        let asleep = match (var("DNS_ASLEEP_TARGET"), var("DNS_ASLEEP_TARGET_ZONE_ID")) {
+            (None, None) => None,
+            (Some(name), Some(zone)) => {
+                let name =
+                    check_name(&name).map_err(|e| Error::invalid_config("DNS_ASLEEP_TARGET", e))?;
+                Some(AliasTarget::new(
+                    &name,
+                    &zone_id_of("DNS_ASLEEP_TARGET_ZONE_ID", &zone)?,
+                ))
+            }
+            (Some(_), None) => {
+                return Err(Error::invalid_config(
+                    "DNS_ASLEEP_TARGET_ZONE_ID",
+                    "is not set: an alias needs its target's hosted zone (the custom domain's, such as ZLY8HYME6SFDD)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid_config(
+                    "DNS_ASLEEP_TARGET",
+                    "is not set: set it to the custom domain's target name (d-….execute-api.<region>.amazonaws.com)",
+                ));
+            }
+        };
+        Ok(Some(HostedZone {
+            zone_id,
+            ttl,
+            asleep,
+        }))
     }
+
+    /// The record sets the name should have for `target`, A first.
+    pub fn records(&self, target: &RecordTarget) -> Vec<NameRecord> {
+        match target {
+            RecordTarget::Asleep => vec![match &self.asleep {
+                Some(alias) => NameRecord::Alias {
+                    kind: RecordType::A,
+                    target: alias.clone(),
+                },
+                None => NameRecord::address(IpAddr::V4(PARKED), self.ttl),
+            }],
+            RecordTarget::Task { v4, v6 } => [v4, v6]
+                .into_iter()
+                .flatten()
+                .map(|ip| NameRecord::address(*ip, self.ttl))
+                .collect(),
+        }
+    }
+}
+
+/// A Route 53 hosted zone id from configuration, without the `/hostedzone/` prefix.
+fn zone_id_of(setting: &str, given: &str) -> Result<String> {
+    let id = given.trim_start_matches("/hostedzone/").to_owned();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(Error::invalid_config(
+            setting,
+            format!("`{id}` is not a Route 53 hosted zone id (such as Z0123456789ABC)"),
+        ));
+    }
+    Ok(id)
 }
 
 /// The two record types a name may have.
@@ -87,19 +145,71 @@ impl RecordType {
     }
 }
 
-/// One address record set of the name, with its one value.
+/// Where an alias record leads resolvers: another AWS resource's name (an API Gateway
+/// custom domain's), which answers with its own addresses and its own TTL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct AddressRecord {
-    /// The address.
-    pub value: IpAddr,
-    /// Its TTL in seconds.
-    pub ttl: u32,
+pub struct AliasTarget {
+    /// The target's DNS name as Route 53 stores it: lowercase, with the trailing dot.
+    pub dns_name: String,
+    /// The hosted zone the target belongs to (API Gateway's regional zone, for a custom
+    /// domain).
+    pub hosted_zone_id: String,
 }
 
-impl AddressRecord {
-    /// A or AAAA, by the address.
+impl AliasTarget {
+    /// An alias to `dns_name` in `hosted_zone_id`, the name stored as Route 53 compares it.
+    pub fn new(dns_name: &str, hosted_zone_id: &str) -> Self {
+        AliasTarget {
+            dns_name: fqdn(dns_name),
+            hosted_zone_id: hosted_zone_id.trim_start_matches("/hostedzone/").to_owned(),
+        }
+    }
+}
+
+/// One record set of the name (A or AAAA): one address with its TTL, or an alias.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NameRecord {
+    /// A plain record set: this address, kept `ttl` seconds by resolvers.
+    Address {
+        /// The address.
+        value: IpAddr,
+        /// Its TTL in seconds.
+        ttl: u32,
+    },
+    /// An alias record set of this type (no TTL of its own: resolvers keep the target's).
+    Alias {
+        /// A or AAAA.
+        kind: RecordType,
+        /// What it leads to.
+        target: AliasTarget,
+    },
+}
+
+impl NameRecord {
+    /// A plain record set holding `value`.
+    pub fn address(value: IpAddr, ttl: u32) -> Self {
+        NameRecord::Address { value, ttl }
+    }
+
+    /// A or AAAA.
     pub fn kind(&self) -> RecordType {
-        RecordType::of(self.value)
+        match self {
+            NameRecord::Address { value, .. } => RecordType::of(*value),
+            NameRecord::Alias { kind, .. } => *kind,
+        }
+    }
+
+    /// Whether it is an alias.
+    pub fn is_alias(&self) -> bool {
+        matches!(self, NameRecord::Alias { .. })
+    }
+
+    /// The address of a plain record set.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            NameRecord::Address { value, .. } => Some(*value),
+            NameRecord::Alias { .. } => None,
+        }
     }
 }
 
@@ -107,52 +217,70 @@ impl AddressRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecordChange {
     /// Create or replace the record set of this type.
-    Upsert(AddressRecord),
-    /// Delete this record set: Route 53 deletes only an exact match (type, TTL and value).
-    Delete(AddressRecord),
+    Upsert(NameRecord),
+    /// Create the record set; refused if one of its type exists.
+    Create(NameRecord),
+    /// Delete this record set: Route 53 deletes only an exact match (type, TTL and value, or
+    /// alias target).
+    Delete(NameRecord),
 }
 
-/// Where the name should point: the serving task's addresses, or nowhere (parked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordTarget {
-    /// The IPv4 address users reach.
-    pub v4: Option<IpAddr>,
-    /// The IPv6 address, when the task has one.
-    pub v6: Option<IpAddr>,
-}
-
-impl RecordTarget {
-    /// Nothing serves: the A record parked, no AAAA.
-    pub const PARKED: RecordTarget = RecordTarget {
-        v4: Some(IpAddr::V4(PARKED)),
-        v6: None,
-    };
-
-    /// The record sets the name should have, A first.
-    pub fn records(&self, ttl: u32) -> Vec<AddressRecord> {
-        [self.v4, self.v6]
-            .into_iter()
-            .flatten()
-            .map(|value| AddressRecord { value, ttl })
-            .collect()
+impl RecordChange {
+    /// The record set it is about.
+    pub fn record(&self) -> &NameRecord {
+        match self {
+            RecordChange::Upsert(r) | RecordChange::Create(r) | RecordChange::Delete(r) => r,
+        }
     }
+
+    /// Route 53's action: `UPSERT`, `CREATE` or `DELETE`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            RecordChange::Upsert(_) => "UPSERT",
+            RecordChange::Create(_) => "CREATE",
+            RecordChange::Delete(_) => "DELETE",
+        }
+    }
+}
+
+/// Where the name should point: the serving task's addresses, or asleep (the wake page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordTarget {
+    /// Nothing serves: the wake page's alias, or the parked address.
+    Asleep,
+    /// The task that serves, by its addresses.
+    Task {
+        /// The IPv4 address users reach.
+        v4: Option<IpAddr>,
+        /// The IPv6 address, when the task has one.
+        v6: Option<IpAddr>,
+    },
 }
 
 /// The changes that turn the record sets `current` into those `wanted`, in one batch
-/// (Route 53 applies a batch whole or not at all); empty when nothing differs.
-pub fn changes(current: &[AddressRecord], wanted: &[AddressRecord]) -> Vec<RecordChange> {
-    let mut batch: Vec<RecordChange> = wanted
-        .iter()
-        .filter(|w| !current.contains(w))
-        .cloned()
-        .map(RecordChange::Upsert)
-        .collect();
-    for old in current {
-        if !wanted.iter().any(|w| w.kind() == old.kind()) {
-            batch.push(RecordChange::Delete(old.clone()));
+/// (Route 53 applies a batch whole or not at all), deletions first; empty when nothing
+/// differs. A record set that changes between an alias and a plain one is deleted and created
+/// in the batch, never upserted across the two kinds.
+pub fn changes(current: &[NameRecord], wanted: &[NameRecord]) -> Vec<RecordChange> {
+    let mut deletes = Vec::new();
+    let mut writes = Vec::new();
+    for w in wanted {
+        match current.iter().find(|c| c.kind() == w.kind()) {
+            Some(c) if c == w => {}
+            Some(c) if c.is_alias() != w.is_alias() => {
+                deletes.push(RecordChange::Delete(c.clone()));
+                writes.push(RecordChange::Create(w.clone()));
+            }
+            _ => writes.push(RecordChange::Upsert(w.clone())),
         }
     }
-    batch
+    for old in current {
+        if !wanted.iter().any(|w| w.kind() == old.kind()) {
+            deletes.push(RecordChange::Delete(old.clone()));
+        }
+    }
+    deletes.extend(writes);
+    deletes
 }
 
 /// A name as Route 53 stores and compares it: lowercase, with the trailing dot.
@@ -183,21 +311,37 @@ pub fn check_name(name: &str) -> std::result::Result<String, String> {
 mod tests {
     use super::*;
 
-    fn rec(ip: &str) -> AddressRecord {
-        AddressRecord {
-            value: ip.parse().unwrap(),
+    fn rec(ip: &str) -> NameRecord {
+        NameRecord::address(ip.parse().unwrap(), 30)
+    }
+
+    fn zone(asleep: Option<AliasTarget>) -> HostedZone {
+        HostedZone {
+            zone_id: "Z1".into(),
             ttl: 30,
+            asleep,
+        }
+    }
+
+    fn wake_page() -> AliasTarget {
+        AliasTarget::new(
+            "d-abc123.execute-api.eu-west-3.amazonaws.com",
+            "ZLY8HYME6SFDD",
+        )
+    }
+
+    fn task(v4: &str, v6: Option<&str>) -> RecordTarget {
+        RecordTarget::Task {
+            v4: Some(v4.parse().unwrap()),
+            v6: v6.map(|v| v.parse().unwrap()),
         }
     }
 
     #[test]
     fn a_running_task_replaces_the_parked_address_and_a_stop_parks_it_again() {
-        let parked = RecordTarget::PARKED.records(30);
-        let running = RecordTarget {
-            v4: Some("203.0.113.7".parse().unwrap()),
-            v6: Some("2001:db8::7".parse().unwrap()),
-        }
-        .records(30);
+        let z = zone(None);
+        let parked = z.records(&RecordTarget::Asleep);
+        let running = z.records(&task("203.0.113.7", Some("2001:db8::7")));
         assert_eq!(
             changes(&parked, &running),
             vec![
@@ -208,8 +352,8 @@ mod tests {
         assert_eq!(
             changes(&running, &parked),
             vec![
+                RecordChange::Delete(rec("2001:db8::7")),
                 RecordChange::Upsert(rec("192.0.2.1")),
-                RecordChange::Delete(rec("2001:db8::7"))
             ]
         );
         assert!(changes(&running, &running).is_empty());
@@ -220,11 +364,59 @@ mod tests {
     }
 
     #[test]
+    fn between_the_wake_page_and_the_task_the_record_is_deleted_and_created() {
+        let z = zone(Some(wake_page()));
+        let asleep = z.records(&RecordTarget::Asleep);
+        assert_eq!(
+            asleep,
+            vec![NameRecord::Alias {
+                kind: RecordType::A,
+                target: AliasTarget {
+                    dns_name: "d-abc123.execute-api.eu-west-3.amazonaws.com.".into(),
+                    hosted_zone_id: "ZLY8HYME6SFDD".into(),
+                }
+            }]
+        );
+        let running = z.records(&task("203.0.113.7", Some("2001:db8::7")));
+        assert_eq!(
+            changes(&asleep, &running),
+            vec![
+                RecordChange::Delete(asleep[0].clone()),
+                RecordChange::Create(rec("203.0.113.7")),
+                RecordChange::Upsert(rec("2001:db8::7")),
+            ]
+        );
+        assert_eq!(
+            changes(&running, &asleep),
+            vec![
+                RecordChange::Delete(rec("203.0.113.7")),
+                RecordChange::Delete(rec("2001:db8::7")),
+                RecordChange::Create(asleep[0].clone()),
+            ]
+        );
+        // From a parked address (a deployment before the wake page), the same way.
+        let parked = zone(None).records(&RecordTarget::Asleep);
+        assert_eq!(
+            changes(&parked, &asleep),
+            vec![
+                RecordChange::Delete(parked[0].clone()),
+                RecordChange::Create(asleep[0].clone())
+            ]
+        );
+        // Another alias target is an alias still: upserted.
+        let other = vec![NameRecord::Alias {
+            kind: RecordType::A,
+            target: AliasTarget::new("d-other.execute-api.eu-west-3.amazonaws.com.", "Z2"),
+        }];
+        assert_eq!(
+            changes(&other, &asleep),
+            vec![RecordChange::Upsert(asleep[0].clone())]
+        );
+    }
+
+    #[test]
     fn a_changed_ttl_is_a_change() {
-        let old = AddressRecord {
-            value: "203.0.113.7".parse().unwrap(),
-            ttl: 300,
-        };
+        let old = NameRecord::address("203.0.113.7".parse().unwrap(), 300);
         assert_eq!(
             changes(&[old], &[rec("203.0.113.7")]),
             vec![RecordChange::Upsert(rec("203.0.113.7"))]

@@ -40,8 +40,8 @@ pub use derive::{
     MAX_PROBES, Probes, confirmed, derive, probe_targets, select_task, task_endpoint,
 };
 pub use dns::{
-    AddressRecord, DEFAULT_TTL, HostedZone, PARKED, RecordChange, RecordTarget, RecordType,
-    changes, check_name, fqdn,
+    AliasTarget, DEFAULT_TTL, HostedZone, NameRecord, PARKED, RecordChange, RecordTarget,
+    RecordType, changes, check_name, fqdn,
 };
 pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
 pub use env::setting;

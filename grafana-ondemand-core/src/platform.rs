@@ -5,7 +5,7 @@
 //! nothing. The simulated ECS and the AWS backend both implement it, and the same
 //! [`Controller`](crate::Controller) runs on top of either.
 
-use crate::dns::{AddressRecord, RecordChange};
+use crate::dns::{NameRecord, RecordChange};
 use crate::error::Result;
 use crate::observation::{ServiceSnapshot, TaskSnapshot};
 use async_trait::async_trait;
@@ -98,16 +98,19 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
         page: Option<String>,
     ) -> Result<LogPage>;
     /// Route 53 ListResourceRecordSets: the A and AAAA record sets of `name` in the zone
-    /// (simple routing, one value each).
-    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>>;
+    /// (simple routing: one value each, or an alias).
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<NameRecord>>;
     /// Route 53 ChangeResourceRecordSets: these changes to `name`, in one batch, applied
-    /// whole or not at all.
+    /// whole or not at all; the change's id, for [`Platform::change_in_sync`].
     async fn change_address_records(
         &self,
         zone_id: &str,
         name: &str,
         changes: &[RecordChange],
-    ) -> Result<()>;
+    ) -> Result<String>;
+    /// Route 53 GetChange: whether the change is INSYNC (every Route 53 name server answers
+    /// with it) rather than PENDING.
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool>;
     /// The platform's clock: the time its timestamps are read against.
     fn now(&self) -> DateTime<Utc>;
 }

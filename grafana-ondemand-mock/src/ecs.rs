@@ -5,8 +5,8 @@ use crate::timing::Timing;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
-    AddressRecord, DesiredStatus, Error, LogPage, NetworkInterface, Platform, RecordChange, Result,
-    ServiceSnapshot, TaskPage, TaskPhase, TaskSize, TaskSnapshot,
+    AliasTarget, DesiredStatus, Error, LogPage, NameRecord, NetworkInterface, Platform,
+    RecordChange, Result, ServiceSnapshot, TaskPage, TaskPhase, TaskSize, TaskSnapshot,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -218,8 +218,29 @@ impl SimulatedEcs {
             .insert(zone_id.to_owned(), crate::zone::SimZone::new(domain));
     }
 
-    /// The A and AAAA record sets of `name` in the zone (empty for an unknown zone).
-    pub fn records(&self, zone_id: &str, name: &str) -> Vec<AddressRecord> {
+    /// Adds an API Gateway custom domain whose target (`d-….execute-api.<region>.amazonaws.com`
+    /// in the hosted zone `hosted_zone_id`) an alias record may lead to, served at `serves_at`
+    /// on this machine (where the simulated network connects a client the alias leads there).
+    pub fn add_custom_domain(
+        &self,
+        target: &str,
+        hosted_zone_id: &str,
+        serves_at: Option<std::net::SocketAddr>,
+    ) -> AliasTarget {
+        let alias = AliasTarget::new(target, hosted_zone_id);
+        self.model().custom_domains.insert(
+            alias.dns_name.clone(),
+            crate::model::CustomDomain {
+                hosted_zone_id: alias.hosted_zone_id.clone(),
+                serves_at,
+            },
+        );
+        alias
+    }
+
+    /// The A and AAAA record sets of `name` in the zone as ListResourceRecordSets returns them
+    /// (empty for an unknown zone).
+    pub fn records(&self, zone_id: &str, name: &str) -> Vec<NameRecord> {
         self.model()
             .zones
             .get(zone_id)
@@ -227,19 +248,63 @@ impl SimulatedEcs {
             .unwrap_or_default()
     }
 
-    /// Someone else sets the record (the console, an old controller): drift to correct.
-    pub fn set_record(&self, zone_id: &str, name: &str, record: AddressRecord) {
-        if let Some(zone) = self.model().zones.get_mut(zone_id) {
-            // An upsert of one record set is always a valid batch.
-            let _ = zone.change(name, &[RecordChange::Upsert(record)]);
-        }
+    /// What Route 53's name servers answer for `name` now, in whichever simulated zone holds
+    /// it: the record sets as of the zone's last change INSYNC.
+    pub fn served_records(&self, name: &str) -> Vec<NameRecord> {
+        let mut m = self.model();
+        let now = m.now;
+        let name = grafana_ondemand_core::fqdn(name);
+        m.zones
+            .values_mut()
+            .filter(|z| name == z.domain || name.ends_with(&format!(".{}", z.domain)))
+            .max_by_key(|z| z.domain.len())
+            .map(|z| z.served(&name, now))
+            .unwrap_or_default()
+    }
+
+    /// Where a custom domain alias target serves on this machine.
+    pub fn custom_domain_address(&self, target: &AliasTarget) -> Option<std::net::SocketAddr> {
+        self.model()
+            .custom_domains
+            .get(&target.dns_name)
+            .filter(|d| d.hosted_zone_id == target.hosted_zone_id)
+            .and_then(|d| d.serves_at)
+    }
+
+    /// Someone else sets the record (the console, an old controller): drift to correct. The
+    /// record set it replaces goes, whatever its kind.
+    pub fn set_record(&self, zone_id: &str, name: &str, record: NameRecord) {
+        let mut batch: Vec<RecordChange> = self
+            .records(zone_id, name)
+            .into_iter()
+            .filter(|r| r.kind() == record.kind())
+            .map(RecordChange::Delete)
+            .collect();
+        batch.push(RecordChange::Create(record));
+        self.change_by_hand(zone_id, name, &batch);
     }
 
     /// Someone else deletes every record set of `name` (by hand, in the console).
     pub fn remove_records(&self, zone_id: &str, name: &str) {
-        if let Some(zone) = self.model().zones.get_mut(zone_id) {
-            let fqdn = grafana_ondemand_core::fqdn(name);
-            zone.records.retain(|(n, _), _| *n != fqdn);
+        let batch: Vec<RecordChange> = self
+            .records(zone_id, name)
+            .into_iter()
+            .map(RecordChange::Delete)
+            .collect();
+        if !batch.is_empty() {
+            self.change_by_hand(zone_id, name, &batch);
+        }
+    }
+
+    /// A change made outside the controller, uncounted: a valid batch always applies.
+    fn change_by_hand(&self, zone_id: &str, name: &str, batch: &[RecordChange]) {
+        let mut m = self.model();
+        let id = m.next_change_id(true);
+        let (now, sync) = (m.now, m.timing.dns_sync);
+        if let Some(zone) = m.zones.get_mut(zone_id)
+            && let Err(e) = zone.change(name, batch, |_| true, id, now, sync)
+        {
+            tracing::warn!(error = %e, "a change by hand was refused");
         }
     }
 
@@ -450,14 +515,12 @@ impl SimulatedEcs {
         &self,
         zone_id: &str,
         name: &str,
-    ) -> std::result::Result<Vec<AddressRecord>, CallFault> {
+    ) -> std::result::Result<Vec<NameRecord>, CallFault> {
         self.call("ListResourceRecordSets", false, |m| {
             m.zones
                 .get(zone_id)
                 .map(|z| z.address_records(name))
-                .ok_or_else(|| {
-                    CallFault::NoSuchHostedZone(format!("No hosted zone found with ID: {zone_id}"))
-                })
+                .ok_or_else(|| no_zone(zone_id))
         })?
     }
 
@@ -466,13 +529,32 @@ impl SimulatedEcs {
         zone_id: &str,
         name: &str,
         changes: &[RecordChange],
-    ) -> std::result::Result<(), CallFault> {
+    ) -> std::result::Result<String, CallFault> {
         self.call("ChangeResourceRecordSets", false, |m| {
-            let zone = m.zones.get_mut(zone_id).ok_or_else(|| {
-                CallFault::NoSuchHostedZone(format!("No hosted zone found with ID: {zone_id}"))
-            })?;
-            zone.change(name, changes)
+            let id = m.next_change_id(false);
+            let (now, sync) = (m.now, m.timing.dns_sync);
+            let domains = &m.custom_domains;
+            let zone = m.zones.get_mut(zone_id).ok_or_else(|| no_zone(zone_id))?;
+            let known = |t: &AliasTarget| {
+                domains
+                    .get(&t.dns_name)
+                    .is_some_and(|d| d.hosted_zone_id == t.hosted_zone_id)
+            };
+            zone.change(name, changes, known, id, now, sync)
                 .map_err(CallFault::InvalidChangeBatch)
+        })?
+    }
+
+    pub(crate) fn op_change_status(&self, id: &str) -> std::result::Result<bool, CallFault> {
+        let id = id.trim_start_matches("/change/");
+        self.call("GetChange", false, |m| {
+            let now = m.now;
+            m.zones
+                .values_mut()
+                .find_map(|z| z.in_sync(id, now))
+                .ok_or_else(|| {
+                    CallFault::NoSuchChange(format!("Could not find resource with ID: {id}"))
+                })
         })?
     }
 
@@ -494,7 +576,8 @@ impl SimulatedEcs {
             CallFault::InvalidParameter(message)
             | CallFault::ResourceNotFound(message)
             | CallFault::InvalidChangeBatch(message)
-            | CallFault::NoSuchHostedZone(message) => Error::backend(action, message),
+            | CallFault::NoSuchHostedZone(message)
+            | CallFault::NoSuchChange(message) => Error::backend(action, message),
         }
     }
 
@@ -569,7 +652,7 @@ impl Platform for SimulatedEcs {
             .map_err(|f| self.fault(f, "logs:FilterLogEvents"))
     }
 
-    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<AddressRecord>> {
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<NameRecord>> {
         self.latency().await;
         self.op_address_records(zone_id, name)
             .map_err(|f| self.fault(f, "route53:ListResourceRecordSets"))
@@ -580,13 +663,23 @@ impl Platform for SimulatedEcs {
         zone_id: &str,
         name: &str,
         changes: &[RecordChange],
-    ) -> Result<()> {
+    ) -> Result<String> {
         self.latency().await;
         self.op_change_address_records(zone_id, name, changes)
             .map_err(|f| self.fault(f, "route53:ChangeResourceRecordSets"))
     }
 
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
+        self.latency().await;
+        self.op_change_status(change_id)
+            .map_err(|f| self.fault(f, "route53:GetChange"))
+    }
+
     fn now(&self) -> DateTime<Utc> {
         SimulatedEcs::now(self)
     }
+}
+
+fn no_zone(zone_id: &str) -> CallFault {
+    CallFault::NoSuchHostedZone(format!("No hosted zone found with ID: {zone_id}"))
 }

@@ -69,6 +69,16 @@ pub enum CallFault {
     InvalidChangeBatch(String),
     /// No hosted zone has this id.
     NoSuchHostedZone(String),
+    /// No Route 53 change has this id.
+    NoSuchChange(String),
+}
+
+/// An API Gateway custom domain: what an alias record may target, and where it serves on
+/// this machine.
+#[derive(Debug, Clone)]
+pub(crate) struct CustomDomain {
+    pub hosted_zone_id: String,
+    pub serves_at: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +171,10 @@ pub(crate) struct Model {
     pub meanwhile: Vec<(String, String, String)>,
     /// Route 53 hosted zones, by id.
     pub zones: BTreeMap<String, crate::zone::SimZone>,
+    /// API Gateway custom domains, by their target's name (with the trailing dot).
+    pub custom_domains: BTreeMap<String, CustomDomain>,
+    /// Route 53 changes made so far (their ids count them, apart from the tasks' serials).
+    pub dns_changes: u64,
     /// Placement failures ECS reported as "ECS Service Action" events: when, and the reason.
     pub placement_failures: Vec<(Instant, String)>,
     /// EventBridge delivery: task state changes delivered so far, by task ARN, and service
@@ -222,6 +236,8 @@ impl Model {
             },
             meanwhile: Vec::new(),
             zones: BTreeMap::new(),
+            custom_domains: BTreeMap::new(),
+            dns_changes: 0,
             placement_failures: Vec::new(),
             delivered: (BTreeMap::new(), 0),
             epoch: (now, Utc::now()),
@@ -244,6 +260,13 @@ impl Model {
     fn next_serial(&mut self) -> u64 {
         self.serial += 1;
         self.serial
+    }
+
+    /// The id of the next Route 53 change, by hand (`C0HAND…`) or through the API (`C0SIM…`).
+    pub fn next_change_id(&mut self, by_hand: bool) -> String {
+        self.dns_changes += 1;
+        let prefix = if by_hand { "C0HAND" } else { "C0SIM" };
+        format!("{prefix}{:09}", self.dns_changes)
     }
 
     pub fn task_definition(&self) -> String {

@@ -33,6 +33,9 @@ pub struct Timing {
     pub tag_lag: Duration,
     /// How long a new task stays invisible to DescribeTasks (listed, but a `MISSING` failure).
     pub describe_lag: Duration,
+    /// How long a Route 53 change stays PENDING before it is INSYNC, answered by every name
+    /// server (Route 53 documents "generally within 60 seconds").
+    pub dns_sync: Duration,
     /// How long each in-process call takes (so concurrent callers really interleave).
     pub call_latency: Duration,
 }
@@ -54,6 +57,7 @@ impl Timing {
             count_lag: Duration::from_secs(3),
             tag_lag: Duration::from_secs(1),
             describe_lag: Duration::from_secs(1),
+            dns_sync: Duration::from_secs(30),
             call_latency: Duration::from_millis(30),
         }
     }
@@ -75,6 +79,7 @@ impl Timing {
             count_lag: f(self.count_lag),
             tag_lag: f(self.tag_lag),
             describe_lag: f(self.describe_lag),
+            dns_sync: f(self.dns_sync),
             call_latency: f(self.call_latency),
         }
     }

@@ -52,13 +52,15 @@ impl WireStub {
             })
             .mount(&server)
             .await;
-        Mock::given(path_regex("^/2013-04-01/hostedzone/[^/]+/rrset/?$"))
-            .respond_with(route53::Route53Wire {
-                ecs: ecs.clone(),
-                delay,
-            })
-            .mount(&server)
-            .await;
+        Mock::given(path_regex(
+            "^/2013-04-01/(hostedzone/[^/]+/rrset/?|change/[A-Za-z0-9]+)$",
+        ))
+        .respond_with(route53::Route53Wire {
+            ecs: ecs.clone(),
+            delay,
+        })
+        .mount(&server)
+        .await;
         WireStub { server, ecs }
     }
 
@@ -142,9 +144,9 @@ fn fault_response(fault: CallFault) -> ResponseTemplate {
         ),
         CallFault::InvalidParameter(message) => ecs_error("InvalidParameterException", &message),
         CallFault::ResourceNotFound(message) => ecs_error("ResourceNotFoundException", &message),
-        CallFault::InvalidChangeBatch(message) | CallFault::NoSuchHostedZone(message) => {
-            ecs_error("InvalidParameterException", &message)
-        }
+        CallFault::InvalidChangeBatch(message)
+        | CallFault::NoSuchHostedZone(message)
+        | CallFault::NoSuchChange(message) => ecs_error("InvalidParameterException", &message),
     }
 }
 
@@ -713,7 +715,8 @@ impl Respond for Ec2Wire {
                 CallFault::InvalidParameter(message)
                 | CallFault::ResourceNotFound(message)
                 | CallFault::InvalidChangeBatch(message)
-                | CallFault::NoSuchHostedZone(message),
+                | CallFault::NoSuchHostedZone(message)
+                | CallFault::NoSuchChange(message),
             ) => ec2_error(400, "InvalidParameterValue", &message),
         };
         response.set_delay(self.delay)

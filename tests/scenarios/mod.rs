@@ -630,7 +630,7 @@ macro_rules! scenario_suite {
             a_refused_stop_changes_neither_the_name_nor_the_record,
             a_task_replaced_for_failing_health_checks_is_told_as_failed,
             two_instances_given_different_events_tell_both,
-            running_is_told_when_grafana_answers, a_slow_boot_is_told_running_by_the_reaper);
+            running_is_told_when_grafana_answers_at_its_name, a_slow_boot_is_told_running_by_the_reaper);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

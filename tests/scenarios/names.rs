@@ -5,7 +5,7 @@
 use super::{PATIENCE, World};
 use async_trait::async_trait;
 use grafana_ondemand::{
-    AddressRecord, Controller, EventHandler, Handled, HostedZone, Notice, NoticeKind, Notifier,
+    Controller, EventHandler, Handled, HostedZone, NameRecord, Notice, NoticeKind, Notifier,
     PARKED, Platform, PlatformEvent, Result, STOP_TAG, ServiceController, ServiceProfile, State,
     Status, wait_for,
 };
@@ -75,6 +75,7 @@ pub fn zone() -> HostedZone {
     HostedZone {
         zone_id: ZONE.into(),
         ttl: 30,
+        asleep: None,
     }
 }
 
@@ -100,12 +101,41 @@ async fn deliver(world: &impl World, c: &dyn Watcher) -> Vec<Handled> {
     handled
 }
 
-fn a_record(world: &impl World) -> Option<AddressRecord> {
+/// The platform around `c` for up to `limit`, as the module wires it: every second the events
+/// ECS emitted are handed to it (EventBridge), every minute the reaper ticks (Scheduler).
+/// Returns as soon as `done` holds, with every event's handling, in order.
+async fn live(
+    world: &impl World,
+    c: &dyn Watcher,
+    limit: Duration,
+    mut done: impl FnMut(&[Handled]) -> bool,
+) -> Vec<Handled> {
+    let mut handled = Vec::new();
+    for second in 1..=limit.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        handled.extend(deliver(world, c).await);
+        if second % 60 == 0 {
+            c.reap().await.expect("the reaper's tick");
+        }
+        if done(&handled) {
+            break;
+        }
+    }
+    handled
+}
+
+/// The name's A record set, as Route 53 lists it.
+fn a_record(world: &impl World) -> Option<NameRecord> {
     world
         .ecs()
         .records(ZONE, NAME)
         .into_iter()
-        .find(|r| r.value.is_ipv4())
+        .find(|r| r.kind() == grafana_ondemand::RecordType::A)
+}
+
+/// The address the name's A record holds (none for an alias).
+fn a_value(world: &impl World) -> Option<IpAddr> {
+    a_record(world).and_then(|r| r.ip())
 }
 
 /// The oracle: the simulated task that answers, not what the controller reported.
@@ -113,51 +143,53 @@ fn serving_ip(world: &impl World) -> Option<IpAddr> {
     world.ecs().serving().map(|(_, ip)| ip)
 }
 
-/// Events drive the record: within the second ECS reports the task RUNNING, without any
-/// status read, the name points at it (A, TTL 30); the status URL is the name from the first
+/// Events drive the record: the RUNNING event's handling points the name at the task once
+/// Grafana answers (never before: it would lead people to a Grafana still booting), without
+/// any status read from outside (A, TTL 30); the status URL is the name from the first
 /// `running`; a stop parks the name at once; the next start moves it to the new task.
 pub async fn the_name_follows_the_task_across_stop_and_start(world: &impl World) {
     let (c, _) = setup(world).await;
     let stopped = c.status().await.unwrap();
     assert_eq!(stopped.state, State::Stopped);
     assert_eq!(
-        a_record(world).map(|r| r.value),
+        a_value(world),
         Some(IpAddr::V4(PARKED)),
         "parked, not absent"
     );
 
     c.start(None).await.unwrap();
     let mut pointed = None;
-    for second in 0..PATIENCE.as_secs() {
+    for _ in 0..PATIENCE.as_secs() {
         sleep(Duration::from_secs(1)).await;
         deliver(world, c.as_ref()).await;
-        let record = a_record(world).unwrap();
-        if record.value != IpAddr::V4(PARKED) {
-            pointed = Some((second, record));
+        let ip = a_value(world).unwrap();
+        if ip != IpAddr::V4(PARKED) {
+            pointed = Some((ip, a_record(world).unwrap(), serving_ip(world)));
             break;
         }
     }
-    let (_, record) = pointed.expect("an event pointed the name");
+    let (ip, record, answering) = pointed.expect("an event pointed the name");
+    assert_eq!(answering, Some(ip), "pointed at a Grafana that answers");
     // The oracle: the world's RUNNING task and its address, not what the controller read.
     let running = world.ecs().running_public_ips();
     assert_eq!(
         running.iter().map(|(_, ip)| *ip).collect::<Vec<_>>(),
-        vec![record.value],
+        vec![ip],
         "the name holds the address of the one task ECS reports RUNNING"
     );
-    assert_eq!(record.ttl, 30);
+    assert_eq!(record, NameRecord::address(ip, 30));
 
     let up = wait_for(c.as_ref(), State::Running, PATIENCE)
         .await
         .unwrap();
     assert_eq!(up.url().as_deref(), Some("https://grafana.example.com"));
-    assert_eq!(up.endpoint.as_ref().map(|e| e.ip), Some(record.value));
-    assert_eq!(serving_ip(world), Some(record.value));
+    assert_eq!(up.endpoint.as_ref().map(|e| e.ip), Some(ip));
+    assert_eq!(serving_ip(world), Some(ip));
 
     let s = c.stop().await.unwrap();
     assert_eq!(s.state, State::Stopping);
     assert_eq!(
-        a_record(world).unwrap().value,
+        a_value(world).unwrap(),
         IpAddr::V4(PARKED),
         "parked with the stop"
     );
@@ -165,15 +197,15 @@ pub async fn the_name_follows_the_task_across_stop_and_start(world: &impl World)
         .await
         .unwrap();
     deliver(world, c.as_ref()).await;
-    assert_eq!(a_record(world).unwrap().value, IpAddr::V4(PARKED));
+    assert_eq!(a_value(world).unwrap(), IpAddr::V4(PARKED));
 
     c.start(None).await.unwrap();
     let again = wait_for(c.as_ref(), State::Running, PATIENCE)
         .await
         .unwrap();
-    let ip = again.endpoint.unwrap().ip;
-    assert_ne!(ip, record.value, "a new task, a new address");
-    assert_eq!(a_record(world).unwrap().value, ip);
+    let new_ip = again.endpoint.unwrap().ip;
+    assert_ne!(new_ip, ip, "a new task, a new address");
+    assert_eq!(a_value(world).unwrap(), new_ip);
     assert_eq!(
         world.ecs().records(ZONE, NAME).len(),
         1,
@@ -193,7 +225,7 @@ pub async fn the_name_stays_on_the_serving_task_during_a_deployment(world: &impl
         .unwrap()
         .ip;
     deliver(world, c.as_ref()).await;
-    assert_eq!(a_record(world).unwrap().value, old);
+    assert_eq!(a_value(world).unwrap(), old);
     world.ecs().start_deployment();
     let mut saw_new_running_unconfirmed = false;
     let mut moved = false;
@@ -208,7 +240,7 @@ pub async fn the_name_stays_on_the_serving_task_during_a_deployment(world: &impl
             .filter(|t| t.last_status.as_str() == "RUNNING")
             .count();
         let new_running = running == 2 && serving_ip(world) == Some(old);
-        let record = a_record(world).unwrap().value;
+        let record = a_value(world).unwrap();
         if new_running {
             saw_new_running_unconfirmed = true;
             assert_eq!(record, old, "not on a task that does not answer yet");
@@ -216,7 +248,7 @@ pub async fn the_name_stays_on_the_serving_task_during_a_deployment(world: &impl
         let s = c.status().await.unwrap();
         if let Some(e) = &s.endpoint {
             assert_eq!(
-                a_record(world).unwrap().value,
+                a_value(world).unwrap(),
                 e.ip,
                 "the name is where the status says"
             );
@@ -231,7 +263,7 @@ pub async fn the_name_stays_on_the_serving_task_during_a_deployment(world: &impl
         "the scenario reached the window it is about"
     );
     assert!(moved, "the name moved to the new task");
-    assert_eq!(Some(a_record(world).unwrap().value), serving_ip(world));
+    assert_eq!(Some(a_value(world).unwrap()), serving_ip(world));
 }
 
 /// A record someone else changed is put right: at once by a controller that has not seen
@@ -245,10 +277,7 @@ pub async fn a_stale_record_is_put_right_by_the_status_path(world: &impl World) 
         .endpoint
         .unwrap()
         .ip;
-    let stale = AddressRecord {
-        value: "127.0.0.99".parse().unwrap(),
-        ttl: 300,
-    };
+    let stale = NameRecord::address("127.0.0.99".parse().unwrap(), 300);
     world.ecs().set_record(ZONE, NAME, stale.clone());
     world
         .ecs()
@@ -258,10 +287,7 @@ pub async fn a_stale_record_is_put_right_by_the_status_path(world: &impl World) 
         .named_controller(named(), zone(), Arc::new(Inbox::default()))
         .await;
     assert_eq!(cold.status().await.unwrap().state, State::Running);
-    assert_eq!(
-        a_record(world).unwrap(),
-        AddressRecord { value: ip, ttl: 30 }
-    );
+    assert_eq!(a_record(world).unwrap(), NameRecord::address(ip, 30));
     assert_eq!(
         world.ecs().records(ZONE, "other.example.com"),
         vec![stale.clone()]
@@ -278,7 +304,7 @@ pub async fn a_stale_record_is_put_right_by_the_status_path(world: &impl World) 
     sleep(Duration::from_secs(5 * 60 + 1)).await;
     c.status().await.unwrap();
     assert_eq!(
-        a_record(world).unwrap().value,
+        a_value(world).unwrap(),
         ip,
         "read again after five minutes, and put right"
     );
@@ -293,8 +319,12 @@ pub async fn each_change_is_told_once(world: &impl World) {
     c.start(None).await.unwrap();
     let mut failed_once = false;
     let mut handled = Vec::new();
-    for _ in 0..PATIENCE.as_secs() {
+    for second in 1..=PATIENCE.as_secs() {
         sleep(Duration::from_secs(1)).await;
+        // The schedule's tick tells "running" once Route 53 serves the name everywhere.
+        if second % 60 == 0 {
+            c.reap().await.unwrap();
+        }
         for e in world.ecs().take_events() {
             let event = PlatformEvent::from_eventbridge(&e).unwrap().unwrap();
             match c.handle_event(&event).await {
@@ -366,13 +396,10 @@ pub async fn failures_are_told_with_ecs_reason(world: &impl World) {
         "CannotPullContainerError: pull access denied for grafana/grafana-oss",
     );
     c.start(None).await.unwrap();
-    for _ in 0..PATIENCE.as_secs() {
-        sleep(Duration::from_secs(1)).await;
-        deliver(world, c.as_ref()).await;
-        if inbox.kinds().contains(&NoticeKind::Running) {
-            break;
-        }
-    }
+    live(world, c.as_ref(), 2 * PATIENCE, |_| {
+        inbox.kinds().contains(&NoticeKind::Running)
+    })
+    .await;
     let notices = inbox.notices.lock().unwrap().clone();
     let failed: Vec<&Notice> = notices
         .iter()
@@ -424,7 +451,7 @@ pub async fn a_refused_change_is_read_again_and_retried(world: &impl World) {
     assert!(v6.is_ipv6());
     assert_eq!(
         world.ecs().records(ZONE, NAME),
-        vec![AddressRecord { value: v6, ttl: 30 }],
+        vec![NameRecord::address(v6, 30)],
         "AAAA only"
     );
     world.ecs().remove_records(ZONE, NAME);
@@ -437,44 +464,59 @@ pub async fn a_refused_change_is_read_again_and_retried(world: &impl World) {
     );
     assert_eq!(
         world.ecs().records(ZONE, NAME),
-        vec![AddressRecord {
-            value: IpAddr::V4(PARKED),
-            ttl: 30
-        }]
+        vec![NameRecord::address(IpAddr::V4(PARKED), 30)]
     );
 }
 
 /// Two instances given the same event at the same moment (EventBridge delivers at least once,
 /// and Lambda runs deliveries in parallel): the notice is told once. Each claims it in the
-/// service's tag and reads it back after the claims settle: the last claim wins.
+/// service's tag and reads it back after the claims settle: the last claim wins. The same
+/// when a RUNNING event's handling in one instance meets the reaper's tick in another, both
+/// ready to tell "running".
 pub async fn two_instances_given_the_same_event_tell_it_once(world: &impl World) {
     let (c, inbox) = setup(world).await;
     let other = world.named_controller(named(), zone(), inbox.clone()).await;
     c.start(None).await.unwrap();
-    let mut raced = None;
+    let (mut raced, mut running) = (None, None);
     for _ in 0..PATIENCE.as_secs() {
         sleep(Duration::from_secs(1)).await;
         for e in world.ecs().take_events() {
             let event = PlatformEvent::from_eventbridge(&e).unwrap().unwrap();
-            let running = matches!(&event, PlatformEvent::Task(t) if t.last_status == "RUNNING");
-            if running && raced.is_none() {
-                let (a, b) = tokio::join!(c.handle_event(&event), other.handle_event(&event));
-                raced = Some((a.unwrap().sent, b.unwrap().sent));
-            } else {
-                c.handle_event(&event).await.unwrap();
+            let PlatformEvent::Task(t) = &event else {
+                continue;
+            };
+            match t.last_status.as_str() {
+                "PROVISIONING" if raced.is_none() => {
+                    let (a, b) = tokio::join!(c.handle_event(&event), other.handle_event(&event));
+                    raced = Some((a.unwrap().sent, b.unwrap().sent));
+                }
+                "RUNNING" => running = Some(event),
+                _ => {}
             }
         }
-        if raced.is_some() {
+        if running.is_some() {
             break;
         }
     }
-    let (a, b) = raced.expect("a RUNNING event");
+    let (a, b) = raced.expect("a PROVISIONING event");
     assert!(a ^ b, "exactly one instance sent it: {a} {b}");
+    assert_eq!(inbox.count(NoticeKind::Started), 1, "{:?}", inbox.kinds());
+
+    // Grafana answers, the name is pointed and Route 53 serves it: both may tell "running".
+    wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    sleep(world.ecs().timing().dns_sync + Duration::from_secs(1)).await;
+    assert!(!inbox.kinds().contains(&NoticeKind::Running));
+    let running = running.expect("a RUNNING event");
+    let (event, reaped) = tokio::join!(c.handle_event(&running), other.reap());
+    reaped.unwrap();
     let kinds = inbox.kinds();
     assert_eq!(
         kinds.iter().filter(|k| **k == NoticeKind::Running).count(),
         1,
-        "{kinds:?}"
+        "{kinds:?} (the event's instance sent: {})",
+        event.unwrap().sent
     );
 }
 
@@ -484,13 +526,13 @@ pub async fn a_refused_stop_changes_neither_the_name_nor_the_record(world: &impl
     let (c, _) = setup(world).await;
     let up = start_and_wait_running(c.as_ref()).await;
     let ip = up.endpoint.unwrap().ip;
-    assert_eq!(a_record(world).map(|r| r.value), Some(ip));
+    assert_eq!(a_value(world), Some(ip));
     let record = world.ecs().tags().get(STOP_TAG).cloned();
     assert!(record.as_deref().is_some_and(|r| r.starts_with("started ")));
     world.ecs().deny("UpdateService");
     assert!(c.stop().await.is_err(), "the stop was refused");
     assert_eq!(
-        a_record(world).map(|r| r.value),
+        a_value(world),
         Some(ip),
         "still pointed at the task that runs"
     );
@@ -601,74 +643,103 @@ pub async fn two_instances_given_different_events_tell_both(world: &impl World) 
     assert_eq!(inbox.notices.lock().unwrap().len(), told_before + 2);
 }
 
-/// "Running" is told when Grafana answers at the name, not at ECS's RUNNING (the task's
-/// containers started, Grafana still booting): when the notice comes, the task it names
-/// answers and the name points at it. Once, whatever else reads the status.
-pub async fn running_is_told_when_grafana_answers(world: &impl World) {
-    let (c, inbox) = setup(world).await;
-    c.start(None).await.unwrap();
-    let mut told_at = None;
-    for _ in 0..PATIENCE.as_secs() {
-        sleep(Duration::from_secs(1)).await;
-        for handled in deliver(world, c.as_ref()).await {
-            if handled.sent
-                && handled
-                    .notice
-                    .as_ref()
-                    .is_some_and(|n| n.kind == NoticeKind::Running)
-            {
-                // The oracle: the simulated task that answers, and the record as it is.
-                told_at = Some((serving_ip(world), a_record(world).map(|r| r.value)));
-            }
-        }
-        if told_at.is_some() {
-            break;
-        }
+/// A notice as it was sent, with the world at that moment: the task that answers, and what
+/// Route 53's name servers answer for the name.
+type Seen = (Notice, Option<IpAddr>, Vec<NameRecord>);
+
+/// Notices as they were sent, with the world at each moment.
+#[derive(Debug)]
+struct Witness {
+    ecs: grafana_ondemand::mock::SimulatedEcs,
+    seen: Mutex<Vec<Seen>>,
+}
+
+#[async_trait]
+impl Notifier for Witness {
+    async fn send(&self, notice: &Notice) -> Result<()> {
+        let serving = self.ecs.serving().map(|(_, ip)| ip);
+        let served = self.ecs.served_records(NAME);
+        self.seen
+            .lock()
+            .unwrap()
+            .push((notice.clone(), serving, served));
+        Ok(())
     }
-    let (serving, record) = told_at.expect("running was told");
-    assert!(serving.is_some(), "Grafana answered when running was told");
-    assert_eq!(record, serving, "the name pointed at it");
-    let running = inbox
-        .notices
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|n| n.kind == NoticeKind::Running)
-        .cloned()
-        .unwrap();
+}
+
+/// "Running" is told when Grafana answers at its name, not at ECS's RUNNING (the task's
+/// containers started, Grafana still booting) nor when the record is merely written (Route 53
+/// serves a change everywhere a while later): when the notice goes, the task it names answers
+/// and every Route 53 name server answers the name with its address. Once, whatever else reads
+/// the status.
+pub async fn running_is_told_when_grafana_answers_at_its_name(world: &impl World) {
+    world.ecs().add_hosted_zone(ZONE, "example.com");
+    let witness = Arc::new(Witness {
+        ecs: world.ecs().clone(),
+        seen: Mutex::default(),
+    });
+    let c = world
+        .named_controller(named(), zone(), witness.clone())
+        .await;
+    c.start(None).await.unwrap();
+    let running = |seen: &[Seen]| {
+        seen.iter()
+            .filter(|(n, _, _)| n.kind == NoticeKind::Running)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mut pending_seen = false;
+    live(world, c.as_ref(), 2 * PATIENCE, |_| {
+        // The window this is about: the record written, not yet served everywhere.
+        pending_seen |= a_value(world).is_some_and(|ip| ip != IpAddr::V4(PARKED))
+            && world.ecs().served_records(NAME) != world.ecs().records(ZONE, NAME);
+        !running(&witness.seen.lock().unwrap()).is_empty()
+    })
+    .await;
+    assert!(pending_seen, "the scenario saw the change PENDING");
+    let told = running(&witness.seen.lock().unwrap());
+    let [(notice, serving, served)] = told.as_slice() else {
+        panic!("running told once: {told:?}");
+    };
+    let serving = serving.expect("Grafana answered when running was told");
     assert_eq!(
-        running.text,
+        served,
+        &vec![NameRecord::address(serving, 30)],
+        "Route 53 answered the name with its address"
+    );
+    assert_eq!(
+        notice.text,
         "Grafana is running: https://grafana.example.com"
     );
     // The reaper's ticks see it run: nothing more is told.
     c.reap().await.unwrap();
     c.reap().await.unwrap();
-    assert_eq!(inbox.count(NoticeKind::Running), 1);
+    assert_eq!(running(&witness.seen.lock().unwrap()).len(), 1);
 }
 
 /// A Grafana slower to answer than the event's handling may wait: the RUNNING event tells
-/// nothing, and the first reaper tick that sees it running tells it.
+/// nothing, and the first reaper tick that sees it running at its name tells it.
 pub async fn a_slow_boot_is_told_running_by_the_reaper(world: &impl World) {
     let (c, inbox) = setup(world).await;
     world.ecs().set_health_delay(Duration::from_secs(90));
     c.start(None).await.unwrap();
-    for _ in 0..PATIENCE.as_secs() {
-        sleep(Duration::from_secs(1)).await;
-        for handled in deliver(world, c.as_ref()).await {
-            assert!(
-                handled
-                    .notice
-                    .as_ref()
-                    .is_none_or(|n| n.kind != NoticeKind::Running),
-                "{handled:?}"
-            );
-        }
-        if serving_ip(world).is_some() {
-            break;
-        }
+    let handled = live(world, c.as_ref(), 3 * PATIENCE, |_| {
+        inbox.kinds().contains(&NoticeKind::Running)
+    })
+    .await;
+    assert!(
+        handled
+            .iter()
+            .any(|h| matches!(&h.notice, Some(n) if n.kind == NoticeKind::Started)),
+        "events were handled"
+    );
+    for h in &handled {
+        assert!(
+            h.notice
+                .as_ref()
+                .is_none_or(|n| n.kind != NoticeKind::Running),
+            "no event told it: {h:?}"
+        );
     }
-    assert!(serving_ip(world).is_some(), "it answers now");
-    assert!(!inbox.kinds().contains(&NoticeKind::Running));
-    c.reap().await.unwrap();
     assert_eq!(inbox.count(NoticeKind::Running), 1, "{:?}", inbox.kinds());
 }

@@ -1,11 +1,12 @@
 //! Route 53's REST-XML protocol over the simulated hosted zones: `GET` and `POST`
-//! `/2013-04-01/hostedzone/{id}/rrset`, answers and errors in the shapes Route 53 returns.
-//! Names come back with their trailing dot, record sets in Route 53's order (by name with
-//! its labels reversed, then type), several names per page: a client must pick its own.
+//! `/2013-04-01/hostedzone/{id}/rrset`, `GET /2013-04-01/change/{id}`, answers and errors in
+//! the shapes Route 53 returns. Names come back with their trailing dot, record sets in
+//! Route 53's order (by name with its labels reversed, then type), several names per page:
+//! a client must pick its own. Alias record sets carry an `AliasTarget` and no TTL.
 
 use crate::ecs::SimulatedEcs;
 use crate::model::CallFault;
-use grafana_ondemand_core::{AddressRecord, RecordChange, RecordType, fqdn};
+use grafana_ondemand_core::{AliasTarget, NameRecord, RecordChange, RecordType, fqdn};
 use std::time::Duration;
 use wiremock::{Request, Respond, ResponseTemplate};
 
@@ -34,6 +35,7 @@ fn fault(f: CallFault) -> ResponseTemplate {
             "User: arn:aws:sts::123456789012:assumed-role/controller/fn is not authorized to perform: route53:ChangeResourceRecordSets",
         ),
         CallFault::NoSuchHostedZone(m) => error(404, "NoSuchHostedZone", &m),
+        CallFault::NoSuchChange(m) => error(404, "NoSuchChange", &m),
         CallFault::InvalidChangeBatch(m) => error(400, "InvalidChangeBatch", &m),
         CallFault::InvalidParameter(m) | CallFault::ResourceNotFound(m) => {
             error(400, "InvalidInput", &m)
@@ -106,10 +108,9 @@ impl Route53Wire {
             let zone = m.zones.get(zone_id).ok_or_else(|| {
                 CallFault::NoSuchHostedZone(format!("No hosted zone found with ID: {zone_id}"))
             })?;
-            let mut all: Vec<(String, RecordType, AddressRecord)> = zone
-                .records
-                .iter()
-                .map(|((n, t), r)| (n.clone(), *t, r.clone()))
+            let mut all: Vec<(String, RecordType, NameRecord)> = zone
+                .all()
+                .map(|(n, r)| (n.clone(), r.kind(), r.clone()))
                 .collect();
             all.sort_by_key(|(n, t, _)| order_key(n, *t));
             let from = get("name").map(|n| order_key(&fqdn(&n), kind.unwrap_or(RecordType::A)));
@@ -126,11 +127,18 @@ impl Route53Wire {
             .iter()
             .take(max)
             .map(|(name, kind, r)| {
+                let value = match r {
+                    NameRecord::Address { value, ttl } => format!(
+                        "<TTL>{ttl}</TTL><ResourceRecords><ResourceRecord><Value>{value}</Value></ResourceRecord></ResourceRecords>"
+                    ),
+                    NameRecord::Alias { target, .. } => format!(
+                        "<AliasTarget><HostedZoneId>{}</HostedZoneId><DNSName>{}</DNSName><EvaluateTargetHealth>false</EvaluateTargetHealth></AliasTarget>",
+                        target.hosted_zone_id, target.dns_name
+                    ),
+                };
                 format!(
-                    "<ResourceRecordSet><Name>{name}</Name><Type>{}</Type><TTL>{}</TTL><ResourceRecords><ResourceRecord><Value>{}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>",
-                    kind.as_str(),
-                    r.ttl,
-                    r.value
+                    "<ResourceRecordSet><Name>{name}</Name><Type>{}</Type>{value}</ResourceRecordSet>",
+                    kind.as_str()
                 )
             })
             .collect();
@@ -152,41 +160,32 @@ impl Route53Wire {
         let mut name = None;
         let mut batch = Vec::new();
         for change in all(body, "Change") {
-            let (Some(action), Some(n), Some(kind), Some(ttl)) = (
+            let (Some(action), Some(n), Some(kind)) = (
                 first(change, "Action"),
                 first(change, "Name"),
                 first(change, "Type"),
-                first(change, "TTL").and_then(|t| t.parse::<u32>().ok()),
             ) else {
                 return error(
                     400,
                     "InvalidInput",
-                    "A change needs an Action, a Name, a Type and a TTL",
+                    "A change needs an Action, a Name and a Type",
                 );
             };
-            let values = all(change, "Value");
-            let [value] = values.as_slice() else {
-                return error(
-                    400,
-                    "InvalidChangeBatch",
-                    "The simulated zone holds one value per record set",
-                );
+            let kind = match kind {
+                "A" => RecordType::A,
+                "AAAA" => RecordType::Aaaa,
+                other => {
+                    return error(
+                        400,
+                        "InvalidInput",
+                        &format!("The simulated zone holds A and AAAA records, not {other}"),
+                    );
+                }
             };
-            let Ok(value) = value.parse::<std::net::IpAddr>() else {
-                return error(
-                    400,
-                    "InvalidChangeBatch",
-                    &format!("ARRDATAIllegalIPv4Address ({value} is not an address)"),
-                );
+            let record = match record_of(change, action, n, kind) {
+                Ok(record) => record,
+                Err((code, message)) => return error(400, code, &message),
             };
-            let record = AddressRecord { value, ttl };
-            if record.kind().as_str() != kind {
-                return error(
-                    400,
-                    "InvalidChangeBatch",
-                    &format!("{value} is not valid for a {kind} record"),
-                );
-            }
             if name.get_or_insert_with(|| fqdn(n)) != &fqdn(n) {
                 return error(
                     400,
@@ -196,10 +195,8 @@ impl Route53Wire {
             }
             batch.push(match action {
                 "UPSERT" => RecordChange::Upsert(record),
+                "CREATE" => RecordChange::Create(record),
                 "DELETE" => RecordChange::Delete(record),
-                "CREATE" => {
-                    return error(400, "InvalidInput", "CREATE is not simulated: use UPSERT");
-                }
                 other => return error(400, "InvalidInput", &format!("Invalid action {other}")),
             });
         }
@@ -207,16 +204,91 @@ impl Route53Wire {
             return error(400, "InvalidInput", "The change batch is empty");
         };
         match self.ecs.op_change_address_records(zone_id, &name, &batch) {
-            Ok(()) => {
-                let xml = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ChangeResourceRecordSetsResponse xmlns=\"{NS}\"><ChangeInfo><Id>/change/C2682N5HXP0BZ4</Id><Status>PENDING</Status><SubmittedAt>{}</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>",
-                    self.ecs
-                        .now()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                );
-                ResponseTemplate::new(200).set_body_raw(xml, "text/xml")
-            }
+            Ok(id) => self.change_info("ChangeResourceRecordSetsResponse", &id, false),
             Err(f) => fault(f),
+        }
+    }
+
+    fn get_change(&self, id: &str) -> ResponseTemplate {
+        match self.ecs.op_change_status(id) {
+            Ok(in_sync) => self.change_info("GetChangeResponse", id, in_sync),
+            Err(f) => fault(f),
+        }
+    }
+
+    fn change_info(&self, response: &str, id: &str, in_sync: bool) -> ResponseTemplate {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{response} xmlns=\"{NS}\"><ChangeInfo><Id>/change/{id}</Id><Status>{}</Status><SubmittedAt>{}</SubmittedAt></ChangeInfo></{response}>",
+            if in_sync { "INSYNC" } else { "PENDING" },
+            self.ecs
+                .now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        ResponseTemplate::new(200).set_body_raw(xml, "text/xml")
+    }
+}
+
+/// The record set of one `<Change>`: a TTL and one value, or an alias target, never both (as
+/// Route 53 refuses); or the error code and message Route 53 answers (HTTP 400).
+fn record_of(
+    change: &str,
+    action: &str,
+    name: &str,
+    kind: RecordType,
+) -> Result<NameRecord, (&'static str, String)> {
+    let alias = first(change, "AliasTarget");
+    let ttl = first(change, "TTL");
+    let values = all(change, "Value");
+    let exactly_one = |found: &str| {
+        (
+            "InvalidInput",
+            format!(
+                "Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found {found} in Change with [Action={action}, Name={name}, Type={}, SetIdentifier=null]",
+                kind.as_str()
+            ),
+        )
+    };
+    match (alias, ttl) {
+        (Some(_), Some(_)) => Err(exactly_one("more than one")),
+        (None, None) => Err(exactly_one("none")),
+        (Some(alias), None) => {
+            let (Some(zone), Some(dns_name)) =
+                (first(alias, "HostedZoneId"), first(alias, "DNSName"))
+            else {
+                return Err((
+                    "InvalidInput",
+                    "An AliasTarget needs a HostedZoneId and a DNSName".into(),
+                ));
+            };
+            Ok(NameRecord::Alias {
+                kind,
+                target: AliasTarget::new(dns_name, zone),
+            })
+        }
+        (None, Some(ttl)) => {
+            let Ok(ttl) = ttl.parse::<u32>() else {
+                return Err(("InvalidInput", "The TTL is not a number".into()));
+            };
+            let [value] = values.as_slice() else {
+                return Err((
+                    "InvalidChangeBatch",
+                    "The simulated zone holds one value per record set".into(),
+                ));
+            };
+            let Ok(value) = value.parse::<std::net::IpAddr>() else {
+                return Err((
+                    "InvalidChangeBatch",
+                    format!("ARRDATAIllegalIPv4Address ({value} is not an address)"),
+                ));
+            };
+            let record = NameRecord::address(value, ttl);
+            if record.kind() != kind {
+                return Err((
+                    "InvalidChangeBatch",
+                    format!("{value} is not valid for a {} record", kind.as_str()),
+                ));
+            }
+            Ok(record)
         }
     }
 }
@@ -224,6 +296,9 @@ impl Route53Wire {
 impl Respond for Route53Wire {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let path = request.url.path();
+        if let Some(id) = path.strip_prefix("/2013-04-01/change/") {
+            return self.get_change(id).set_delay(self.delay);
+        }
         let zone_id = path
             .trim_start_matches("/2013-04-01/hostedzone/")
             .trim_end_matches('/')

@@ -157,6 +157,7 @@ locals {
     token_parameter_arn   = local.token_arn
     log_group_arn         = aws_cloudwatch_log_group.grafana.arn
     hosted_zone_arn       = local.hosted_zone_arn
+    change_arn            = "arn:${local.partition}:route53:::change/*"
     public_name           = coalesce(var.public_name, "none")
     topic_arn             = local.topic_arn
     webhook_parameter_arn = local.webhook_parameter_arn
