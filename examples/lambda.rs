@@ -13,6 +13,10 @@
 //! An EventBridge rule delivers ECS's task state changes and placement failures: with
 //! `PUBLIC_NAME` and `DNS_ZONE_ID` the name follows the task, and with `NOTIFY_TOPIC_ARN`
 //! and/or `NOTIFY_WEBHOOK_PARAMETER` (an SSM SecureString holding the URL) people are told.
+//! While Grafana sleeps the name is an alias of the API's custom domain
+//! (`DNS_ASLEEP_TARGET`): requests at the name reach this function, which serves the wake page
+//! to a person's navigation and 503 to the rest. One status is shared within an instance for
+//! `STATUS_SHARE_MS` (1000): however many pages poll, AWS is read at most once a second.
 //!
 //! ```sh
 //! pip install cargo-lambda
@@ -190,11 +194,14 @@ async fn secret(var: &str, what: &str) -> Result<Option<String>, lambda_http::Er
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
+    // lambda_runtime logs every raw event at TRACE, Grafana's cookies and the bearer token
+    // with them: that one never, whatever RUST_LOG says.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info".into())
+        .add_directive("lambda_runtime::layers::api_response=debug".parse()?);
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .with_current_span(true)
         .without_time()
         .init();
@@ -210,7 +217,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     })
     .await?;
     let service = grafana_ondemand::setting("SERVICE_NAME").unwrap_or_default();
-    let api = Api::new(backend.controller, Access::from_env(token)?);
+    let mut api = Api::new(backend.controller, Access::from_env(token)?);
+    if let Some(name) = &backend.public_name {
+        api = api.at_public_name(name, &backend.policy);
+    }
     let events = backend.events;
     tracing::info!(backend = %backend.description, "ready");
     lambda_runtime::run(lambda_runtime::service_fn(|event| {

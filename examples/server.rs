@@ -11,14 +11,17 @@
 //! `MAX_SESSION`). On the simulated backend, the simulated ECS's events are handed to the
 //! controller every second, as EventBridge hands ECS's to the Lambda: with `PUBLIC_NAME` and
 //! `DNS_ZONE_ID` the simulated zone's record follows the task, and with `NOTIFY_WEBHOOK` the
-//! notices are posted.
+//! notices are posted. With a public name, the simulated world also has what the module
+//! deploys for it and a browser needs to open it: the API Gateway custom domain serving the
+//! wake page over HTTPS (`SIMULATED_NAME_LISTEN`, default a free port on 127.0.0.1), and a
+//! proxy that resolves the name as its DNS would (`SIMULATED_PROXY_LISTEN`): `chromium
+//! --proxy-server=http://<it>` opens `https://<name>/` asleep or awake; the certificates come
+//! from a CA of this run, written to `SIMULATED_CA_FILE`.
 
 use grafana_ondemand::api::{Access, Api};
-use grafana_ondemand::backend::{BackendKind, Settings, connect};
-use grafana_ondemand::mock::SimulatedEcs;
-use grafana_ondemand::{
-    EventHandler, PlatformEvent, ServiceController, SharedStatus, parse_limit, web,
-};
+use grafana_ondemand::backend::{BackendKind, Settings, SimulatedWorld, connect};
+use grafana_ondemand::mock::{NameProxy, SimulatedEcs, TlsListener};
+use grafana_ondemand::{EventHandler, PlatformEvent, ServiceController, parse_limit, web};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,14 +76,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..Settings::default()
     })
     .await?;
-    let share = std::env::var("STATUS_SHARE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let controller = Arc::new(SharedStatus::new(
-        backend.controller.clone(),
-        Duration::from_millis(share),
-    ));
+    let controller = backend.controller.clone();
     let every = match std::env::var("REAP_INTERVAL")
         .ok()
         .filter(|v| !v.trim().is_empty())
@@ -93,8 +89,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(every) = every {
         tokio::spawn(reaper(controller.clone(), every));
     }
-    if let Some(ecs) = backend.simulated.clone() {
-        tokio::spawn(deliver_events(ecs, backend.events.clone()));
+    if let Some(world) = &backend.simulated {
+        tokio::spawn(deliver_events(world.ecs.clone(), backend.events.clone()));
     }
     let mut api = Api::new(controller, Access::from_env(None)?);
     if backend.kind == BackendKind::Simulated {
@@ -106,17 +102,74 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
              Set CLUSTER_NAME and SERVICE_NAME to drive a real ECS service.",
         );
     }
-    let listen = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen} ({e}): set LISTEN to a free address"))?;
+    if let Some(name) = &backend.public_name {
+        api = api.at_public_name(name, &backend.policy);
+    }
+    let app = web::router(api);
+    let listener = bind("LISTEN", "127.0.0.1:8080").await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = %backend.description, "serving the control page");
     println!(
         "Control page: http://{addr}/  (driving {})",
         backend.description
     );
-    serve(listener, web::router(api)).await
+    let _proxy = match (&backend.simulated, &backend.public_name) {
+        (Some(world), Some(name)) => {
+            simulated_network(world, name, &app, backend.time_scale).await?
+        }
+        _ => None,
+    };
+    let shutdown = tokio::signal::ctrl_c();
+    tokio::select! {
+        () = serve(listener, app) => Ok(()),
+        _ = shutdown => Ok(()),
+    }
+}
+
+/// A listener on the address the variable `var` names (`default` when unset).
+async fn bind(var: &str, default: &str) -> Result<tokio::net::TcpListener, String> {
+    let listen = std::env::var(var).unwrap_or_else(|_| default.into());
+    tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen} ({e}): set {var} to a free address"))
+}
+
+/// What the module deploys for a public name, in the simulated world: the API Gateway custom
+/// domain the sleeping name is an alias of (the same routes, over HTTPS with the name's
+/// certificate), and the network that leads a browser there or to the task, as the name's DNS
+/// would.
+async fn simulated_network(
+    world: &SimulatedWorld,
+    name: &str,
+    app: &axum::Router,
+    time_scale: f64,
+) -> Result<Option<NameProxy>, Box<dyn std::error::Error>> {
+    let (Some(cert), Some(target)) = (&world.certificate, &world.wake_target) else {
+        return Ok(None);
+    };
+    let custom_domain = bind("SIMULATED_NAME_LISTEN", "127.0.0.1:0").await?;
+    world.ecs.add_custom_domain(
+        &target.dns_name,
+        &target.hosted_zone_id,
+        Some(custom_domain.local_addr()?),
+    );
+    tokio::spawn(serve(TlsListener::new(custom_domain, cert)?, app.clone()));
+    let proxy = NameProxy::spawn(
+        world.ecs.clone(),
+        bind("SIMULATED_PROXY_LISTEN", "127.0.0.1:0").await?,
+        world.service_port,
+        time_scale,
+    )?;
+    println!(
+        "Simulated network: https://{name}/ through the proxy http://{} (chromium --proxy-server=http://{}); its certificates come from the CA in {}",
+        proxy.addr(),
+        proxy.addr(),
+        world
+            .ca_file
+            .as_ref()
+            .map_or("(none)".into(), |p| p.display().to_string())
+    );
+    Ok(Some(proxy))
 }
 
 /// How long a client has to send its request's headers: a client that opens connections
@@ -124,27 +177,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// (`web::BODY_READ_TIMEOUT`).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves HTTP/1.1 on `listener` until Ctrl-C, each connection with a header read timeout.
-async fn serve(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// Serves HTTP/1.1 on `listener` (plain TCP, or TLS), each connection with a header read
+/// timeout.
+async fn serve<L>(mut listener: L, app: axum::Router)
+where
+    L: axum::serve::Listener,
+{
     use hyper_util::rt::{TokioIo, TokioTimer};
-    let shutdown = tokio::signal::ctrl_c();
-    tokio::pin!(shutdown);
     loop {
-        let (socket, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of file descriptors, a reset before accept: the next one may work.
-                Err(e) => {
-                    tracing::warn!(error = %e, "a connection could not be accepted");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = &mut shutdown => return Ok(()),
-        };
+        // The listener retries failed accepts itself (out of descriptors, a failed handshake).
+        let (socket, _) = listener.accept().await;
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
             let served = hyper::server::conn::http1::Builder::new()

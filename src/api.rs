@@ -1,9 +1,16 @@
 //! The HTTP contract every frontend speaks, once: parse, authorize, call, render.
 //!
 //! `POST {"action": "start" | "stop" | "status" | "extend" | "reap", "wait": seconds,
-//! "for": "2h"}` answered with the [`Status`] JSON; `GET …/api/status` for the status alone; `GET` anything else for the
-//! control page; `OPTIONS` for CORS preflight. The Lambda and the web server both hand their
-//! requests to [`Api::handle`].
+//! "for": "2h"}` answered with the [`Status`] JSON; `GET …/api/status` for the status alone;
+//! `GET` anything else for the control page; `OPTIONS` for CORS preflight. The Lambda and the
+//! web server both hand their requests to [`Api::handle`].
+//!
+//! At the public name ([`Api::at_public_name`]: requests whose `Host` is the name reach the
+//! controller while Grafana sleeps), a person's navigation to any path gets the wake page,
+//! which wakes Grafana only when its button is pressed and then sends the browser on; the
+//! contract lives under [`NAME_API`]; any other request (an open Grafana tab's refreshes, a
+//! monitor) is answered 503 with `Retry-After`, and nothing is started. Every answer there
+//! carries the [`MARKER`] header, so the page can tell the controller from Grafana.
 
 use crate::{Error, ServiceController, State, Status, wait_for};
 use bytes::Bytes;
@@ -26,8 +33,16 @@ pub const MAX_LEASE: Duration = Duration::from_secs(7 * 86_400);
 pub const DEFAULT_EXTENSION: Duration = Duration::from_secs(3600);
 /// Kept back from a wait for the status read that ends it and for the answer itself.
 const WAIT_RESERVE: Duration = Duration::from_secs(3);
-/// The control page, one HTML file with plain JavaScript.
+/// The control page, one HTML file with plain JavaScript; the wake page is the same file in
+/// its `wake` mode.
 pub const PAGE: &str = include_str!("page.html");
+/// Where the contract lives at the public name: a path Grafana never serves.
+pub const NAME_API: &str = "/_ondemand";
+/// The header on every answer the controller gives at the public name (Grafana's answers
+/// have none): how the wake page knows the name leads to Grafana at last.
+pub const MARKER: &str = "x-grafana-ondemand";
+/// How long a client at the sleeping name is told to wait before it tries again.
+const ASLEEP_RETRY_AFTER: &str = "30";
 
 /// Who may do what.
 #[derive(Debug, Clone, Default)]
@@ -264,6 +279,14 @@ pub struct Api {
     controller: Arc<dyn ServiceController>,
     access: Access,
     page: Arc<str>,
+    name: Option<NameSite>,
+}
+
+/// The public name, while it leads to the controller: its wake page.
+#[derive(Clone)]
+struct NameSite {
+    name: String,
+    page: Arc<str>,
 }
 
 impl std::fmt::Debug for Api {
@@ -281,18 +304,35 @@ impl Api {
             controller,
             access,
             page: PAGE.into(),
+            name: None,
         }
     }
 
-    /// Shows `notice` at the top of the control page (such as "simulated backend").
+    /// Shows `notice` at the top of the control page and of the wake page (such as
+    /// "simulated backend"); call it before [`Api::at_public_name`].
     pub fn with_notice(mut self, notice: &str) -> Self {
-        let escaped = notice
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
-        self.page = PAGE
-            .replace("<!--NOTICE-->", &format!("<p id=notice>{escaped}</p>"))
+        self.page = self
+            .page
+            .replace(
+                "<!--NOTICE-->",
+                &format!("<p id=notice>{}</p>", escape(notice)),
+            )
             .into();
+        self
+    }
+
+    /// Serves the wake page at the public `name` (requests whose `Host` is the name: the API
+    /// Gateway custom domain the name is an alias of while Grafana sleeps), saying the
+    /// session's rules.
+    pub fn at_public_name(mut self, name: &str, policy: &crate::SessionPolicy) -> Self {
+        let page = self
+            .page
+            .replace(r#"data-mode="control""#, r#"data-mode="wake""#)
+            .replace("<!--RULES-->", &escape(&policy.describe()));
+        self.name = Some(NameSite {
+            name: name.trim_end_matches('.').to_ascii_lowercase(),
+            page: page.into(),
+        });
         self
     }
 
@@ -353,7 +393,17 @@ impl Api {
         budget: Duration,
     ) -> Response<String> {
         let deadline = Instant::now() + budget;
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        // At the public name, Grafana's own cookies (its session) come along: never read,
+        // logged or kept.
+        parts.headers.remove(header::COOKIE);
+        if let Some(site) = self
+            .name
+            .as_ref()
+            .filter(|site| host(&parts).as_deref() == Some(site.name.as_str()))
+        {
+            return self.at_name(site, &parts, &body, deadline).await;
+        }
         let mut response = self
             .route(
                 &parts.method,
@@ -361,9 +411,61 @@ impl Api {
                 &parts.headers,
                 &body,
                 deadline,
+                &self.page,
             )
             .await;
         self.cors(&parts.headers, response.headers_mut());
+        response
+    }
+
+    /// A request at the public name: the contract under [`NAME_API`], the wake page for a
+    /// person's navigation to any other path, and 503 for anything else (never a start).
+    async fn at_name(
+        &self,
+        site: &NameSite,
+        parts: &http::request::Parts,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Response<String> {
+        let path = parts.uri.path();
+        let mut response = match path.strip_prefix(NAME_API) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                let rest = if rest.is_empty() { "/" } else { rest };
+                self.route(
+                    &parts.method,
+                    rest,
+                    &parts.headers,
+                    body,
+                    deadline,
+                    &site.page,
+                )
+                .await
+            }
+            _ if is_navigation(&parts.method, &parts.headers) => respond(
+                StatusCode::OK,
+                site.page.to_string(),
+                Some("text/html; charset=utf-8"),
+            ),
+            _ => {
+                let mut r = refused(&refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "Grafana is not answering at {} right now (asleep, or waking up): open it in a browser to wake it",
+                        site.name
+                    ),
+                ));
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(ASLEEP_RETRY_AFTER),
+                );
+                r
+            }
+        };
+        let headers = response.headers_mut();
+        headers.insert(MARKER, HeaderValue::from_static("controller"));
+        // Not kept alive: once the name leads to Grafana, the browser's next request opens a
+        // connection there instead of reusing one to the controller.
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         response
     }
 
@@ -374,6 +476,7 @@ impl Api {
         headers: &HeaderMap,
         body: &[u8],
         deadline: Instant,
+        page: &str,
     ) -> Response<String> {
         match *method {
             Method::OPTIONS => respond(StatusCode::NO_CONTENT, String::new(), None),
@@ -391,7 +494,7 @@ impl Api {
             }
             Method::GET | Method::HEAD => respond(
                 StatusCode::OK,
-                self.page.to_string(),
+                page.to_owned(),
                 Some("text/html; charset=utf-8"),
             ),
             Method::POST => match parse(body) {
@@ -498,6 +601,43 @@ impl Api {
     }
 }
 
+/// The host a request was sent to, lowercase, without its port: the `Host` header (HTTP/1.1,
+/// and what API Gateway passes on), else the URI's authority (HTTP/2).
+fn host(parts: &http::request::Parts) -> Option<String> {
+    let given = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host())?;
+    let without_port = match given.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => given,
+    };
+    Some(without_port.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// A person's browser opening a page: a navigation by Fetch Metadata (`Sec-Fetch-Mode:
+/// navigate`); without Fetch Metadata (an older browser, a link preview), a `GET` that asks
+/// for HTML. A script's request (`cors`, `same-origin`, `no-cors`) never is.
+fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return false;
+    }
+    match headers.get("sec-fetch-mode") {
+        Some(mode) => mode.as_bytes() == b"navigate",
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html")),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn respond(code: StatusCode, body: String, content_type: Option<&'static str>) -> Response<String> {
     let mut r = Response::new(body);
     *r.status_mut() = code;
@@ -523,6 +663,7 @@ fn refused(refusal: &Refusal) -> Response<String> {
         Some("application/json"),
     );
     if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
+        // Throttling and AWS's hiccups pass in seconds (the sleeping name sets its own).
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }

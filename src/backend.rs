@@ -3,11 +3,19 @@
 use crate::aws::{Builder, request_log_from_env};
 use crate::mock::{SimulatedEcs, StandIn, TestCertificate, Timing};
 use crate::{
-    Controller, Error, EventHandler, HostedZone, HttpProbe, Notifier, Prices, ReadinessSource,
-    Result, ServiceController, ServiceProfile, SessionPolicy, Webhook, probe_for,
+    AliasTarget, Controller, Error, EventHandler, HostedZone, HttpProbe, Notifier, Prices,
+    ReadinessSource, Result, ServiceController, ServiceProfile, SessionPolicy, SharedStatus,
+    Webhook, probe_for,
 };
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The simulated world's API Gateway custom domain for the public name, unless
+/// `DNS_ASLEEP_TARGET` names one: what the sleeping name is an alias of, as the module makes.
+const SIMULATED_WAKE_TARGET: &str = "d-simulated.execute-api.eu-west-3.amazonaws.com";
+/// Its hosted zone (API Gateway's regional zone, in AWS).
+const SIMULATED_WAKE_ZONE: &str = "Z0SIMULATEDAPI";
 
 /// Which platform a frontend drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +66,9 @@ pub struct Settings {
 
 /// A connected backend.
 pub struct Backend {
-    /// The controller to call.
+    /// The controller to call: its status shared among callers for `STATUS_SHARE_MS`
+    /// (default 1000; `0` asks every time), so that however many pages and clients watch, the
+    /// platform is read at most that often.
     pub controller: Arc<dyn ServiceController>,
     /// The same controller, to hand the platform's events to.
     pub events: Arc<dyn EventHandler>,
@@ -66,17 +76,47 @@ pub struct Backend {
     pub kind: BackendKind,
     /// One line for logs and pages: what is driven.
     pub description: String,
-    /// The simulated ECS, when simulated.
-    pub simulated: Option<SimulatedEcs>,
+    /// The public name (`PUBLIC_NAME`), where the wake page is served while Grafana sleeps.
+    pub public_name: Option<String>,
+    /// When sessions end by themselves, as the controller applies it (scaled when simulated).
+    pub policy: SessionPolicy,
+    /// The simulated world, when simulated.
+    pub simulated: Option<SimulatedWorld>,
     /// How fast the simulated world runs (`SIMULATED_TIME_SCALE`; 1 on AWS).
     pub time_scale: f64,
-    _stand_in: Option<StandIn>,
+}
+
+/// The simulated ECS and what surrounds it on this machine.
+pub struct SimulatedWorld {
+    /// The simulated ECS (and its hosted zone).
+    pub ecs: SimulatedEcs,
+    /// With a public name: its certificate, from a CA made for this run (the stand-in serves
+    /// it, and so does the wake page's listener, as ACM's would).
+    pub certificate: Option<TestCertificate>,
+    /// Where that CA's certificate was written (`SIMULATED_CA_FILE`, or a temporary file), for
+    /// a browser to trust.
+    pub ca_file: Option<PathBuf>,
+    /// The API Gateway custom domain the sleeping name is an alias of.
+    pub wake_target: Option<AliasTarget>,
+    /// The port the Grafana stand-in listens on, on every simulated task address.
+    pub service_port: u16,
+    _stand_in: StandIn,
 }
 
 impl Backend {
     /// A duration of this backend's world: scaled by `SIMULATED_TIME_SCALE` when simulated.
     pub fn scaled(&self, d: Duration) -> Duration {
         d.mul_f64(self.time_scale)
+    }
+}
+
+impl std::fmt::Debug for SimulatedWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatedWorld")
+            .field("ca_file", &self.ca_file)
+            .field("wake_target", &self.wake_target)
+            .field("service_port", &self.service_port)
+            .finish()
     }
 }
 
@@ -111,6 +151,13 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
     };
     let mut profile = ServiceProfile::from_env()?;
     let policy = SessionPolicy::from_env()?;
+    let share = match env("STATUS_SHARE_MS") {
+        None => Duration::from_millis(1000),
+        Some(v) => v.parse().map(Duration::from_millis).map_err(|_| {
+            Error::invalid_config("STATUS_SHARE_MS", format!("`{v}` is not milliseconds"))
+        })?,
+    };
+    let public_name = profile.public_name.clone();
     let prices = Prices::from_env()?;
     let zone = HostedZone::from_env()?;
     let webhook = settings.webhook.or_else(|| env("NOTIFY_WEBHOOK"));
@@ -148,13 +195,14 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
             }
             let controller = Arc::new(builder.build_controller().await?);
             Ok(Backend {
-                controller: controller.clone(),
+                controller: Arc::new(SharedStatus::new(controller.clone(), share)),
                 events: controller,
                 kind,
                 description,
+                public_name,
+                policy,
                 simulated: None,
                 time_scale: 1.0,
-                _stand_in: None,
             })
         }
         BackendKind::Simulated => {
@@ -208,36 +256,75 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 }
                 _ => probe_for(&profile)?,
             };
+            let policy = policy.scaled(scale);
             let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
-                .with_policy(policy.scaled(scale))
+                .with_policy(policy)
                 .with_prices(prices);
-            if let (Some(zone), Some(name)) = (zone, &profile.public_name) {
-                // The simulated zone holds the name's parent domain.
+            let mut wake_target = None;
+            if let (Some(mut zone), Some(name)) = (zone, &profile.public_name) {
+                // The simulated zone holds the name's parent domain, and, as the module makes
+                // it, a custom domain for the name: the sleeping name is an alias of it.
                 ecs.add_hosted_zone(
                     &zone.zone_id,
                     name.split_once('.').map_or(name.as_str(), |(_, d)| d),
                 );
+                let target = zone.asleep.take().unwrap_or_else(|| {
+                    AliasTarget::new(SIMULATED_WAKE_TARGET, SIMULATED_WAKE_ZONE)
+                });
+                let target = ecs.add_custom_domain(&target.dns_name, &target.hosted_zone_id, None);
+                zone.asleep = Some(target.clone());
+                wake_target = Some(target);
                 controller = controller.with_hosted_zone(zone)?;
             }
+            let ca_file = match &cert {
+                Some(cert) => Some(write_ca(cert)?),
+                None => None,
+            };
             if let Some(url) = webhook {
                 let notifier: Arc<dyn Notifier> = Arc::new(Webhook::new(url)?);
                 controller = controller.with_notifier(notifier);
             }
             let controller = Arc::new(controller);
+            let leases = ScaledLeases {
+                inner: controller.clone(),
+                scale,
+            };
             Ok(Backend {
-                controller: Arc::new(ScaledLeases {
-                    inner: controller.clone(),
-                    scale,
-                }),
+                controller: Arc::new(SharedStatus::new(leases, share)),
                 events: controller,
                 kind,
                 description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
-                simulated: Some(ecs),
+                public_name,
+                policy,
+                simulated: Some(SimulatedWorld {
+                    ecs,
+                    certificate: cert,
+                    ca_file,
+                    wake_target,
+                    service_port: profile.port,
+                    _stand_in: stand_in,
+                }),
                 time_scale: scale,
-                _stand_in: Some(stand_in),
             })
         }
     }
+}
+
+/// Writes the run's CA certificate where `SIMULATED_CA_FILE` says (default: a file in the
+/// temporary directory), for a browser to trust it.
+fn write_ca(cert: &TestCertificate) -> Result<PathBuf> {
+    let path = env("SIMULATED_CA_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("grafana-ondemand-ca-{}.pem", std::process::id()))
+        });
+    std::fs::write(&path, &cert.ca_pem).map_err(|e| {
+        Error::invalid_config(
+            "SIMULATED_CA_FILE",
+            format!("cannot write the run's CA to {} ({e})", path.display()),
+        )
+    })?;
+    Ok(path)
 }
 
 /// The simulated world's leases run at its speed, as its task lifecycle and session limits

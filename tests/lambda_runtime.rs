@@ -23,12 +23,20 @@ fn event(method: &str, body: Option<&str>) -> Value {
     e
 }
 
-/// Serves `cases` to the Lambda binary through the Runtime API; returns the answers by id
-/// and the time from spawn to its first `next` (its init).
-async fn invoke(
-    cases: &[(&str, Value)],
-    env: &[(&str, String)],
-) -> (Vec<(String, Value)>, Duration, Duration) {
+/// What the Lambda binary did with its invocations.
+struct Invoked {
+    /// The answers, by invocation id, in the order they came.
+    answers: Vec<(String, Value)>,
+    /// From spawn to its first `next` (its init).
+    init: Duration,
+    /// From spawn to its first answer.
+    first_answer: Duration,
+    /// Everything it logged (standard output and error).
+    output: String,
+}
+
+/// Serves `cases` to the Lambda binary through the Runtime API.
+async fn invoke(cases: &[(&str, Value)], env: &[(&str, String)]) -> Invoked {
     let mut api = RuntimeApi::start(
         cases
             .iter()
@@ -59,10 +67,22 @@ async fn invoke(
     let mut lambda = tokio::process::Command::from(lambda);
     let spawned = Instant::now();
     let mut child = lambda
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("lambda starts");
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        tokio::spawn(async move {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut pipe, &mut text).await;
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let mut got = Vec::new();
     let mut first_answer = None;
     while got.len() < cases.len() {
@@ -75,7 +95,13 @@ async fn invoke(
     }
     let init = api.first_next().map(|t| t - spawned).unwrap();
     child.kill().await.ok();
-    (got, init, first_answer.unwrap())
+    let output = format!("{}{}", stdout.await.unwrap(), stderr.await.unwrap());
+    Invoked {
+        answers: got,
+        init,
+        first_answer: first_answer.unwrap(),
+        output,
+    }
 }
 
 /// The environment the module gives the function, pointed at the stub.
@@ -131,7 +157,12 @@ async fn the_binary_serves_invocations_through_the_runtime_api() {
         ("after-reap", event("POST", Some(r#"{"action": "status"}"#))),
         ("stop", event("POST", Some(r#"{"action": "stop"}"#))),
     ];
-    let (got, init, first_answer) = invoke(&cases, &aws_env(&stub)).await;
+    let Invoked {
+        answers: got,
+        init,
+        first_answer,
+        ..
+    } = invoke(&cases, &aws_env(&stub)).await;
     println!(
         "lambda cold start through the runtime API (AWS backend): init {init:?}, first answer {first_answer:?}"
     );
@@ -289,14 +320,15 @@ async fn ecs_events_point_the_name_and_are_told_once() {
         ("NOTIFY_WEBHOOK_PARAMETER", WEBHOOK_PARAMETER.to_owned()),
     ]);
     // First a start, through one instance: the world now runs a task.
-    let (started, _, _) = invoke(
+    let started = invoke(
         &[(
             "start-wait",
             event("POST", Some(r#"{"action": "start", "wait": 20}"#)),
         )],
         &env,
     )
-    .await;
+    .await
+    .answers;
     let (task_arn, task_ip) = ecs.serving().expect("a task serves after the start");
     // The name holds the task's address (the Lambda pointed it while reading the status).
     assert_eq!(
@@ -319,7 +351,7 @@ async fn ecs_events_point_the_name_and_are_told_once() {
         ("failed", stamped(&fixture("failed"), None, ecs.now())),
         ("status", event("POST", Some(r#"{"action": "status"}"#))),
     ];
-    let (mut got, _, _) = invoke(&cases, &env).await;
+    let mut got = invoke(&cases, &env).await.answers;
     got.extend(started);
     let by_id = |id: &str| {
         got.iter()
@@ -458,5 +490,187 @@ async fn ecs_events_point_the_name_and_are_told_once() {
         calls
             .iter()
             .any(|c| c.action.starts_with("route53:") && !crate::iam::allows(&without, c))
+    );
+}
+
+const SESSION: &str = "9f1c0ffee5ecre7c0ffee5ecre7c0ffee";
+
+/// A request at the public name, as API Gateway hands it on from the custom domain: a
+/// navigation with Grafana's session cookie, by default.
+fn at_the_name(method: &str, path: &str, mode: &str, body: Option<&str>) -> Value {
+    let mut e: Value = serde_json::from_str(include_str!(
+        "../examples/fixtures/apigw_http_at_the_name.json"
+    ))
+    .unwrap();
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["headers"]["sec-fetch-mode"] = json!(mode);
+    if mode != "navigate" {
+        e["headers"]["accept"] = json!("application/json");
+        e["headers"]["authorization"] = json!(format!("Bearer {TOKEN}"));
+    }
+    e["body"] = body.map(|b| json!(b)).unwrap_or(Value::Null);
+    e
+}
+
+/// While Grafana sleeps its name leads to the API: the function gives a person's navigation
+/// the wake page, an open tab's refresh a 503, and starts only at the page's button; and
+/// Grafana's session cookie, which comes along at the same origin, is never logged, even at
+/// the most verbose level (lambda_runtime logs every raw event at TRACE).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_name_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
+    let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.02));
+    ecs.set_reachable(false);
+    ecs.add_hosted_zone(ZONE, "example.com");
+    ecs.add_custom_domain(
+        "d-abc123.execute-api.eu-west-3.amazonaws.com",
+        "ZLY8HYME6SFDD",
+        None,
+    );
+    let stub = WireStub::start(ecs.clone()).await;
+    serve_the_token(&stub).await;
+    let mut env = aws_env(&stub);
+    env.extend([
+        ("PUBLIC_NAME", "grafana.example.com".to_owned()),
+        ("DNS_ZONE_ID", ZONE.to_owned()),
+        (
+            "DNS_ASLEEP_TARGET",
+            "d-abc123.execute-api.eu-west-3.amazonaws.com".to_owned(),
+        ),
+        ("DNS_ASLEEP_TARGET_ZONE_ID", "ZLY8HYME6SFDD".to_owned()),
+        // The most verbose a user can ask for, the raw events named too.
+        (
+            "RUST_LOG",
+            "trace,lambda_runtime::layers::api_response=trace".to_owned(),
+        ),
+    ]);
+    let cases = [
+        (
+            "navigation",
+            at_the_name("GET", "/d/abc/team-dashboard", "navigate", None),
+        ),
+        (
+            "refresh",
+            at_the_name("POST", "/api/ds/query", "cors", Some("{}")),
+        ),
+        (
+            "status",
+            at_the_name(
+                "POST",
+                "/_ondemand/",
+                "cors",
+                Some(r#"{"action": "status"}"#),
+            ),
+        ),
+        (
+            "wake",
+            at_the_name(
+                "POST",
+                "/_ondemand/",
+                "cors",
+                Some(r#"{"action": "start"}"#),
+            ),
+        ),
+    ];
+    let Invoked {
+        answers, output, ..
+    } = invoke(&cases, &env).await;
+    let by_id = |id: &str| {
+        answers
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let navigation = by_id("navigation");
+    assert_eq!(navigation["statusCode"], 200, "{navigation}");
+    assert!(
+        navigation["body"]
+            .as_str()
+            .unwrap()
+            .contains(r#"data-mode="wake""#)
+    );
+    assert_eq!(navigation["headers"]["x-grafana-ondemand"], "controller");
+    let refresh = by_id("refresh");
+    assert_eq!(refresh["statusCode"], 503, "{refresh}");
+    assert_eq!(refresh["headers"]["retry-after"], "30");
+    assert_eq!(by_id("status")["statusCode"], 200);
+    assert_eq!(by_id("wake")["statusCode"], 202, "{}", by_id("wake"));
+    assert_eq!(
+        ecs.call_count("UpdateService"),
+        1,
+        "only the button started it"
+    );
+    // The name slept as the custom domain's alias until then.
+    let records = ecs.records(ZONE, "grafana.example.com");
+    assert!(
+        matches!(
+            records.as_slice(),
+            [grafana_ondemand::NameRecord::Alias { .. }]
+        ),
+        "{records:?}"
+    );
+    assert!(
+        output.contains("answered"),
+        "the function logged its work: {output}"
+    );
+    assert!(
+        !output.contains(SESSION) && !output.contains(TOKEN),
+        "a cookie or the token in the logs: {output}"
+    );
+}
+
+/// Anyone with the API's URL may read the status (unless `PROTECT_STATUS`): however many ask,
+/// an instance reads AWS at most once per `STATUS_SHARE_MS` (1 s). Measured against the same
+/// burst with sharing off, where every request costs its own read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_unauthenticated_status_reads_aws_once_a_second() {
+    let ecs = SimulatedEcs::new(Timing::fargate());
+    let stub = WireStub::start(ecs.clone()).await;
+    serve_the_token(&stub).await;
+    let ids: Vec<String> = (0..30).map(|i| format!("status-{i}")).collect();
+    let cases: Vec<(&str, Value)> = ids
+        .iter()
+        .map(|id| {
+            let mut e = event("POST", Some(r#"{"action": "status"}"#));
+            e["headers"]
+                .as_object_mut()
+                .unwrap()
+                .remove("authorization");
+            (id.as_str(), e)
+        })
+        .collect();
+    // Built before the clock starts: the first run must not time cargo.
+    crate::support::example("lambda");
+    let mut reads = Vec::new();
+    for share in ["0", "1000"] {
+        let mut env = aws_env(&stub);
+        env.push(("STATUS_SHARE_MS", share.to_owned()));
+        ecs.reset_calls();
+        let begun = Instant::now();
+        let invoked = invoke(&cases, &env).await;
+        let took = begun.elapsed();
+        for (id, answer) in &invoked.answers {
+            assert_eq!(answer["statusCode"], 200, "{id}: {answer}");
+        }
+        let count = ecs.call_count("DescribeServices");
+        println!(
+            "STATUS_SHARE_MS={share}: {} status requests in {took:.2?}, {count} DescribeServices",
+            cases.len()
+        );
+        reads.push((count, took));
+    }
+    assert_eq!(
+        reads[0].0,
+        cases.len() as u64,
+        "unshared, each request reads"
+    );
+    let bound = reads[1].1.as_secs() + 1;
+    assert!(
+        reads[1].0 <= bound,
+        "shared: {} reads in {:?}, at most {bound}",
+        reads[1].0,
+        reads[1].1
     );
 }

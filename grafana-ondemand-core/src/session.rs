@@ -48,6 +48,27 @@ impl SessionPolicy {
 }
 
 impl SessionPolicy {
+    /// The rules in a sentence for people: "It stops by itself 15 min after a start nobody
+    /// used, 30 min after its last use, and after 12 h at most."
+    pub fn describe(&self) -> String {
+        let rules: Vec<String> = [
+            self.startup_grace
+                .map(|d| format!("{} after a start nobody used", human(d))),
+            self.idle_timeout
+                .map(|d| format!("{} after its last use", human(d))),
+            self.max_session
+                .map(|d| format!("after {} at most", human(d))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match rules.as_slice() {
+            [] => "It runs until someone stops it.".into(),
+            [one] => format!("It stops by itself {one}."),
+            [init @ .., last] => format!("It stops by itself {}, and {last}.", init.join(", ")),
+        }
+    }
+
     /// Every limit multiplied by `factor` (the simulated backend's `SIMULATED_TIME_SCALE`).
     pub fn scaled(&self, factor: f64) -> Self {
         let f = |d: Option<Duration>| d.map(|d| d.mul_f64(factor.max(0.0)));

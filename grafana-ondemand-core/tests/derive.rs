@@ -668,6 +668,8 @@ fn any_observation_and_probes() -> impl Strategy<Value = (Observation, Probes)> 
     })
 }
 
+/// Any profile: either address, any readiness source, and with or without a public name,
+/// over http or https, on the scheme's default port or another.
 fn any_profile() -> impl Strategy<Value = ServiceProfile> {
     (
         prop_oneof![Just(AddressKind::Public), Just(AddressKind::Private)],
@@ -676,12 +678,20 @@ fn any_profile() -> impl Strategy<Value = ServiceProfile> {
             Just(ReadinessSource::Http),
             Just(ReadinessSource::Any)
         ],
+        prop::option::of(Just("grafana.example.com".to_owned())),
+        prop_oneof![Just("http"), Just("https")],
+        prop_oneof![Just(80u16), Just(443), Just(3000), Just(8443)],
     )
-        .prop_map(|(address, readiness)| ServiceProfile {
-            address,
-            readiness,
-            ..ServiceProfile::grafana()
-        })
+        .prop_map(
+            |(address, readiness, public_name, scheme, port)| ServiceProfile {
+                address,
+                readiness,
+                public_name,
+                scheme: scheme.into(),
+                port,
+                ..ServiceProfile::grafana()
+            },
+        )
 }
 
 proptest! {
@@ -693,7 +703,20 @@ proptest! {
         prop_assert_eq!(s.endpoint.is_some(), s.state == State::Running);
         prop_assert_eq!(s.healthy, s.state == State::Running);
         if let Some(url) = s.url() {
-            prop_assert!(url.starts_with("http://") && !url.contains("None"));
+            // The oracle, from the profile and the address alone: a public name is the URL
+            // (the address never shows in it), with the port only when not the scheme's own.
+            let ip = s.endpoint.as_ref().unwrap().ip;
+            let expected = match (&p.public_name, p.scheme.as_str(), p.port) {
+                (Some(name), "https", 443) | (Some(name), "http", 80) => format!("{}://{name}", p.scheme),
+                (Some(name), scheme, port) => format!("{scheme}://{name}:{port}"),
+                (None, scheme, port) if ip.is_ipv6() => format!("{scheme}://[{ip}]:{port}"),
+                (None, scheme, port) => format!("{scheme}://{ip}:{port}"),
+            };
+            prop_assert_eq!(&url, &expected);
+            prop_assert!(!url.contains("None"));
+            if p.public_name.is_some() {
+                prop_assert!(!url.contains(&ip.to_string()), "{}", url);
+            }
         }
     }
 

@@ -351,3 +351,25 @@ fn prices_are_overridden_whole_or_refused_with_the_shape_to_give() {
     assert_eq!(back, Prices::default());
     assert!(serde_json::from_str::<Prices>(r#"{"region": "eu-west-3"}"#).is_err());
 }
+
+#[test]
+fn the_rules_are_said_in_a_sentence() {
+    assert_eq!(
+        SessionPolicy::default().describe(),
+        "It stops by itself 15 min after a start nobody used, 30 min after its last use, and after 12 h at most."
+    );
+    let only_limit = SessionPolicy {
+        startup_grace: None,
+        idle_timeout: None,
+        max_session: Some(Duration::from_secs(8 * 3600)),
+    };
+    assert_eq!(
+        only_limit.describe(),
+        "It stops by itself after 8 h at most."
+    );
+    let none = SessionPolicy {
+        max_session: None,
+        ..only_limit
+    };
+    assert_eq!(none.describe(), "It runs until someone stops it.");
+}

@@ -22,6 +22,7 @@ mod ecs;
 mod events;
 mod log_filter;
 mod model;
+mod network;
 mod probe;
 #[cfg(feature = "wire")]
 pub mod runtime_api;
@@ -36,7 +37,8 @@ pub use ecs::SimulatedEcs;
 pub use events::stamped_fixture;
 pub use log_filter::LogFilter;
 pub use model::{ADDRESS_POOL, FIRST_ADDRESS};
+pub use network::NameProxy;
 pub use probe::SimulatedProbe;
 pub use stand_in::StandIn;
 pub use timing::Timing;
-pub use tls::TestCertificate;
+pub use tls::{TestCertificate, TlsListener};

@@ -53,14 +53,24 @@ impl TestCertificate {
     }
 }
 
-/// A TCP listener that hands axum TLS streams; a client that fails its handshake (or takes
-/// more than five seconds) is dropped, and the next one accepted.
-pub(crate) struct TlsListener {
+/// A TCP listener that hands out TLS streams (an [`axum::serve::Listener`]); a client that
+/// fails its handshake (or takes more than five seconds) is dropped, and the next one
+/// accepted.
+pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
 }
 
+impl std::fmt::Debug for TlsListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsListener")
+            .field("addr", &self.tcp.local_addr().ok())
+            .finish()
+    }
+}
+
 impl TlsListener {
+    /// Serves `cert` (and its chain) on `tcp`.
     pub fn new(tcp: TcpListener, cert: &TestCertificate) -> std::io::Result<Self> {
         let acceptor = cert.acceptor().map_err(std::io::Error::other)?;
         Ok(TlsListener { tcp, acceptor })

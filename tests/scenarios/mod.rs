@@ -14,8 +14,10 @@ use tokio::time::{Instant, sleep};
 
 mod names;
 mod sessions;
+mod wake;
 pub use names::*;
 pub use sessions::*;
+pub use wake::*;
 
 /// A backend under test.
 #[allow(async_fn_in_trait)] // test-only, used through generics
@@ -630,7 +632,9 @@ macro_rules! scenario_suite {
             a_refused_stop_changes_neither_the_name_nor_the_record,
             a_task_replaced_for_failing_health_checks_is_told_as_failed,
             two_instances_given_different_events_tell_both,
-            running_is_told_when_grafana_answers_at_its_name, a_slow_boot_is_told_running_by_the_reaper);
+            running_is_told_when_grafana_answers_at_its_name, a_slow_boot_is_told_running_by_the_reaper,
+            the_name_sleeps_wakes_at_a_click_and_sleeps_again,
+            an_xhr_while_asleep_is_503_and_reads_nothing);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
