@@ -23,11 +23,11 @@
 //! cargo lambda build --release --x86-64 --example lambda --output-format zip
 //! ```
 
-use grafana_ondemand::api::{Access, Api, DEFAULT_BUDGET};
+use grafana_ondemand::api::{Access, Api, DEFAULT_BUDGET, Signed};
 use grafana_ondemand::backend::{Settings, connect};
 use grafana_ondemand::{EventHandler, PlatformEvent, ReadinessSource};
 use lambda_http::lambda_runtime::{self, Context, LambdaEvent};
-use lambda_http::request::LambdaRequest;
+use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::tower::Service;
 use lambda_http::{Adapter, Body, Request, RequestExt, Response, service_fn};
 use serde_json::{Value, json};
@@ -85,13 +85,27 @@ fn budget(context: &Context) -> Duration {
     .min(DEFAULT_BUDGET)
 }
 
-/// Parse → call → render, all in [`Api::handle_within`]; this only converts the event and
-/// passes down the time the invocation has left.
+/// Whether API Gateway checked the request's SigV4 signature: its IAM authorizer's context.
+fn signed_by_gateway(context: &RequestContext) -> bool {
+    #[allow(unreachable_patterns)] // the variants of lambda_http's other features
+    match context {
+        RequestContext::ApiGatewayV2(c) => c.authorizer.as_ref().is_some_and(|a| a.iam.is_some()),
+        RequestContext::ApiGatewayV1(c) => c.identity.user_arn.is_some(),
+        _ => false,
+    }
+}
+
+/// Parse → call → render, all in [`Api::handle_within`]; this only converts the event, marks
+/// what API Gateway authorized, and passes down the time the invocation has left.
 async fn handler(api: &Api, event: Request) -> Result<Response<Body>, Infallible> {
     let context = event.lambda_context_ref();
     let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
     let budget = context.map(budget).unwrap_or(DEFAULT_BUDGET);
-    let (parts, body) = event.into_parts();
+    let signed = event.request_context_ref().is_some_and(signed_by_gateway);
+    let (mut parts, body) = event.into_parts();
+    if signed {
+        parts.extensions.insert(Signed);
+    }
     let request = http::Request::from_parts(parts, bytes::Bytes::copy_from_slice(body.as_ref()));
     let answer = api
         .handle_within(request, budget)
@@ -245,8 +259,8 @@ mod tests {
     fn api(mock: MockServiceController, token: Option<&str>, origins: &[&str]) -> Api {
         let access = Access {
             token: token.map(str::to_owned),
-            protect_status: false,
             allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
+            ..Access::default()
         };
         Api::new(Arc::new(mock), access)
     }
@@ -435,6 +449,47 @@ mod tests {
         )
         .await;
         assert_eq!((code, headers["retry-after"].to_str().unwrap()), (503, "5"));
+    }
+
+    #[tokio::test]
+    async fn with_iam_auth_only_what_api_gateway_authorized_acts() {
+        let iam = |mock| {
+            Api::new(
+                Arc::new(mock),
+                Access {
+                    signed_only: true,
+                    ..Access::default()
+                },
+            )
+        };
+        // An unsigned start (the name's $default route takes anything): refused, nothing called.
+        let (code, _, body) = send(
+            &iam(MockServiceController::new()),
+            include_str!("fixtures/apigw_http_start.json"),
+        )
+        .await;
+        assert_eq!(code, 403, "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("signed requests only")
+        );
+        // Signed and checked by API Gateway: started.
+        let signed = include_str!("fixtures/apigw_http_start.json").replace(
+            r#""requestId": "Vb1ZsFx5CGEFgxw=","#,
+            r#""requestId": "Vb1ZsFx5CGEFgxw=", "authorizer": {"iam": {"accessKey": "AKIAEXAMPLE", "accountId": "123456789012", "callerId": "AIDAEXAMPLE", "userArn": "arn:aws:iam::123456789012:user/ops", "userId": "AIDAEXAMPLE"}},"#,
+        );
+        assert_ne!(signed, include_str!("fixtures/apigw_http_start.json"));
+        let (code, _, body) = send(&iam(starting_mock()), &signed).await;
+        assert_eq!(code, 202, "{body}");
+        // The status needs no signature (the name's wake page reads it).
+        let mut m = MockServiceController::new();
+        m.expect_status()
+            .times(1)
+            .returning(|| Ok(status(State::Stopped)));
+        let (code, _, _) = send(&iam(m), include_str!("fixtures/apigw_rest_no_body.json")).await;
+        assert_eq!(code, 200);
     }
 
     #[tokio::test]

@@ -53,7 +53,17 @@ pub struct Access {
     pub protect_status: bool,
     /// Origins allowed by CORS; `*` allows all. Empty: no CORS headers at all.
     pub allowed_origins: Vec<String>,
+    /// Requests are signed, and API Gateway checks the signatures (`API_AUTH=iam`): every
+    /// action but `status` is taken only from a request that carries [`Signed`] (the Lambda
+    /// marks those API Gateway authorized), never from one on an unsigned route such as the
+    /// public name's.
+    pub signed_only: bool,
 }
+
+/// The mark a frontend puts in a request's extensions when the gateway in front of it
+/// checked the request's signature (API Gateway's IAM authorizer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signed;
 
 impl Access {
     /// From `ACCESS_TOKEN` (the token itself, when not read from a secret by the caller),
@@ -78,6 +88,16 @@ impl Access {
                 ));
             }
         };
+        let signed_only = match var("API_AUTH").as_deref() {
+            None | Some("token") => false,
+            Some("iam") => true,
+            Some(other) => {
+                return Err(Error::invalid_config(
+                    "API_AUTH",
+                    format!("`{other}` is not token or iam"),
+                ));
+            }
+        };
         let allowed_origins = match var("ALLOWED_ORIGINS") {
             Some(list) => list
                 .split(',')
@@ -91,6 +111,7 @@ impl Access {
             token,
             protect_status,
             allowed_origins,
+            signed_only,
         })
     }
 }
@@ -341,7 +362,26 @@ impl Api {
         &self.controller
     }
 
-    fn authorized(&self, headers: &HeaderMap, action: Action) -> bool {
+    /// Why `parts` may not ask for `action`, if it may not: the status code and what to do.
+    fn refusal(&self, parts: &http::request::Parts, action: Action) -> Option<Refusal> {
+        if self.access.signed_only
+            && action != Action::Status
+            && parts.extensions.get::<Signed>().is_none()
+        {
+            return Some(refuse(
+                StatusCode::FORBIDDEN,
+                "this API takes signed requests only (api_auth = iam): send it a SigV4-signed request, or use the CLI with AWS credentials",
+            ));
+        }
+        (!self.has_token(&parts.headers, action)).then(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "this action needs the access token: send Authorization: Bearer <token>",
+            )
+        })
+    }
+
+    fn has_token(&self, headers: &HeaderMap, action: Action) -> bool {
         let Some(token) = &self.access.token else {
             return true;
         };
@@ -405,14 +445,7 @@ impl Api {
             return self.at_name(site, &parts, &body, deadline).await;
         }
         let mut response = self
-            .route(
-                &parts.method,
-                parts.uri.path(),
-                &parts.headers,
-                &body,
-                deadline,
-                &self.page,
-            )
+            .route(&parts, parts.uri.path(), &body, deadline, &self.page)
             .await;
         self.cors(&parts.headers, response.headers_mut());
         response
@@ -431,15 +464,7 @@ impl Api {
         let mut response = match path.strip_prefix(NAME_API) {
             Some(rest) if rest.is_empty() || rest.starts_with('/') => {
                 let rest = if rest.is_empty() { "/" } else { rest };
-                self.route(
-                    &parts.method,
-                    rest,
-                    &parts.headers,
-                    body,
-                    deadline,
-                    &site.page,
-                )
-                .await
+                self.route(parts, rest, body, deadline, &site.page).await
             }
             _ if is_navigation(&parts.method, &parts.headers) => respond(
                 StatusCode::OK,
@@ -469,20 +494,22 @@ impl Api {
         response
     }
 
+    /// `parts` asked of `path` (the request's, or what follows [`NAME_API`] at the name), with
+    /// `page` for a `GET`.
     async fn route(
         &self,
-        method: &Method,
+        parts: &http::request::Parts,
         path: &str,
-        headers: &HeaderMap,
         body: &[u8],
         deadline: Instant,
         page: &str,
     ) -> Response<String> {
+        let method = &parts.method;
         match *method {
             Method::OPTIONS => respond(StatusCode::NO_CONTENT, String::new(), None),
             Method::GET | Method::HEAD if path.trim_end_matches('/').ends_with("/api/status") => {
                 self.act(
-                    headers,
+                    parts,
                     Command {
                         action: Action::Status,
                         wait: Duration::ZERO,
@@ -498,7 +525,7 @@ impl Api {
                 Some("text/html; charset=utf-8"),
             ),
             Method::POST => match parse(body) {
-                Ok(command) => self.act(headers, command, deadline).await,
+                Ok(command) => self.act(parts, command, deadline).await,
                 Err(refusal) => refused(&refusal),
             },
             _ => {
@@ -517,17 +544,16 @@ impl Api {
 
     async fn act(
         &self,
-        headers: &HeaderMap,
+        parts: &http::request::Parts,
         command: Command,
         deadline: Instant,
     ) -> Response<String> {
-        if !self.authorized(headers, command.action) {
-            let mut r = refused(&refuse(
-                StatusCode::UNAUTHORIZED,
-                "this action needs the access token: send Authorization: Bearer <token>",
-            ));
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        if let Some(refusal) = self.refusal(parts, command.action) {
+            let mut r = refused(&refusal);
+            if refusal.status == StatusCode::UNAUTHORIZED {
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
             return r;
         }
         let result = self.run(command, deadline).await;

@@ -45,6 +45,7 @@ fn api() -> Api {
             token: Some(TOKEN.into()),
             protect_status: false,
             allowed_origins: vec!["https://dash.example.com".into()],
+            signed_only: false,
         },
     )
 }
@@ -328,5 +329,101 @@ fn leases_are_parsed_bounded_and_refused_with_what_to_send() {
         let refused = parse(body).unwrap_err();
         assert_eq!(refused.status, 400, "{}", String::from_utf8_lossy(body));
         assert!(refused.message.contains(says), "{}", refused.message);
+    }
+}
+
+/// Counts what it was asked to do, answering at once.
+#[derive(Default)]
+struct Counting {
+    actions: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait]
+impl ServiceController for Counting {
+    async fn start(&self, _: Option<std::time::Duration>) -> Result<Status> {
+        self.count();
+        Ok(status(State::Starting))
+    }
+    async fn extend(&self, _: std::time::Duration) -> Result<Status> {
+        self.count();
+        Ok(status(State::Running))
+    }
+    async fn stop(&self) -> Result<Status> {
+        self.count();
+        Ok(status(State::Stopped))
+    }
+    async fn status(&self) -> Result<Status> {
+        Ok(status(State::Stopped))
+    }
+    async fn reap(&self) -> Result<Status> {
+        self.count();
+        Ok(status(State::Stopped))
+    }
+}
+
+impl Counting {
+    fn count(&self) {
+        self.actions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+const NAME: &str = "grafana.example.com";
+
+/// Any request at the public name: the path Grafana would serve, or the contract's.
+fn at_the_name() -> impl Strategy<Value = Input> {
+    let mode = prop_oneof![
+        Just("navigate".to_string()),
+        Just("cors".to_string()),
+        Just("no-cors".to_string()),
+        Just("same-origin".to_string()),
+        "[a-z-]{0,10}"
+    ];
+    let path = prop_oneof![
+        "/[a-z0-9/._%-]{0,30}",
+        "/_ondemand[a-z0-9/._%-]{0,12}",
+        Just("/_ondemand".to_string()),
+        Just("/_ondemand/api/status".to_string()),
+    ];
+    (input(), prop::option::of(mode), path).prop_map(|(mut input, mode, path)| {
+        input.path = path;
+        input.headers.retain(|(k, _)| k != "host");
+        input.headers.push(("host".into(), NAME.into()));
+        if let Some(mode) = mode {
+            input
+                .headers
+                .push(("sec-fetch-mode".into(), mode.to_string()));
+        }
+        input
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// At the name nothing is ever started or stopped but by a POST to the contract's path;
+    /// every answer says it is the controller's, a 2xx, a 4xx that says what to fix, or a 503
+    /// to try later; and no Cookie is needed or read.
+    #[test]
+    fn at_the_name_only_the_contract_acts(input in at_the_name()) {
+        let Some(req) = request(&input) else { return Ok(()) };
+        let counting = Arc::new(Counting::default());
+        let api = Api::new(counting.clone(), Access { token: Some(TOKEN.into()), ..Access::default() })
+            .at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
+        let answer = crate::aws_wire::io().block_on(api.handle(req));
+        let code = answer.status().as_u16();
+        prop_assert_eq!(answer.headers().get("x-grafana-ondemand").map(|v| v.as_bytes()), Some(&b"controller"[..]));
+        let acted = counting.actions.load(std::sync::atomic::Ordering::Relaxed) > 0;
+        let contract = input.path == "/_ondemand" || input.path.starts_with("/_ondemand/");
+        if acted {
+            prop_assert!(contract && input.method == "POST", "{:?} acted", input);
+        }
+        if code == 503 {
+            prop_assert!(!contract, "{input:?}");
+            prop_assert_eq!(answer.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"30"[..]));
+        } else {
+            let ct = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            check(&input, code, ct.as_deref(), answer.body())?;
+        }
     }
 }

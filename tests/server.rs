@@ -74,7 +74,10 @@ where
 }
 
 /// The server example on the simulated backend, a ChromeDriver, and a headless Chromium
-/// session; dropped, the processes are killed.
+/// session; dropped, the processes are killed. With a public name, Chromium reaches it
+/// through the simulated network (the server's proxy resolves the name as its DNS would) and
+/// trusts the run's CA as a user who installed it would, and nothing else: no certificate
+/// error is ignored.
 struct Bench {
     browser: fantoccini::Client,
     page: String,
@@ -85,27 +88,41 @@ struct Bench {
 
 impl Bench {
     async fn launch(env: &[(&str, &str)]) -> Bench {
-        Self::launch_with(env, &[]).await
-    }
-
-    /// With extra Chromium flags.
-    async fn launch_with(env: &[(&str, &str)], browser_args: &[String]) -> Bench {
         use fantoccini::ClientBuilder;
         let (driver_port, listen) = (free_port(), format!("127.0.0.1:{}", free_port()));
+        // A profile and a home of its own: two Chromiums on one profile become one browser,
+        // and the home holds the certificates it trusts (NSS's database in ~/.pki/nssdb).
+        let profile = tempdir(driver_port);
+        let home = profile.join("home");
+        std::fs::create_dir_all(home.join(".pki/nssdb")).unwrap();
         let driver = tokio::process::Command::new("chromedriver")
             .arg(format!("--port={driver_port}"))
+            .env("HOME", &home)
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("chromedriver (Debian package chromium-driver; .ci/install installs it)");
-        let (server, page) = serve(&listen, env).await;
+        let ca = profile.join("ca.pem");
+        let proxy = format!("127.0.0.1:{}", free_port());
+        let named = env.iter().any(|(k, _)| *k == "PUBLIC_NAME");
+        let mut env = env.to_vec();
+        if named {
+            env.extend([
+                ("SIMULATED_CA_FILE", ca.to_str().unwrap()),
+                ("SIMULATED_PROXY_LISTEN", proxy.as_str()),
+            ]);
+        }
+        let (server, page) = serve(&listen, &env).await;
         let webdriver = format!("http://127.0.0.1:{driver_port}");
         wait_until("chromedriver", Duration::from_secs(30), || async {
             reqwest::get(format!("{webdriver}/status")).await.is_ok()
         })
         .await;
-        // A profile of its own: two Chromiums on one profile become one browser.
-        let profile = tempdir(driver_port);
+        let mut browser_args = Vec::new();
+        if named {
+            trust(&home, &ca);
+            browser_args.push(format!("--proxy-server=http://{proxy}"));
+        }
         let mut args: Vec<String> = [
             "--headless=new",
             "--no-sandbox",
@@ -119,8 +136,11 @@ impl Bench {
         ]
         .map(String::from)
         .into();
-        args.push(format!("--user-data-dir={}", profile.display()));
-        args.extend_from_slice(browser_args);
+        args.push(format!(
+            "--user-data-dir={}",
+            profile.join("chromium").display()
+        ));
+        args.extend(browser_args);
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
@@ -193,6 +213,12 @@ impl Bench {
             .click()
             .await
             .unwrap();
+    }
+
+    /// The page's address now.
+    async fn url(&self) -> reqwest::Url {
+        let url = self.browser.current_url().await.unwrap();
+        reqwest::Url::parse(url.as_str()).unwrap()
     }
 
     async fn wait_for_state(&self, state: &str, limit: Duration) {
@@ -387,6 +413,32 @@ async fn serve(listen: &str, env: &[(&str, &str)]) -> (tokio::process::Child, St
     (server, page)
 }
 
+/// Adds the run's CA to the NSS database of `home` as trusted for servers: what Chromium on
+/// Linux trusts besides its own roots.
+fn trust(home: &std::path::Path, ca: &std::path::Path) {
+    let db = format!("sql:{}", home.join(".pki/nssdb").display());
+    for args in [
+        vec!["-N", "-d", &db, "--empty-password"],
+        vec![
+            "-A",
+            "-d",
+            &db,
+            "-t",
+            "C,,",
+            "-n",
+            "grafana-ondemand test CA",
+            "-i",
+            ca.to_str().unwrap(),
+        ],
+    ] {
+        let status = std::process::Command::new("certutil")
+            .args(&args)
+            .status()
+            .expect("certutil (Debian package libnss3-tools; .ci/install installs it)");
+        assert!(status.success(), "certutil {args:?}");
+    }
+}
+
 fn tempdir(port: u16) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "grafana-ondemand-chromium-{}-{port}",
@@ -397,27 +449,20 @@ fn tempdir(port: u16) -> std::path::PathBuf {
 }
 
 /// With a public name, the page offers `https://<name>` and a browser opens Grafana there over
-/// TLS: the simulated task's stand-in serves a certificate for the name, from a CA of this
-/// run that the server's probe trusts (`READINESS=http`: the probe's https path decides).
-/// Chromium resolves the name to the first task's address (127.0.0.11), as the Route 53 record
-/// would.
+/// TLS: the simulated task's stand-in serves a certificate for the name, from a CA of this run
+/// that the server's probe trusts (`READINESS=http`: the probe's https path decides) and that
+/// Chromium trusts as a user who installed it would; the name is resolved by the simulated
+/// network, as Route 53 serves it. The same certificate at the task's bare address is refused:
+/// Chromium checks the name, nothing is ignored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_opens_grafana_over_https_on_its_name() {
     const NAME: &str = "grafana.example.test";
-    let bench = Bench::launch_with(
-        &[
-            ("SIMULATED_TIME_SCALE", "0.05"),
-            ("PUBLIC_NAME", NAME),
-            ("DNS_ZONE_ID", "Z0DEMO"),
-            ("READINESS", "http"),
-        ],
-        &[
-            format!("--host-resolver-rules=MAP {NAME} 127.0.0.11"),
-            // The CA of this run is not in Chromium's store; the name and the TLS session
-            // are still real.
-            "--ignore-certificate-errors".into(),
-        ],
-    )
+    let bench = Bench::launch(&[
+        ("SIMULATED_TIME_SCALE", "0.05"),
+        ("PUBLIC_NAME", NAME),
+        ("DNS_ZONE_ID", "Z0DEMO"),
+        ("READINESS", "http"),
+    ])
     .await;
     bench.browser.goto(&bench.page).await.unwrap();
     bench.click("start").await;
@@ -436,15 +481,107 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
         .await
         .unwrap();
     assert_eq!(status["readyBy"], "http", "{status}");
-    assert_eq!(
-        status["ip"], "127.0.0.11",
-        "the first task's address (the model numbers its deployment first): {status}"
-    );
+    // Opened at once, the name may still lead to the wake page (DNS follows within seconds
+    // here): it sends the browser on by itself.
     bench.browser.goto(&href).await.unwrap();
-    let body = bench.body().await;
-    assert!(body.contains("stands in for Grafana"), "{body}");
-    let url = bench.browser.current_url().await.unwrap();
-    assert_eq!(url.scheme(), "https");
+    wait_until("Grafana at its name", Duration::from_secs(30), || async {
+        bench.body().await.contains("stands in for Grafana")
+    })
+    .await;
+    let url = bench.url().await;
+    assert_eq!((url.scheme(), url.host_str()), ("https", Some(NAME)));
+    // The task's own address, with the certificate of the name: refused.
+    let ip = status["ip"].as_str().unwrap();
+    let port = status["port"].as_u64().unwrap();
+    bench
+        .browser
+        .goto(&format!("https://{ip}:{port}/"))
+        .await
+        .ok();
+    let refused = bench.body().await;
+    assert!(
+        !refused.contains("stands in for Grafana"),
+        "a certificate for {NAME} was accepted at {ip}: {refused}"
+    );
+    bench.browser.clone().close().await.unwrap();
+}
+
+/// The whole point of the wake page, in a real browser: a dashboard link opened while Grafana
+/// sleeps shows the wake page (at the name itself, resolved to the API's custom domain as the
+/// sleeping name's alias is), starts nothing by itself, wakes Grafana at one click, and lands
+/// on the dashboard asked for, path and query kept, once the name resolves to the task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() {
+    const LINK: &str = "https://grafana.example.test/d/abc?x=1";
+    let bench = Bench::launch(&[
+        ("SIMULATED_TIME_SCALE", "0.05"),
+        ("PUBLIC_NAME", "grafana.example.test"),
+        ("DNS_ZONE_ID", "Z0DEMO"),
+    ])
+    .await;
+    // The control page's first status puts the name to sleep (the module's Terraform makes
+    // the alias on AWS); Route 53 serves it within 1.5 s at this speed.
+    let status = || async {
+        let s: serde_json::Value = reqwest::Client::new()
+            .post(&bench.page)
+            .json(&serde_json::json!({"action": "status"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        s["status"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(status().await, "stopped");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bench.browser.goto(LINK).await.unwrap();
+    wait_until("the wake page", Duration::from_secs(10), || async {
+        bench.text("title").await == "Grafana is asleep"
+    })
+    .await;
+    assert_eq!(bench.text("start").await, "Wake it");
+    assert!(
+        bench
+            .text("rules")
+            .await
+            .contains("after a start nobody used"),
+        "{}",
+        bench.text("rules").await
+    );
+    assert!(!bench.shown("stop").await && !bench.shown("open").await);
+    let shot = artifacts().join("browser-wake-page.png");
+    std::fs::write(&shot, bench.browser.screenshot().await.unwrap()).unwrap();
+    println!("screenshot: {}", shot.display());
+    // Opening the link started nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(status().await, "stopped", "a navigation never starts it");
+
+    bench.click("start").await;
+    let clicked = Instant::now();
+    wait_until("the bar", Duration::from_secs(10), || {
+        bench.shown("progress")
+    })
+    .await;
+    wait_until(
+        "Grafana's page at the link",
+        Duration::from_secs(60),
+        || async { bench.body().await.contains("stands in for Grafana") },
+    )
+    .await;
+    let took = clicked.elapsed();
+    let url = bench.url().await;
+    assert_eq!(
+        url.as_str(),
+        LINK,
+        "the dashboard asked for, path and query kept"
+    );
+    println!(
+        "wake: from the click to Grafana's page at {LINK}: {:.1} s at SIMULATED_TIME_SCALE=0.05 ({:.0} s of simulated Fargate)",
+        took.as_secs_f64(),
+        took.as_secs_f64() / 0.05
+    );
+    assert_eq!(status().await, "running");
     bench.browser.clone().close().await.unwrap();
 }
 

@@ -151,8 +151,10 @@ impl SimZone {
             let kind = r.kind().as_str();
             match change {
                 RecordChange::Upsert(r) => {
-                    // Stricter than Route 53 documents, as the controller must be: a record
-                    // set is never changed between an alias and a plain one in place.
+                    // Stricter than Route 53 (its documentation is silent, and the Terraform
+                    // provider upserts across the two), as the controller is: a record set
+                    // changes between an alias and a plain one by DELETE and CREATE, which
+                    // Route 53 documents.
                     if let Some(current) = next.get(&key)
                         && current.is_alias() != r.is_alias()
                     {

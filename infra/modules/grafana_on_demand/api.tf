@@ -31,8 +31,10 @@ resource "aws_lambda_function" "controller" {
         SERVICE_SCHEME  = local.scheme
         SERVICE_ADDRESS = var.assign_public_ip ? "public" : "private"
         # The function runs outside the VPC: only ECS's container health can say Grafana serves.
-        READINESS       = "ecs"
-        PROTECT_STATUS  = tostring(var.protect_status)
+        READINESS      = "ecs"
+        PROTECT_STATUS = tostring(var.protect_status)
+        # With iam, only what API Gateway authorized acts: the name's route takes no signature.
+        API_AUTH        = var.api_auth
         ALLOWED_ORIGINS = join(",", var.allowed_origins)
         RUST_LOG        = "info"
         # When Grafana stops by itself, and where its use is read.
@@ -43,7 +45,13 @@ resource "aws_lambda_function" "controller" {
         ACTIVITY_LOG_STREAM_PREFIX = "grafana/grafana"
       },
       local.token_auth ? { ACCESS_TOKEN_PARAMETER = aws_ssm_parameter.access_token[0].name } : {},
-      local.named ? { PUBLIC_NAME = var.public_name, DNS_ZONE_ID = local.zone_id } : {},
+      # While Grafana sleeps the name is an alias of the API's custom domain (the wake page).
+      local.named ? {
+        PUBLIC_NAME               = var.public_name
+        DNS_ZONE_ID               = local.zone_id
+        DNS_ASLEEP_TARGET         = local.wake_target.target_domain_name
+        DNS_ASLEEP_TARGET_ZONE_ID = local.wake_target.hosted_zone_id
+      } : {},
       var.notification_topic ? { NOTIFY_TOPIC_ARN = local.topic_arn } : {},
       var.notification_webhook ? { NOTIFY_WEBHOOK_PARAMETER = aws_ssm_parameter.webhook[0].name } : {},
     )

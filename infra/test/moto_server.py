@@ -1,0 +1,34 @@
+"""moto_server, with what moto 5.2 leaves out of an API Gateway custom domain and AWS returns:
+its regional target name and hosted zone (an alias record is made to them) and its status.
+Run as `python3 moto_server.py -H 127.0.0.1 -p PORT`, like moto_server; test use only."""
+
+import hashlib
+import sys
+
+from moto.apigatewayv2 import models
+from moto.server import main
+
+# API Gateway's regional hosted zones (AWS General Reference, API Gateway endpoints).
+REGIONAL_ZONES = {
+    "us-east-1": "Z1UJRXOUMOOFQ8",
+    "eu-west-1": "ZLY8HYME6SFDD",
+    "eu-west-3": "Z3KY65QIEKYHQQ",
+}
+
+created = models.DomainName.__init__
+
+
+def with_target(self, domain_name, domain_name_configurations, *args, backend, **kwargs):
+    region = backend.region_name
+    suffix = hashlib.sha256(domain_name.encode()).hexdigest()[:10]
+    for configuration in domain_name_configurations:
+        configuration.setdefault("apiGatewayDomainName", f"d-{suffix}.execute-api.{region}.amazonaws.com")
+        configuration.setdefault("hostedZoneId", REGIONAL_ZONES.get(region, "Z0MOTOAPIGW"))
+        configuration.setdefault("domainNameStatus", "AVAILABLE")
+    created(self, domain_name, domain_name_configurations, *args, backend=backend, **kwargs)
+
+
+models.DomainName.__init__ = with_target
+
+if __name__ == "__main__":
+    sys.exit(main())
