@@ -569,7 +569,7 @@ async fn at_the_name_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
                 "POST",
                 "/_ondemand/",
                 "cors",
-                Some(r#"{"action": "start"}"#),
+                Some(r#"{"action": "start", "wait": 20}"#),
             ),
         ),
     ];
@@ -596,21 +596,48 @@ async fn at_the_name_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
     assert_eq!(refresh["statusCode"], 503, "{refresh}");
     assert_eq!(refresh["headers"]["retry-after"], "30");
     assert_eq!(by_id("status")["statusCode"], 200);
-    assert_eq!(by_id("wake")["statusCode"], 202, "{}", by_id("wake"));
+    let wake = by_id("wake");
+    assert_eq!(wake["statusCode"], 200, "{wake}");
+    assert_eq!(
+        serde_json::from_str::<Value>(wake["body"].as_str().unwrap()).unwrap()["status"],
+        "running"
+    );
     assert_eq!(
         ecs.call_count("UpdateService"),
         1,
         "only the button started it"
     );
-    // The name slept as the custom domain's alias until then.
-    let records = ecs.records(ZONE, "grafana.example.com");
-    assert!(
-        matches!(
-            records.as_slice(),
-            [grafana_ondemand::NameRecord::Alias { .. }]
-        ),
-        "{records:?}"
+    // The name slept as the custom domain's alias, and is the task's address now.
+    let (_, ip) = ecs.serving().expect("Grafana answers");
+    assert_eq!(
+        ecs.records(ZONE, "grafana.example.com"),
+        vec![grafana_ondemand::NameRecord::address(ip, 30)]
     );
+    // Every call is one the module grants with the name; the switch from the alias (DELETE
+    // and CREATE in one batch) needs CREATE in the name's grant.
+    let calls = crate::iam::recorded(&stub).await;
+    let switch = calls
+        .iter()
+        .find(|c| {
+            c.context
+                .get("route53:ChangeResourceRecordSetsActions")
+                .is_some_and(|a| a.contains("CREATE"))
+        })
+        .expect("the alias was replaced by DELETE + CREATE");
+    let policy = crate::iam::module_policy_with(&[
+        ("token_parameter_arn", crate::iam::parameter_arn(PARAMETER)),
+        ("hosted_zone_arn", crate::iam::hosted_zone_arn(ZONE)),
+        ("public_name", "grafana.example.com".into()),
+    ]);
+    crate::iam::assert_granted(&policy, &calls);
+    let mut without_create = policy.clone();
+    for statement in without_create["Statement"].as_array_mut().unwrap() {
+        if statement["Sid"] == "PointThePublicNameAtTheTask" {
+            statement["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsActions"] =
+                json!(["UPSERT", "DELETE"]);
+        }
+    }
+    assert!(!crate::iam::allows(&without_create, switch), "{switch:?}");
     assert!(
         output.contains("answered"),
         "the function logged its work: {output}"
