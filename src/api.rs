@@ -330,15 +330,19 @@ impl Api {
     }
 
     /// Shows `notice` at the top of the control page and of the wake page (such as
-    /// "simulated backend"); call it before [`Api::at_public_name`].
+    /// "simulated backend").
     pub fn with_notice(mut self, notice: &str) -> Self {
-        self.page = self
-            .page
-            .replace(
+        let shown = |page: &str| -> Arc<str> {
+            page.replace(
                 "<!--NOTICE-->",
                 &format!("<p id=notice>{}</p>", escape(notice)),
             )
-            .into();
+            .into()
+        };
+        self.page = shown(&self.page);
+        if let Some(site) = &mut self.name {
+            site.page = shown(&site.page);
+        }
         self
     }
 

@@ -161,25 +161,22 @@ impl Bench {
         }
     }
 
+    /// The text of the element `id`; empty while the page is being replaced (the wake page
+    /// reloads itself), when the element read a moment ago is gone.
     async fn text(&self, id: &str) -> String {
-        self.browser
-            .find(fantoccini::Locator::Id(id))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.read(fantoccini::Locator::Id(id)).await
     }
 
-    /// The text of the page shown.
+    /// The text of the page shown (empty while it is being replaced).
     async fn body(&self) -> String {
-        self.browser
-            .find(fantoccini::Locator::Css("body"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.read(fantoccini::Locator::Css("body")).await
+    }
+
+    async fn read(&self, locator: fantoccini::Locator<'_>) -> String {
+        match self.browser.find(locator).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
 
     /// Where the page's "Open Grafana" link leads.
@@ -213,6 +210,19 @@ impl Bench {
             .click()
             .await
             .unwrap();
+    }
+
+    /// The status, asked of the server's API as the page asks it.
+    async fn status(&self) -> serde_json::Value {
+        reqwest::Client::new()
+            .post(&self.page)
+            .json(&serde_json::json!({"action": "status"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// The page's address now.
@@ -471,15 +481,7 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
         .await;
     let href = bench.open_link().await;
     assert!(href.starts_with(&format!("https://{NAME}:")), "{href}");
-    let status: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}grafana", bench.page))
-        .json(&serde_json::json!({"action": "status"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = bench.status().await;
     assert_eq!(status["readyBy"], "http", "{status}");
     // Opened at once, the name may still lead to the wake page (DNS follows within seconds
     // here): it sends the browser on by itself.
@@ -522,18 +524,7 @@ async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() 
     .await;
     // The control page's first status puts the name to sleep (the module's Terraform makes
     // the alias on AWS); Route 53 serves it within 1.5 s at this speed.
-    let status = || async {
-        let s: serde_json::Value = reqwest::Client::new()
-            .post(&bench.page)
-            .json(&serde_json::json!({"action": "status"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        s["status"].as_str().unwrap().to_owned()
-    };
+    let status = || async { bench.status().await["status"].as_str().unwrap().to_owned() };
     assert_eq!(status().await, "stopped");
     tokio::time::sleep(Duration::from_secs(2)).await;
     bench.browser.goto(LINK).await.unwrap();

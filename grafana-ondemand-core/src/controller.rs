@@ -584,7 +584,8 @@ impl<P: Platform> Controller<P> {
             .memory()
             .records
             .clone()
-            .filter(|k| now - k.at < RECORD_RECHECK);
+            .filter(|k| now - k.at < RECORD_RECHECK)
+            .map(|k| k.records);
         let point = |known: Option<Vec<NameRecord>>| async {
             let current = match known {
                 Some(records) => records,
@@ -601,10 +602,10 @@ impl<P: Platform> Controller<P> {
             tracing::info!(%name, target = ?target, %change, "public name pointed");
             Ok(Some(change))
         };
-        let result = match &known {
+        let result = match known {
             // What this process remembers may be stale (another instance moved the name, and
             // Route 53 refuses a delete that does not match): read it, and try once more.
-            Some(k) => match point(Some(k.records.clone())).await {
+            Some(known) => match point(Some(known)).await {
                 Err(e) if !e.is_retryable() => point(None).await,
                 other => other,
             },
