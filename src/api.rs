@@ -470,11 +470,7 @@ impl Api {
                 let rest = if rest.is_empty() { "/" } else { rest };
                 self.route(parts, rest, body, deadline, &site.page).await
             }
-            _ if is_navigation(&parts.method, &parts.headers) => respond(
-                StatusCode::OK,
-                site.page.to_string(),
-                Some("text/html; charset=utf-8"),
-            ),
+            _ if is_navigation(&parts.method, &parts.headers) => html(&site.page),
             _ => {
                 let mut r = refused(&refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -523,11 +519,7 @@ impl Api {
                 )
                 .await
             }
-            Method::GET | Method::HEAD => respond(
-                StatusCode::OK,
-                page.to_owned(),
-                Some("text/html; charset=utf-8"),
-            ),
+            Method::GET | Method::HEAD => html(page),
             Method::POST => match parse(body) {
                 Ok(command) => self.act(parts, command, deadline).await,
                 Err(refusal) => refused(&refusal),
@@ -677,6 +669,23 @@ fn respond(code: StatusCode, body: String, content_type: Option<&'static str>) -
     }
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A page: never framed by another site, where a hidden frame could make a visitor press its
+/// buttons (the wake page's token stays in the browser once given).
+fn html(page: &str) -> Response<String> {
+    let mut r = respond(
+        StatusCode::OK,
+        page.to_owned(),
+        Some("text/html; charset=utf-8"),
+    );
+    let headers = r.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
     r
 }
 

@@ -100,6 +100,7 @@ pub async fn the_name_sleeps_wakes_at_a_click_and_sleeps_again(world: &impl Worl
         page.contains("15 min after a start nobody used"),
         "its rules"
     );
+    assert_eq!(headers["x-frame-options"], "DENY", "never framed");
     // An open tab's refreshes, a monitor: 503 to try later, nothing started.
     for request in [
         at_name("GET", "/api/dashboards/uid/abc", REFRESH, ""),
