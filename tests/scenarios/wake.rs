@@ -83,6 +83,17 @@ async fn send(api: &Api, request: Request<bytes::Bytes>) -> (StatusCode, HeaderM
     (parts.status, parts.headers, body)
 }
 
+/// What the wake page's script sends: `action` to the contract at the name.
+async fn page_asks(api: &Api, action: &str) -> (StatusCode, HeaderMap, String) {
+    let body = format!(r#"{{"action": "{action}"}}"#);
+    let path = format!("{NAME_API}/");
+    send(
+        api,
+        at_name("POST", &path, &[("sec-fetch-mode", "cors")], &body),
+    )
+    .await
+}
+
 /// The whole cycle at the name: asleep it is the alias and starts nothing for a navigation or
 /// a refresh; the wake button starts it; the name becomes the task only once Grafana answers;
 /// the reaper's stop makes it the alias again.
@@ -117,17 +128,7 @@ pub async fn the_name_sleeps_wakes_at_a_click_and_sleeps_again(world: &impl Worl
     assert_eq!(world.ecs().desired_count(), 0);
 
     // The button.
-    let wake = format!("{NAME_API}/");
-    let (code, _, body) = send(
-        &api,
-        at_name(
-            "POST",
-            &wake,
-            &[("sec-fetch-mode", "cors")],
-            r#"{"action": "start"}"#,
-        ),
-    )
-    .await;
+    let (code, _, body) = page_asks(&api, "start").await;
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
     assert_eq!(world.calls("UpdateService"), 1);
 
@@ -135,16 +136,7 @@ pub async fn the_name_sleeps_wakes_at_a_click_and_sleeps_again(world: &impl Worl
     let mut pointed = None;
     for _ in 0..PATIENCE.as_secs() / 2 {
         sleep(Duration::from_secs(2)).await;
-        let (code, headers, _) = send(
-            &api,
-            at_name(
-                "POST",
-                &wake,
-                &[("sec-fetch-mode", "cors")],
-                r#"{"action": "status"}"#,
-            ),
-        )
-        .await;
+        let (code, headers, _) = page_asks(&api, "status").await;
         assert_eq!(
             (code, &headers[MARKER]),
             (StatusCode::OK, &"controller".parse().unwrap())
