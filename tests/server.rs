@@ -132,6 +132,9 @@ impl Bench {
             "--no-first-run",
             "--disable-sync",
             "--disable-dev-shm-usage",
+            // No crash handler: it leaves the process group, and would outlive the test.
+            "--disable-breakpad",
+            "--disable-crash-reporter",
             "--window-size=420,800",
         ]
         .map(String::from)
@@ -144,7 +147,7 @@ impl Bench {
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }),
+            serde_json::json!({ "binary": chromium(), "args": args }),
         );
         let browser = ClientBuilder::rustls()
             .unwrap()
@@ -447,6 +450,19 @@ fn trust(home: &std::path::Path, ca: &std::path::Path) {
             .expect("certutil (Debian package libnss3-tools; .ci/install installs it)");
         assert!(status.success(), "certutil {args:?}");
     }
+}
+
+/// Chromium as installed: Debian's `chromium`, Ubuntu's `chromium-browser`, or `CHROMIUM`.
+fn chromium() -> String {
+    if let Ok(path) = std::env::var("CHROMIUM") {
+        return path;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
+        .find(|candidate| candidate.is_file())
+        .map(|found| found.display().to_string())
+        .expect("Chromium (Debian package chromium; .ci/install installs it), or CHROMIUM=path")
 }
 
 fn tempdir(port: u16) -> std::path::PathBuf {

@@ -81,6 +81,17 @@ pub fn command(name: &str) -> Command {
     c
 }
 
+/// A child process killed when dropped, also when the test fails before ending it.
+#[derive(Debug)]
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
 /// Where tests leave files for people to look at (screenshots).
 pub fn artifacts() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
