@@ -28,7 +28,9 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Colour codes only on a terminal: a log written to a file or a pipe stays plain text.
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

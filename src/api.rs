@@ -182,6 +182,9 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
     }
 }
 
+/// The actions the contract takes, as every error that lists them says them.
+pub const ACTIONS: &str = "start, stop, status, extend, reap";
+
 /// Parses a POST body: empty means `status`; a missing action means `status`.
 pub fn parse(body: &[u8]) -> Result<Command, Refusal> {
     if body.len() > MAX_BODY {
@@ -200,7 +203,7 @@ pub fn parse(body: &[u8]) -> Result<Command, Refusal> {
     let parsed: Body = serde_json::from_slice(body).map_err(|e| {
         refuse(
             StatusCode::BAD_REQUEST,
-            format!("the body is not the expected JSON ({e}): send {{\"action\": \"start\" | \"stop\" | \"status\" | \"extend\", \"for\": \"1h\"}}"),
+            format!("the body is not the expected JSON ({e}): send {{\"action\": \"<action>\"}} with one of the actions: {ACTIONS} (start and extend take \"for\": \"1h\")"),
         )
     })?;
     let action = match parsed.action.as_deref().map(str::trim) {
@@ -212,9 +215,7 @@ pub fn parse(body: &[u8]) -> Result<Command, Refusal> {
         Some(other) => {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
-                format!(
-                    "unknown action `{other}`: valid actions are start, stop, status, extend, reap"
-                ),
+                format!("unknown action `{other}`: valid actions are {ACTIONS}"),
             ));
         }
     };

@@ -240,16 +240,14 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 ),
                 _ => None,
             };
-            let listening = match &cert {
-                Some(cert) => StandIn::spawn_https(ecs.clone(), profile.port, cert).await,
-                None => StandIn::spawn(ecs.clone(), profile.port).await,
-            };
-            let stand_in = listening.map_err(|e| {
-                Error::invalid_config(
-                    "SERVICE_PORT",
-                    format!("the Grafana stand-in cannot listen on port {} of 127.0.0.10 to .25 ({e}): set SERVICE_PORT to a free port", profile.port),
-                )
-            })?;
+            let (stand_in, port) = serve_stand_in(
+                &ecs,
+                profile.port,
+                cert.as_ref(),
+                env("SERVICE_PORT").is_none(),
+            )
+            .await?;
+            profile.port = port;
             let probe: Arc<dyn crate::ReadinessProbe> = match &cert {
                 Some(cert) if profile.readiness.probes() => {
                     Arc::new(HttpProbe::new(&profile)?.trusting(cert.ca_pem.as_bytes())?)
@@ -308,6 +306,44 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
             })
         }
     }
+}
+
+/// The Grafana stand-in on `port` of every simulated task address; when that port was not
+/// asked for and is taken (another simulated world, such as the server example's, holds it),
+/// on a free port instead, which the URLs then carry.
+async fn serve_stand_in(
+    ecs: &SimulatedEcs,
+    port: u16,
+    cert: Option<&TestCertificate>,
+    any_port: bool,
+) -> Result<(StandIn, u16)> {
+    let spawn = |port| async move {
+        match cert {
+            Some(cert) => StandIn::spawn_https(ecs.clone(), port, cert).await,
+            None => StandIn::spawn(ecs.clone(), port).await,
+        }
+    };
+    let mut tried = spawn(port).await.map(|s| (s, port));
+    // A port free on the first address is most likely free on the others; a few tries for
+    // the rare one taken in between.
+    for _ in 0..5 {
+        match tried {
+            Err(e) if any_port && e.kind() == std::io::ErrorKind::AddrInUse => {
+                let free = std::net::TcpListener::bind("127.0.0.10:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .unwrap_or(port);
+                tried = spawn(free).await.map(|s| (s, free));
+            }
+            _ => break,
+        }
+    }
+    tried.map_err(|e| {
+        Error::invalid_config(
+            "SERVICE_PORT",
+            format!("the Grafana stand-in cannot listen on port {port} of 127.0.0.10 to .25 ({e}): set SERVICE_PORT to a free port"),
+        )
+    })
 }
 
 /// Writes the run's CA certificate where `SIMULATED_CA_FILE` says (default: a file in the

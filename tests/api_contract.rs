@@ -332,6 +332,36 @@ fn leases_are_parsed_bounded_and_refused_with_what_to_send() {
     }
 }
 
+/// Every error that lists the actions lists the same ones, all that the contract takes.
+#[test]
+fn errors_list_the_same_actions() {
+    use grafana_ondemand::api::{ACTIONS, Action, parse};
+    for action in ACTIONS.split(", ") {
+        let body = format!(r#"{{"action": "{action}"}}"#);
+        assert!(
+            parse(body.as_bytes()).is_ok(),
+            "{action} is listed and taken"
+        );
+    }
+    assert_eq!(
+        parse(br#"{"action": "reap"}"#).unwrap().action,
+        Action::Reap
+    );
+    for body in [
+        &br#"{"action": "restart"}"#[..],
+        b"{not json",
+        br#"{"action": 1}"#,
+    ] {
+        let refused = parse(body).unwrap_err();
+        assert!(
+            refused.message.contains(ACTIONS),
+            "{}: {}",
+            String::from_utf8_lossy(body),
+            refused.message
+        );
+    }
+}
+
 /// Counts what it was asked to do, answering at once.
 #[derive(Default)]
 struct Counting {

@@ -1,7 +1,7 @@
 //! The CLI, run as a binary: outputs and exit codes, on the simulated backend and on the AWS
 //! backend over the wire stub.
 
-use crate::support::{command, free_port};
+use crate::support::{Killed, command, free_port};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, Timing};
 use serde_json::Value;
@@ -192,15 +192,17 @@ fn with_nothing_aws_set_it_says_it_drives_the_simulated_ecs_and_half_a_service_i
 fn the_cli_drives_a_running_api_with_the_same_output_and_exit_codes() {
     const TOKEN: &str = "a-long-enough-api-token-0123456789";
     let listen = format!("127.0.0.1:{}", free_port());
-    let mut server = command("server")
-        .env("LISTEN", &listen)
-        .env("SIMULATED_TIME_SCALE", "0.02")
-        .env("SERVICE_PORT", free_port().to_string())
-        .env("ACCESS_TOKEN", TOKEN)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("server starts");
+    let server = Killed(
+        command("server")
+            .env("LISTEN", &listen)
+            .env("SIMULATED_TIME_SCALE", "0.02")
+            .env("SERVICE_PORT", free_port().to_string())
+            .env("ACCESS_TOKEN", TOKEN)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("server starts"),
+    );
     let api = format!("http://{listen}/");
     let begun = std::time::Instant::now();
     while std::net::TcpStream::connect(&listen).is_err() {
@@ -272,13 +274,77 @@ fn the_cli_drives_a_running_api_with_the_same_output_and_exit_codes() {
     );
 
     // Nothing answers there: exit 1, saying so.
-    server.kill().ok();
-    server.wait().ok();
+    drop(server);
     let out = cli(&["status"], "");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("cannot reach"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// The README's demo commands in the order printed: the server example on its defaults, then
+/// the CLI on its own simulated world, also on its defaults, while the server runs. The CLI's
+/// Grafana stand-in finds the default port taken by the server's and takes a free one (it
+/// exited 1 before, its stand-in unable to listen). The server's log, written to a file, has
+/// no colour codes.
+#[test]
+fn the_server_and_the_cli_run_side_by_side_on_their_defaults() {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let log = std::env::temp_dir().join(format!("server-{}.log", free_port()));
+    let server = Killed(
+        command("server")
+            .env("LISTEN", &listen)
+            .env("SIMULATED_TIME_SCALE", "0.02")
+            .stdout(std::fs::File::create(&log).expect("a log file"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("server starts"),
+    );
+    let begun = std::time::Instant::now();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(begun.elapsed().as_secs() < 30, "the server never listened");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let cli = |args: &[&str]| {
+        command("cli")
+            .args(args)
+            .env("SIMULATED_TIME_SCALE", "0.02")
+            .output()
+            .expect("cli runs")
+    };
+    let out = cli(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("stopped:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = cli(&["start", "--wait", "--timeout", "60s", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(s["status"], "running", "{s}");
+    // The server still serves its own world, untouched by the CLI's.
+    let status = {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(&listen).expect("the server");
+        write!(
+            conn,
+            "GET /api/status HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("a request");
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).expect("an answer");
+        answer
+    };
+    assert!(status.contains(r#""status":"stopped""#), "{status}");
+    drop(server);
+    let written = std::fs::read_to_string(&log).expect("the server's log");
+    std::fs::remove_file(&log).ok();
+    assert!(written.contains("serving the control page"), "{written}");
+    assert!(
+        !written.contains('\u{1b}'),
+        "colour codes in a log file: {written:?}"
     );
 }

@@ -928,12 +928,15 @@ impl<P: Platform> ServiceController for Controller<P> {
         // which leaves the failures of the previous one behind. A lease asked for goes
         // with it.
         let fresh = current.state == State::Failed;
-        // The same TagResource clears the last stop's record (so that a stop made elsewhere,
-        // in the console, is not explained with an old reason) and holds the lease asked for.
-        let mut tags = vec![(STOP_TAG, StopRecord::started_tag(now))];
-        if let Some(lease) = lease {
-            tags.push((LEASE_TAG, lease_tag(plus(now, lease))));
-        }
+        // A start begins a new session. The same TagResource clears the last stop's record
+        // (so that a stop made elsewhere, in the console, is not explained with an old
+        // reason) and sets the lease: the one asked for, or one that ends at the start, so
+        // that an earlier session's lease (extended, then stopped) does not hold this one.
+        let until = lease.map_or(now, |lease| plus(now, lease));
+        let tags = [
+            (STOP_TAG, StopRecord::started_tag(now)),
+            (LEASE_TAG, lease_tag(until)),
+        ];
         let (service, tagged) =
             tokio::join!(self.platform.update_service(1, fresh), self.tag(&tags));
         match tagged {

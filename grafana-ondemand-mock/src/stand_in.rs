@@ -39,11 +39,15 @@ impl StandIn {
         port: u16,
         cert: Option<&TestCertificate>,
     ) -> std::io::Result<StandIn> {
-        let mut tasks = Vec::new();
+        // Every address bound before any is served: a port taken on one leaves none behind.
+        let mut listeners = Vec::new();
         for slot in 0..ADDRESS_POOL {
             let [a, b, c, d] = FIRST_ADDRESS.octets();
             let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d + slot)), port);
-            let listener = tokio::net::TcpListener::bind(addr).await?;
+            listeners.push((addr, tokio::net::TcpListener::bind(addr).await?));
+        }
+        let mut tasks = Vec::new();
+        for (addr, listener) in listeners {
             let app = Router::new()
                 .route("/api/health", get(health))
                 .fallback(get(page))

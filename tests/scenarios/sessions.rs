@@ -253,6 +253,32 @@ pub async fn a_start_right_after_an_idle_stop_works(world: &impl World) {
     assert!(up.stops_at.is_some());
 }
 
+/// A start begins a new session: a lease of the previous one (extended, then stopped by hand)
+/// does not carry into it. Started again and never used, it stops one grace after the new
+/// start, and its `stopsAt` says so from the first status.
+pub async fn a_start_begins_a_new_session(world: &impl World) {
+    let c = world.controller();
+    start_and_wait_running(world).await;
+    c.extend(60 * MINUTE).await.unwrap();
+    c.stop().await.unwrap();
+    wait_for(c, State::Stopped, PATIENCE).await.unwrap();
+    c.start(None).await.unwrap();
+    let asked = Instant::now();
+    let up = wait_for(c, State::Running, PATIENCE).await.unwrap();
+    let grace_end = session_start(world) + chrono::Duration::minutes(15);
+    let said = up.stops_at.expect("a running session says when it stops");
+    assert!(
+        (said - grace_end).num_seconds().abs() <= 60,
+        "stops at {said}, 15 min after the new start ({grace_end}) expected: {up:?}"
+    );
+    let (stopped, took) = reap_until_stopped(c, MINUTE, asked, 3 * 60 * MINUTE).await;
+    within(took, 14 * MINUTE, 17 * MINUTE);
+    stopped_because(
+        &stopped,
+        "stopped: nobody used it within 15 min of its start",
+    );
+}
+
 /// A start while it runs is a use: past the grace and unused, the next tick keeps it, and it
 /// stops one idle timeout later.
 pub async fn a_start_while_running_counts_as_a_use(world: &impl World) {
