@@ -632,11 +632,13 @@ fn any_observation() -> impl Strategy<Value = Observation> {
                 service.deployments.truncate(deployments);
                 service.events = events;
                 service.assign_public_ip = assign;
-                // ARNs are unique in ECS.
+                // Task ids (an ARN's last part, what the status names a task by) are unique in
+                // ECS, and so are ARNs: two generated ARNs such as `c//x/` and `c/` share the
+                // empty id, which ECS never gives.
                 let mut seen = std::collections::BTreeSet::new();
                 let tasks = tasks
                     .into_iter()
-                    .filter(|t| seen.insert(t.arn.clone()))
+                    .filter(|t| seen.insert(t.id().to_owned()))
                     .collect();
                 Observation {
                     service,
