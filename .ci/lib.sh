@@ -15,9 +15,9 @@ py="$venv/bin/python"
 tf_mirror="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
 tf_init() {
   if [ -d "$tf_mirror/registry.terraform.io/hashicorp/aws" ]; then
-    terraform init -plugin-dir="$tf_mirror" "$@"
+    command terraform init -plugin-dir="$tf_mirror" "$@"
   else
-    terraform init "$@"
+    command terraform init "$@"
   fi
 }
 tf_providers_say() {

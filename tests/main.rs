@@ -7,6 +7,7 @@ mod support;
 mod api_contract;
 mod aws_wire;
 mod cli;
+mod docs;
 mod iam;
 mod lambda_runtime;
 mod server;

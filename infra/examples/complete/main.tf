@@ -1,7 +1,7 @@
 # A complete deployment: a VPC of its own with two public subnets, and the module.
 #
-#   cargo lambda build --release --x86-64 --example lambda --output-format zip
-#   terraform init && terraform apply -var 'allowed_cidrs=["203.0.113.0/24"]'
+# The README's "Deploy to AWS" says how to apply it; `bash infra/rehearse` rehearses that on a
+# local emulator.
 
 terraform {
   required_version = ">= 1.11"
@@ -62,6 +62,12 @@ variable "notification_webhook_url" {
 
 variable "notification_webhook" {
   description = "Whether notification_webhook_url is given (Terraform cannot count on an ephemeral value)."
+  type        = bool
+  default     = false
+}
+
+variable "create_ecs_service_linked_role" {
+  description = "true on an account that never used ECS (it has no AWSServiceRoleForECS yet); false where it has one."
   type        = bool
   default     = false
 }
@@ -137,6 +143,8 @@ module "grafana" {
   notification_emails      = var.notification_emails
   notification_webhook     = var.notification_webhook
   notification_webhook_url = var.notification_webhook_url
+
+  create_ecs_service_linked_role = var.create_ecs_service_linked_role
 }
 
 output "grafana_url" {

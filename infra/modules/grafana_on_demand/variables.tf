@@ -253,6 +253,10 @@ variable "hosted_zone_id" {
   description = "The Route 53 public hosted zone (Z...) that holds public_name; $0.50 a month per zone."
   type        = string
   default     = null
+  validation {
+    condition     = var.hosted_zone_id == null || can(regex("^[A-Z0-9]{1,32}$", var.hosted_zone_id))
+    error_message = "hosted_zone_id must be a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ (without /hostedzone/): `aws route53 list-hosted-zones-by-name --dns-name <your domain>` lists yours."
+  }
 }
 
 variable "acme_email" {
