@@ -104,7 +104,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Exit codes, documented in --help and the README.
+/// Exit codes, documented in --help and docs/frontends.md.
 const DONE: u8 = 0;
 const FAILED: u8 = 1;
 const STILL_GOING: u8 = 2;

@@ -26,7 +26,7 @@ pub enum Error {
     },
     /// The caller's IAM identity may not perform an action.
     #[error(
-        "permission denied for `{action}`: allow it in the IAM policy of the role that runs this (see the README)"
+        "permission denied for `{action}`: allow it in the IAM policy of the role that runs this (grafana-ondemand-aws/iam-policy.json lists what it needs)"
     )]
     PermissionDenied {
         /// The IAM action that was denied, such as `ecs:UpdateService`.

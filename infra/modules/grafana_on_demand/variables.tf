@@ -147,7 +147,7 @@ variable "log_retention_days" {
 }
 
 variable "kms_key_arn" {
-  description = "A customer-managed KMS key for logs, secrets and EFS; null uses AWS-managed keys. Its key policy must let CloudWatch Logs use it (see the README); the module grants the roles kms:Decrypt through Secrets Manager."
+  description = "A customer-managed KMS key for logs, secrets and EFS; null uses AWS-managed keys. Its key policy must let CloudWatch Logs use it (see the module README); the module grants the roles kms:Decrypt through Secrets Manager."
   type        = string
   default     = null
 }
