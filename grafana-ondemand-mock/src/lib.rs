@@ -19,6 +19,8 @@
 #![deny(missing_docs)]
 
 mod ecs;
+#[cfg(feature = "edge")]
+pub mod edge;
 mod events;
 mod log_filter;
 mod model;

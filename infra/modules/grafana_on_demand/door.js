@@ -1,0 +1,90 @@
+// The front door's routing: a CloudFront viewer-request function (cloudfront-js-2.0) that
+// chooses, for each request at the door, where it goes. The rules live here only: the
+// simulated edge runs this very file. One KeyValueStore entry, written by the controller,
+// says where Grafana is; a missing, malformed or unreadable entry means asleep.
+import cf from 'cloudfront';
+
+const kvs = cf.kvs();
+const ENTRY = 'door';
+const CONTROLLER = '/_ondemand';
+const MARKER = 'x-grafana-ondemand';
+const BOTS = /bot|crawl|spider|slurp|preview|facebookexternalhit|embedly|monitor|uptime|curl|wget/i;
+
+function header(request, name) {
+  const h = request.headers[name];
+  return h ? h.value : '';
+}
+
+// A person's browser opening a page: Sec-Fetch-Mode navigate, or, without Fetch Metadata, a
+// GET asking for HTML. Scripts, HEAD requests and known robots never are.
+function isNavigation(request) {
+  if (request.method !== 'GET' || BOTS.test(header(request, 'user-agent'))) {
+    return false;
+  }
+  const mode = header(request, 'sec-fetch-mode');
+  if (mode) {
+    return mode === 'navigate';
+  }
+  return header(request, 'accept').indexOf('text/html') !== -1;
+}
+
+// The entry as the controller writes it, or null for asleep.
+async function where() {
+  try {
+    const entry = JSON.parse(await kvs.get(ENTRY));
+    if (entry && entry.state === 'running' && typeof entry.origin === 'string' && entry.origin &&
+        typeof entry.host === 'string' && entry.host &&
+        (entry.protocol === 'http' || entry.protocol === 'https') &&
+        Number.isInteger(entry.port) && entry.port > 0 && entry.port < 65536) {
+      return entry;
+    }
+  } catch (e) {
+    // A missing key throws, and so does bad JSON: asleep.
+  }
+  return null;
+}
+
+function asleep() {
+  const headers = {
+    'retry-after': { value: '30' },
+    'cache-control': { value: 'no-store' },
+    'content-type': { value: 'text/plain; charset=utf-8' },
+  };
+  headers[MARKER] = { value: 'door' };
+  return {
+    statusCode: 503,
+    statusDescription: 'Service Unavailable',
+    headers: headers,
+    body: 'Grafana is asleep. Open this address in a browser to wake it.\n',
+  };
+}
+
+async function handler(event) {
+  const request = event.request;
+  if (request.uri === CONTROLLER || request.uri.indexOf(CONTROLLER + '/') === 0) {
+    return request;
+  }
+  const entry = await where();
+  if (entry) {
+    const origin = {
+      domainName: entry.origin,
+      hostHeader: entry.host,
+      originAccessControlConfig: { enabled: false },
+      customOriginConfig: {
+        port: entry.port,
+        protocol: entry.protocol + '-only',
+        sslProtocols: ['TLSv1.2'],
+      },
+    };
+    if (entry.protocol === 'https') {
+      origin.sni = entry.host;
+      origin.allowedCertificateNames = [entry.host];
+    }
+    cf.updateRequestOrigin(origin);
+    return request;
+  }
+  if (isNavigation(request)) {
+    return request;
+  }
+  return asleep();
+}
