@@ -219,9 +219,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_current_span(true)
         .without_time()
         .init();
-    let (token, webhook) = tokio::try_join!(
+    let (token, webhook, door) = tokio::try_join!(
         secret("ACCESS_TOKEN_PARAMETER", "access token"),
-        secret("NOTIFY_WEBHOOK_PARAMETER", "webhook URL")
+        secret("NOTIFY_WEBHOOK_PARAMETER", "webhook URL"),
+        secret("DOOR_SECRET_PARAMETER", "front door's secret")
     )?;
     let backend = connect(Settings {
         simulated_by_default: false,
@@ -234,6 +235,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let mut api = Api::new(backend.controller, Access::from_env(token)?);
     if let Some(name) = &backend.public_name {
         api = api.at_public_name(name, &backend.policy);
+    }
+    if let Some(secret) = grafana_ondemand::api::door_secret(door)? {
+        api = api.through_door(&secret, &backend.policy);
     }
     let events = backend.events;
     tracing::info!(backend = %backend.description, "ready");

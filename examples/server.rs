@@ -107,6 +107,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(name) = &backend.public_name {
         api = api.at_public_name(name, &backend.policy);
     }
+    if let Some(secret) = grafana_ondemand::api::door_secret(None).map_err(|e| e.to_string())? {
+        api = api.through_door(&secret, &backend.policy);
+    }
     let app = web::router(api);
     let listener = bind("LISTEN", "127.0.0.1:8080").await?;
     let addr = listener.local_addr()?;

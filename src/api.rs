@@ -11,6 +11,10 @@
 //! contract lives under [`NAME_API`]; any other request (an open Grafana tab's refreshes, a
 //! monitor) is answered 503 with `Retry-After`, and nothing is started. Every answer there
 //! carries the [`MARKER`] header, so the page can tell the controller from Grafana.
+//!
+//! Through the front door ([`Api::through_door`]: requests that carry [`DOOR_HEADER`] with the
+//! door's secret, which the CloudFront distribution adds to what it sends the controller), the
+//! same: whatever their `Host`, which the door sets to the API's own.
 
 use crate::{Error, ServiceController, State, Status, wait_for};
 use bytes::Bytes;
@@ -41,6 +45,10 @@ pub const NAME_API: &str = "/_ondemand";
 /// The header on every answer the controller gives at the public name (Grafana's answers
 /// have none): how the wake page knows the name leads to Grafana at last.
 pub const MARKER: &str = "x-grafana-ondemand";
+/// The header the front door adds to every request it sends the controller, with a secret
+/// only the door and the controller know: how the controller knows a request came through
+/// the door (never by `Host`). Removed on entry, never logged.
+pub const DOOR_HEADER: &str = "x-grafana-ondemand-door";
 /// How long a client at the sleeping name is told to wait before it tries again.
 const ASLEEP_RETRY_AFTER: &str = "30";
 
@@ -295,6 +303,20 @@ pub fn error_response(e: &Error) -> Refusal {
     }
 }
 
+/// The front door's secret: `given` (the Lambda reads it from the SSM parameter
+/// `DOOR_SECRET_PARAMETER` names), else `DOOR_SECRET`; none when neither is set. At least 16
+/// characters.
+pub fn door_secret(given: Option<String>) -> crate::Result<Option<String>> {
+    let secret = given.or_else(|| crate::setting("DOOR_SECRET"));
+    if secret.as_ref().is_some_and(|s| s.len() < 16) {
+        return Err(Error::invalid_config(
+            "DOOR_SECRET",
+            "is shorter than 16 characters: use a long random secret, the one the door sends",
+        ));
+    }
+    Ok(secret)
+}
+
 /// The HTTP API over one controller.
 #[derive(Clone)]
 pub struct Api {
@@ -302,12 +324,14 @@ pub struct Api {
     access: Access,
     page: Arc<str>,
     name: Option<NameSite>,
+    door: Option<String>,
 }
 
-/// The public name, while it leads to the controller: its wake page.
+/// The public name (or the front door), while it leads to the controller: its wake page.
 #[derive(Clone)]
 struct NameSite {
-    name: String,
+    /// The public name; none through a door without one.
+    name: Option<String>,
     page: Arc<str>,
 }
 
@@ -327,6 +351,7 @@ impl Api {
             access,
             page: PAGE.into(),
             name: None,
+            door: None,
         }
     }
 
@@ -351,15 +376,32 @@ impl Api {
     /// Gateway custom domain the name is an alias of while Grafana sleeps), saying the
     /// session's rules.
     pub fn at_public_name(mut self, name: &str, policy: &crate::SessionPolicy) -> Self {
-        let page = self
-            .page
-            .replace(r#"data-mode="control""#, r#"data-mode="wake""#)
-            .replace("<!--RULES-->", &escape(&policy.describe()));
         self.name = Some(NameSite {
-            name: name.trim_end_matches('.').to_ascii_lowercase(),
-            page: page.into(),
+            name: Some(name.trim_end_matches('.').to_ascii_lowercase()),
+            page: self.wake_page(policy),
         });
         self
+    }
+
+    /// Serves the wake page and the contract under [`NAME_API`] to requests that came
+    /// through the front door: those carrying [`DOOR_HEADER`] with `secret`, whatever their
+    /// `Host`. Without it a request is a direct call to the contract, as before.
+    pub fn through_door(mut self, secret: &str, policy: &crate::SessionPolicy) -> Self {
+        if self.name.is_none() {
+            self.name = Some(NameSite {
+                name: None,
+                page: self.wake_page(policy),
+            });
+        }
+        self.door = Some(secret.to_owned());
+        self
+    }
+
+    fn wake_page(&self, policy: &crate::SessionPolicy) -> Arc<str> {
+        self.page
+            .replace(r#"data-mode="control""#, r#"data-mode="wake""#)
+            .replace("<!--RULES-->", &escape(&policy.describe()))
+            .into()
     }
 
     /// The controller behind the API.
@@ -442,10 +484,17 @@ impl Api {
         // At the public name, Grafana's own cookies (its session) come along: never read,
         // logged or kept.
         parts.headers.remove(header::COOKIE);
+        let door = parts.headers.remove(DOOR_HEADER);
+        let through_door = match (&self.door, &door) {
+            (Some(secret), Some(given)) => {
+                subtle::ConstantTimeEq::ct_eq(given.as_bytes(), secret.as_bytes()).into()
+            }
+            _ => false,
+        };
         if let Some(site) = self
             .name
             .as_ref()
-            .filter(|site| host(&parts).as_deref() == Some(site.name.as_str()))
+            .filter(|site| through_door || (site.name.is_some() && host(&parts) == site.name))
         {
             return self.at_name(site, &parts, &body, deadline).await;
         }
@@ -467,17 +516,43 @@ impl Api {
     ) -> Response<String> {
         let path = parts.uri.path();
         let mut response = match path.strip_prefix(NAME_API) {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-                let rest = if rest.is_empty() { "/" } else { rest };
-                self.route(parts, rest, body, deadline, &site.page).await
+            // Only the documented paths: the page and the contract, and its status.
+            Some("" | "/") => self.route(parts, "/", body, deadline, &site.page).await,
+            Some("/api/status" | "/api/status/")
+                if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) =>
+            {
+                self.route(parts, "/api/status", body, deadline, &site.page)
+                    .await
             }
+            Some("/api/status" | "/api/status/") => {
+                let mut r = refused(&refuse(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!(
+                        "{} is not supported on {NAME_API}/api/status: GET it; POST {{\"action\": ...}} to {NAME_API}",
+                        parts.method
+                    ),
+                ));
+                r.headers_mut().insert(
+                    header::ALLOW,
+                    HeaderValue::from_static("GET, HEAD, OPTIONS"),
+                );
+                r
+            }
+            Some(rest) if rest.starts_with('/') => refused(&refuse(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no such path: {NAME_API}{rest}. The contract is POST {NAME_API} (the page: GET {NAME_API}), its status GET {NAME_API}/api/status"
+                ),
+            )),
             _ if is_navigation(&parts.method, &parts.headers) => html(&site.page),
             _ => {
                 let mut r = refused(&refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!(
-                        "Grafana is not answering at {} right now (asleep, or waking up): open it in a browser to wake it",
+                        "Grafana is not answering {} right now (asleep, or waking up): open it in a browser to wake it",
                         site.name
+                            .as_deref()
+                            .map_or("here".to_owned(), |n| format!("at {n}"))
                     ),
                 ));
                 r.headers_mut().insert(

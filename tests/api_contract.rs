@@ -444,10 +444,20 @@ proptest! {
         let code = answer.status().as_u16();
         prop_assert_eq!(answer.headers().get("x-grafana-ondemand").map(|v| v.as_bytes()), Some(&b"controller"[..]));
         let acted = counting.actions.load(std::sync::atomic::Ordering::Relaxed) > 0;
-        let contract = input.path == "/_ondemand" || input.path.starts_with("/_ondemand/");
+        let under = input.path == "/_ondemand" || input.path.starts_with("/_ondemand/");
+        let contract = input.path == "/_ondemand" || input.path == "/_ondemand/";
+        let status = input.path.trim_end_matches('/') == "/_ondemand/api/status";
         if acted {
             prop_assert!(contract && input.method == "POST", "{:?} acted", input);
         }
+        // Only the documented paths answer under /_ondemand: any other is a 404.
+        if under && !contract && !status {
+            prop_assert_eq!(code, 404, "{:?}", input);
+        }
+        if status && !["GET", "HEAD", "OPTIONS"].contains(&input.method.as_str()) {
+            prop_assert_eq!(code, 405, "{:?}", input);
+        }
+        let contract = under;
         if code == 503 {
             prop_assert!(!contract, "{input:?}");
             prop_assert_eq!(answer.headers().get("retry-after").map(|v| v.as_bytes()), Some(&b"30"[..]));
@@ -456,4 +466,106 @@ proptest! {
             check(&input, code, ct.as_deref(), answer.body())?;
         }
     }
+}
+
+/// Through the front door, known by its secret header and never by `Host` (the door sends
+/// the API's own): a person's navigation to any path gets the wake page, anything else a
+/// 503, and the contract lives under `/_ondemand`, with its documented paths only. Without
+/// the secret, or with a wrong one, a request is a direct call to the contract.
+#[test]
+fn through_the_door_by_its_secret_never_by_host() {
+    use grafana_ondemand::api::{DOOR_HEADER, door_secret};
+    const SECRET: &str = "the-door-secret-0123456789abcdef";
+    let counting = Arc::new(Counting::default());
+    let api = Api::new(
+        counting.clone(),
+        Access {
+            token: Some(TOKEN.into()),
+            ..Access::default()
+        },
+    )
+    .through_door(SECRET, &grafana_ondemand::SessionPolicy::default());
+    let ask =
+        |method: &str, path: &str, secret: Option<&str>, headers: &[(&str, &str)], body: &str| {
+            let mut req = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("host", "abc123.execute-api.eu-west-3.amazonaws.com");
+            if let Some(secret) = secret {
+                req = req.header(DOOR_HEADER, secret);
+            }
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let req = req.body(bytes::Bytes::from(body.to_owned())).unwrap();
+            crate::aws_wire::io().block_on(api.handle(req))
+        };
+    let marked = |a: &http::Response<String>| a.headers().contains_key("x-grafana-ondemand");
+    let navigate = [("sec-fetch-mode", "navigate"), ("accept", "text/html")];
+
+    let wake = ask("GET", "/d/abc?x=1", Some(SECRET), &navigate, "");
+    assert_eq!(wake.status(), 200);
+    assert!(
+        marked(&wake) && wake.body().contains(r#"data-mode="wake""#),
+        "{}",
+        wake.body()
+    );
+    let refresh = ask(
+        "POST",
+        "/api/ds/query",
+        Some(SECRET),
+        &[("sec-fetch-mode", "cors")],
+        "{}",
+    );
+    assert_eq!(refresh.status(), 503);
+    assert!(marked(&refresh) && refresh.headers().contains_key("retry-after"));
+    let status = ask("GET", "/_ondemand/api/status", Some(SECRET), &[], "");
+    assert_eq!(status.status(), 200, "{}", status.body());
+    let unknown = ask(
+        "GET",
+        "/_ondemand/no/such/thing",
+        Some(SECRET),
+        &navigate,
+        "",
+    );
+    assert_eq!(unknown.status(), 404, "{}", unknown.body());
+    let posted_to_status = ask(
+        "POST",
+        "/_ondemand/api/status",
+        Some(SECRET),
+        &[],
+        r#"{"action":"start"}"#,
+    );
+    assert_eq!(posted_to_status.status(), 405);
+    assert_eq!(
+        counting.actions.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "nothing acted yet"
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let start = ask(
+        "POST",
+        "/_ondemand",
+        Some(SECRET),
+        &[("authorization", &bearer)],
+        r#"{"action":"start"}"#,
+    );
+    assert!(start.status().is_success(), "{}", start.body());
+    assert_eq!(
+        counting.actions.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+
+    // No secret, or a wrong one: a direct call, with the control page and no marker.
+    for secret in [None, Some("not-the-door-secret-0000000000000")] {
+        let direct = ask("GET", "/d/abc", secret, &navigate, "");
+        assert_eq!(direct.status(), 200);
+        assert!(!marked(&direct), "{secret:?}");
+        assert!(direct.body().contains(r#"data-mode="control""#));
+    }
+    assert!(door_secret(Some("short".into())).is_err());
+    assert_eq!(
+        door_secret(Some(SECRET.into())).unwrap().as_deref(),
+        Some(SECRET)
+    );
 }

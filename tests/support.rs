@@ -56,6 +56,8 @@ pub fn command(name: &str) -> Command {
         "AWS_REGION",
         "AWS_ENDPOINT_URL",
         "ACCESS_TOKEN",
+        "DOOR_SECRET",
+        "DOOR_SECRET_PARAMETER",
         "ACCESS_TOKEN_PARAMETER",
         "ALLOWED_ORIGINS",
         "PROTECT_STATUS",
