@@ -49,6 +49,11 @@ pub const MARKER: &str = "x-grafana-ondemand";
 /// only the door and the controller know: how the controller knows a request came through
 /// the door (never by `Host`). Removed on entry, never logged.
 pub const DOOR_HEADER: &str = "x-grafana-ondemand-door";
+/// The cookie that keeps the access token at the name or the door, where Grafana's scripts
+/// cannot read it (`HttpOnly`, only sent to [`NAME_API`]).
+pub const TOKEN_COOKIE: &str = "grafana-ondemand-token";
+/// How long the browser keeps it: 30 days.
+const TOKEN_COOKIE_MAX_AGE: u32 = 30 * 86_400;
 /// How long a client at the sleeping name is told to wait before it tries again.
 const ASLEEP_RETRY_AFTER: &str = "30";
 
@@ -483,6 +488,7 @@ impl Api {
         let (mut parts, body) = request.into_parts();
         // At the public name, Grafana's own cookies (its session) come along: never read,
         // logged or kept.
+        let kept = cookie(&parts.headers, TOKEN_COOKIE);
         parts.headers.remove(header::COOKIE);
         let door = parts.headers.remove(DOOR_HEADER);
         let through_door = match (&self.door, &door) {
@@ -496,12 +502,47 @@ impl Api {
             .as_ref()
             .filter(|site| through_door || (site.name.is_some() && host(&parts) == site.name))
         {
-            return self.at_name(site, &parts, &body, deadline).await;
+            return self.at_site(site, parts, &body, deadline, kept).await;
         }
         let mut response = self
             .route(&parts, parts.uri.path(), &body, deadline, &self.page)
             .await;
         self.cors(&parts.headers, response.headers_mut());
+        response
+    }
+
+    /// A request at the name or through the door, with the token kept in its cookie: the
+    /// token goes in the cookie (`HttpOnly`, sent only to [`NAME_API`]) once a request gives
+    /// it in its `Authorization` header, and comes from there when a request to [`NAME_API`]
+    /// has no header of its own. The wake page's scripts, at Grafana's origin, never hold it.
+    async fn at_site(
+        &self,
+        site: &NameSite,
+        mut parts: http::request::Parts,
+        body: &[u8],
+        deadline: Instant,
+        kept: Option<String>,
+    ) -> Response<String> {
+        let path = parts.uri.path();
+        let ours = path == NAME_API || path.starts_with(&format!("{NAME_API}/"));
+        let given = parts.headers.contains_key(header::AUTHORIZATION);
+        if let (true, false, Some(kept)) = (ours, given, kept)
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer {kept}"))
+        {
+            parts.headers.insert(header::AUTHORIZATION, value);
+        }
+        let mut response = self.at_name(site, &parts, body, deadline).await;
+        let valid = self.access.token.as_deref().filter(|token| {
+            ours && given && self.has_token(&parts.headers, Action::Start) && cookie_safe(token)
+        });
+        if let Some(token) = valid {
+            let cookie = format!(
+                "{TOKEN_COOKIE}={token}; Path={NAME_API}; Max-Age={TOKEN_COOKIE_MAX_AGE}; HttpOnly; Secure; SameSite=Strict"
+            );
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+        }
         response
     }
 
@@ -728,6 +769,26 @@ fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
             .and_then(|a| a.to_str().ok())
             .is_some_and(|a| a.contains("text/html")),
     }
+}
+
+/// The value of the cookie `name` in a request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether `value` may stand in a cookie as it is (RFC 6265's cookie-octet).
+fn cookie_safe(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b',' | b';' | b'\\'))
 }
 
 fn escape(text: &str) -> String {

@@ -569,3 +569,97 @@ fn through_the_door_by_its_secret_never_by_host() {
         Some(SECRET)
     );
 }
+
+/// At the name, the token given once in `Authorization` is kept in an `HttpOnly`, `Secure`,
+/// `SameSite=Strict` cookie for `/_ondemand` only, and read from there by the contract's
+/// paths alone; every other cookie is dropped, and a direct call never reads it.
+#[test]
+fn at_the_name_the_token_lives_in_an_httponly_cookie_for_the_contract_only() {
+    let counting = Arc::new(Counting::default());
+    let api = Api::new(
+        counting.clone(),
+        Access {
+            token: Some(TOKEN.into()),
+            ..Access::default()
+        },
+    )
+    .at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
+    let ask = |host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str| {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(bytes::Bytes::from(body.to_owned())).unwrap();
+        crate::aws_wire::io().block_on(api.handle(req))
+    };
+    let acted = || counting.actions.load(std::sync::atomic::Ordering::Relaxed);
+    let start = r#"{"action":"start"}"#;
+    let bearer = format!("Bearer {TOKEN}");
+    let kept = format!("grafana_session=abc; grafana-ondemand-token={TOKEN}");
+
+    let given = ask(
+        NAME,
+        "POST",
+        "/_ondemand/",
+        &[("authorization", &bearer)],
+        start,
+    );
+    assert!(given.status().is_success(), "{}", given.body());
+    let set = given
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    for part in [
+        &format!("grafana-ondemand-token={TOKEN}")[..],
+        "Path=/_ondemand",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+    ] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+    assert_eq!(acted(), 1);
+    let from_cookie = ask(NAME, "POST", "/_ondemand", &[("cookie", &kept)], start);
+    assert!(from_cookie.status().is_success(), "{}", from_cookie.body());
+    assert!(
+        from_cookie.headers().get("set-cookie").is_none(),
+        "set once, when given"
+    );
+    assert_eq!(acted(), 2);
+    let wrong = ask(
+        NAME,
+        "POST",
+        "/_ondemand",
+        &[("cookie", "grafana-ondemand-token=not-it-at-all-00000000")],
+        start,
+    );
+    assert_eq!(wrong.status(), 401);
+    let bad = ask(
+        NAME,
+        "POST",
+        "/_ondemand",
+        &[("authorization", "Bearer not-it-at-all-00000000")],
+        start,
+    );
+    assert_eq!(bad.status(), 401);
+    assert!(
+        bad.headers().get("set-cookie").is_none(),
+        "a wrong token is never kept"
+    );
+    // Outside the contract's paths, and for a direct call, the cookie means nothing.
+    let page = ask(
+        NAME,
+        "GET",
+        "/d/abc",
+        &[("cookie", &kept), ("sec-fetch-mode", "navigate")],
+        "",
+    );
+    assert!(page.headers().get("set-cookie").is_none());
+    let direct = ask("api.example.net", "POST", "/", &[("cookie", &kept)], start);
+    assert_eq!(direct.status(), 401, "{}", direct.body());
+    assert_eq!(acted(), 2);
+}

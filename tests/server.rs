@@ -592,6 +592,79 @@ async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() 
     bench.browser.clone().close().await.unwrap();
 }
 
+/// At the name with an access token, the wake page asks for it once and the controller keeps
+/// it in an `HttpOnly` cookie sent only to `/_ondemand`: the wake works at the next click, and
+/// nothing a script at Grafana's origin can read (its localStorage, `document.cookie`) holds
+/// the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wake_pages_token_is_kept_where_grafanas_scripts_cannot_read_it() {
+    const TOKEN: &str = "a-long-enough-api-token-0123456789";
+    let bench = Bench::launch(&[
+        ("SIMULATED_TIME_SCALE", "0.05"),
+        ("PUBLIC_NAME", "grafana.example.test"),
+        ("DNS_ZONE_ID", "Z0DEMO"),
+        ("ACCESS_TOKEN", TOKEN),
+    ])
+    .await;
+    let status = || async { bench.status().await["status"].as_str().unwrap().to_owned() };
+    assert_eq!(status().await, "stopped");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bench
+        .browser
+        .goto("https://grafana.example.test/d/abc")
+        .await
+        .unwrap();
+    wait_until("the wake page", Duration::from_secs(10), || async {
+        bench.text("title").await == "Grafana is asleep"
+    })
+    .await;
+    bench.click("start").await;
+    wait_until("the token's form", Duration::from_secs(10), || {
+        bench.shown("auth")
+    })
+    .await;
+    assert_eq!(status().await, "stopped", "no start without the token");
+    bench
+        .browser
+        .find(fantoccini::Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(TOKEN)
+        .await
+        .unwrap();
+    bench
+        .browser
+        .find(fantoccini::Locator::Css("#auth button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until("the form gone", Duration::from_secs(10), || async {
+        !bench.shown("auth").await
+    })
+    .await;
+    bench.click("start").await;
+    wait_until("the start", Duration::from_secs(10), || async {
+        status().await != "stopped"
+    })
+    .await;
+    let seen = bench
+        .browser
+        .execute(
+            "return JSON.stringify([Object.assign({}, localStorage), document.cookie]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let seen = seen.as_str().unwrap_or_default().to_owned();
+    assert!(
+        !seen.contains(TOKEN),
+        "a script at Grafana's origin reads the token: {seen}"
+    );
+    bench.browser.clone().close().await.unwrap();
+}
+
 /// A client that sends its headers or its body a trickle at a time cannot hold the server's
 /// connections: headers not whole within 10 s close the connection, a body not whole within
 /// 10 s is answered 408; meanwhile other clients are served at once.
