@@ -403,8 +403,13 @@ impl Api {
     }
 
     fn wake_page(&self, policy: &crate::SessionPolicy) -> Arc<str> {
+        let mode = if self.access.signed_only {
+            r#"data-mode="wake" data-signed-only="true""#
+        } else {
+            r#"data-mode="wake""#
+        };
         self.page
-            .replace(r#"data-mode="control""#, r#"data-mode="wake""#)
+            .replace(r#"data-mode="control""#, mode)
             .replace("<!--RULES-->", &escape(&policy.describe()))
             .into()
     }

@@ -665,6 +665,37 @@ async fn the_wake_pages_token_is_kept_where_grafanas_scripts_cannot_read_it() {
     bench.browser.clone().close().await.unwrap();
 }
 
+/// With `API_AUTH=iam` only signed requests act, which a browser cannot send: the wake page
+/// shows no button that could only fail, and says how to wake it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_iam_the_wake_page_says_how_to_wake_it_and_shows_no_button() {
+    let bench = Bench::launch(&[
+        ("SIMULATED_TIME_SCALE", "0.05"),
+        ("PUBLIC_NAME", "grafana.example.test"),
+        ("DNS_ZONE_ID", "Z0DEMO"),
+        ("API_AUTH", "iam"),
+    ])
+    .await;
+    // A first status puts the name to sleep (the module makes the alias on AWS).
+    assert_eq!(bench.status().await["status"], "stopped");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bench
+        .browser
+        .goto("https://grafana.example.test/d/abc")
+        .await
+        .unwrap();
+    wait_until("the wake page", Duration::from_secs(10), || async {
+        bench.text("title").await == "Grafana is asleep"
+    })
+    .await;
+    wait_until("what to do", Duration::from_secs(10), || async {
+        bench.text("message").await.contains("AWS credentials")
+    })
+    .await;
+    assert!(!bench.shown("start").await, "a button that could only fail");
+    bench.browser.clone().close().await.unwrap();
+}
+
 /// A client that sends its headers or its body a trickle at a time cannot hold the server's
 /// connections: headers not whole within 10 s close the connection, a body not whole within
 /// 10 s is answered 408; meanwhile other clients are served at once.
