@@ -13,15 +13,16 @@ py="$venv/bin/python"
 # machines: /opt/tf-plugins), else from the registry. `-plugin-dir` replaces only where
 # providers come from: a user's own TF_CLI_CONFIG_FILE is read as it is, never written.
 tf_mirror="${TF_PLUGIN_MIRROR:-/opt/tf-plugins}"
+tf_has_mirror() { [ -d "$tf_mirror/registry.terraform.io/hashicorp/aws" ]; }
 tf_init() {
-  if [ -d "$tf_mirror/registry.terraform.io/hashicorp/aws" ]; then
+  if tf_has_mirror; then
     command terraform init -plugin-dir="$tf_mirror" "$@"
   else
     command terraform init "$@"
   fi
 }
 tf_providers_say() {
-  if [ -d "$tf_mirror/registry.terraform.io/hashicorp/aws" ]; then
+  if tf_has_mirror; then
     echo "terraform providers: from the filesystem mirror $tf_mirror"
   else
     echo "terraform providers: no hashicorp/aws in the mirror $tf_mirror (TF_PLUGIN_MIRROR): terraform init takes them from the registry (registry.terraform.io), which needs the internet"

@@ -529,7 +529,9 @@ impl Api {
         kept: Option<String>,
     ) -> Response<String> {
         let path = parts.uri.path();
-        let ours = path == NAME_API || path.starts_with(&format!("{NAME_API}/"));
+        let ours = path
+            .strip_prefix(NAME_API)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         let given = parts.headers.contains_key(header::AUTHORIZATION);
         if let (true, false, Some(kept)) = (ours, given, kept)
             && let Ok(value) = HeaderValue::from_str(&format!("Bearer {kept}"))

@@ -438,8 +438,7 @@ proptest! {
     fn at_the_name_only_the_contract_acts(input in at_the_name()) {
         let Some(req) = request(&input) else { return Ok(()) };
         let counting = Arc::new(Counting::default());
-        let api = Api::new(counting.clone(), Access { token: Some(TOKEN.into()), ..Access::default() })
-            .at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
+        let api = guarded(&counting).at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
         let answer = crate::aws_wire::io().block_on(api.handle(req));
         let code = answer.status().as_u16();
         prop_assert_eq!(answer.headers().get("x-grafana-ondemand").map(|v| v.as_bytes()), Some(&b"controller"[..]));
@@ -468,6 +467,37 @@ proptest! {
     }
 }
 
+/// An API over `counting` that wants `TOKEN` for every action but the status.
+fn guarded(counting: &Arc<Counting>) -> Api {
+    Api::new(
+        counting.clone(),
+        Access {
+            token: Some(TOKEN.into()),
+            ..Access::default()
+        },
+    )
+}
+
+/// `api`'s answer to `method path` with `host` and `headers`, and `body`.
+fn ask(
+    api: &Api,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> http::Response<String> {
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(bytes::Bytes::from(body.to_owned())).unwrap();
+    crate::aws_wire::io().block_on(api.handle(req))
+}
+
 /// Through the front door, known by its secret header and never by `Host` (the door sends
 /// the API's own): a person's navigation to any path gets the wake page, anything else a
 /// 503, and the contract lives under `/_ondemand`, with its documented paths only. Without
@@ -477,28 +507,19 @@ fn through_the_door_by_its_secret_never_by_host() {
     use grafana_ondemand::api::{DOOR_HEADER, door_secret};
     const SECRET: &str = "the-door-secret-0123456789abcdef";
     let counting = Arc::new(Counting::default());
-    let api = Api::new(
-        counting.clone(),
-        Access {
-            token: Some(TOKEN.into()),
-            ..Access::default()
-        },
-    )
-    .through_door(SECRET, &grafana_ondemand::SessionPolicy::default());
+    let api = guarded(&counting).through_door(SECRET, &grafana_ondemand::SessionPolicy::default());
     let ask =
         |method: &str, path: &str, secret: Option<&str>, headers: &[(&str, &str)], body: &str| {
-            let mut req = http::Request::builder()
-                .method(method)
-                .uri(path)
-                .header("host", "abc123.execute-api.eu-west-3.amazonaws.com");
-            if let Some(secret) = secret {
-                req = req.header(DOOR_HEADER, secret);
-            }
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            let req = req.body(bytes::Bytes::from(body.to_owned())).unwrap();
-            crate::aws_wire::io().block_on(api.handle(req))
+            let mut headers = headers.to_vec();
+            headers.extend(secret.map(|s| (DOOR_HEADER, s)));
+            ask(
+                &api,
+                "abc123.execute-api.eu-west-3.amazonaws.com",
+                method,
+                path,
+                &headers,
+                body,
+            )
         };
     let marked = |a: &http::Response<String>| a.headers().contains_key("x-grafana-ondemand");
     let navigate = [("sec-fetch-mode", "navigate"), ("accept", "text/html")];
@@ -576,24 +597,9 @@ fn through_the_door_by_its_secret_never_by_host() {
 #[test]
 fn at_the_name_the_token_lives_in_an_httponly_cookie_for_the_contract_only() {
     let counting = Arc::new(Counting::default());
-    let api = Api::new(
-        counting.clone(),
-        Access {
-            token: Some(TOKEN.into()),
-            ..Access::default()
-        },
-    )
-    .at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
+    let api = guarded(&counting).at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
     let ask = |host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str| {
-        let mut req = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", host);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let req = req.body(bytes::Bytes::from(body.to_owned())).unwrap();
-        crate::aws_wire::io().block_on(api.handle(req))
+        ask(&api, host, method, path, headers, body)
     };
     let acted = || counting.actions.load(std::sync::atomic::Ordering::Relaxed);
     let start = r#"{"action":"start"}"#;

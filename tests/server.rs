@@ -229,6 +229,19 @@ impl Bench {
     }
 
     /// The page's address now.
+    /// Opens `link` at the sleeping name and waits for the wake page. The first status puts
+    /// the name to sleep (the module's Terraform makes the alias on AWS); Route 53 serves it
+    /// within 1.5 s at `SIMULATED_TIME_SCALE=0.05`.
+    async fn open_asleep(&self, link: &str) {
+        assert_eq!(self.status().await["status"], "stopped");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        self.browser.goto(link).await.unwrap();
+        wait_until("the wake page", Duration::from_secs(10), || async {
+            self.text("title").await == "Grafana is asleep"
+        })
+        .await;
+    }
+
     async fn url(&self) -> reqwest::Url {
         let url = self.browser.current_url().await.unwrap();
         reqwest::Url::parse(url.as_str()).unwrap()
@@ -538,16 +551,8 @@ async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() 
         ("DNS_ZONE_ID", "Z0DEMO"),
     ])
     .await;
-    // The control page's first status puts the name to sleep (the module's Terraform makes
-    // the alias on AWS); Route 53 serves it within 1.5 s at this speed.
     let status = || async { bench.status().await["status"].as_str().unwrap().to_owned() };
-    assert_eq!(status().await, "stopped");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bench.browser.goto(LINK).await.unwrap();
-    wait_until("the wake page", Duration::from_secs(10), || async {
-        bench.text("title").await == "Grafana is asleep"
-    })
-    .await;
+    bench.open_asleep(LINK).await;
     assert_eq!(bench.text("start").await, "Wake it");
     assert!(
         bench
@@ -607,17 +612,9 @@ async fn the_wake_pages_token_is_kept_where_grafanas_scripts_cannot_read_it() {
     ])
     .await;
     let status = || async { bench.status().await["status"].as_str().unwrap().to_owned() };
-    assert_eq!(status().await, "stopped");
-    tokio::time::sleep(Duration::from_secs(2)).await;
     bench
-        .browser
-        .goto("https://grafana.example.test/d/abc")
-        .await
-        .unwrap();
-    wait_until("the wake page", Duration::from_secs(10), || async {
-        bench.text("title").await == "Grafana is asleep"
-    })
-    .await;
+        .open_asleep("https://grafana.example.test/d/abc")
+        .await;
     bench.click("start").await;
     wait_until("the token's form", Duration::from_secs(10), || {
         bench.shown("auth")
@@ -676,18 +673,9 @@ async fn with_iam_the_wake_page_says_how_to_wake_it_and_shows_no_button() {
         ("API_AUTH", "iam"),
     ])
     .await;
-    // A first status puts the name to sleep (the module makes the alias on AWS).
-    assert_eq!(bench.status().await["status"], "stopped");
-    tokio::time::sleep(Duration::from_secs(2)).await;
     bench
-        .browser
-        .goto("https://grafana.example.test/d/abc")
-        .await
-        .unwrap();
-    wait_until("the wake page", Duration::from_secs(10), || async {
-        bench.text("title").await == "Grafana is asleep"
-    })
-    .await;
+        .open_asleep("https://grafana.example.test/d/abc")
+        .await;
     wait_until("what to do", Duration::from_secs(10), || async {
         bench.text("message").await.contains("AWS credentials")
     })
