@@ -84,6 +84,8 @@ fn asleep_a_persons_navigation_reaches_the_controller_for_the_wake_page() {
         // Running, but with no origin to send it to: asleep rather than a broken origin.
         Entry::Value(r#"{"state":"running","generation":9,"host":"grafana.example.com","protocol":"https","port":443}"#.into()),
         Entry::Value(r#"{"state":"running","origin":"ec2-x.compute.amazonaws.com","host":"h","protocol":"ftp","port":443}"#.into()),
+        Entry::Value(r#"{"state":"running","origin":"ec2-x.compute.amazonaws.com","host":"h","protocol":"https","port":"443"}"#.into()),
+        Entry::Value(r#"{"state":"running","origin":"ec2-x.compute.amazonaws.com","host":"h","protocol":"https","port":443.5}"#.into()),
     ] {
         let routed = door.route(&navigation("/d/abc"), &entry).unwrap();
         assert_eq!(routed, Routed::Controller, "{entry:?}");

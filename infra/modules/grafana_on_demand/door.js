@@ -35,7 +35,7 @@ async function where() {
     if (entry && entry.state === 'running' && typeof entry.origin === 'string' && entry.origin &&
         typeof entry.host === 'string' && entry.host &&
         (entry.protocol === 'http' || entry.protocol === 'https') &&
-        Number.isInteger(entry.port) && entry.port > 0 && entry.port < 65536) {
+        typeof entry.port === 'number' && entry.port % 1 === 0 && entry.port > 0 && entry.port < 65536) {
       return entry;
     }
   } catch (e) {
