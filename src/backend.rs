@@ -3,9 +3,9 @@
 use crate::aws::{Builder, request_log_from_env};
 use crate::mock::{SimulatedEcs, StandIn, TestCertificate, Timing};
 use crate::{
-    AliasTarget, Controller, Error, EventHandler, HostedZone, HttpProbe, Notifier, Prices,
-    ReadinessSource, Result, ServiceController, ServiceProfile, SessionPolicy, SharedStatus,
-    Webhook, probe_for,
+    AliasTarget, Controller, Error, EventHandler, FrontDoor, HostedZone, HttpProbe, Notifier,
+    Prices, ReadinessSource, Result, ServiceController, ServiceProfile, SessionPolicy,
+    SharedStatus, Webhook, probe_for,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -160,6 +160,11 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
     let public_name = profile.public_name.clone();
     let prices = Prices::from_env()?;
     let zone = HostedZone::from_env()?;
+    let door = FrontDoor::from_env(
+        profile.public_name.as_deref(),
+        &profile.scheme,
+        profile.port,
+    )?;
     let webhook = settings.webhook.or_else(|| env("NOTIFY_WEBHOOK"));
     if env("READINESS").is_none()
         && let Some(readiness) = settings.readiness
@@ -188,6 +193,7 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 .policy(policy)
                 .prices(prices)
                 .hosted_zone(zone)
+                .front_door(door)
                 .topic(env("NOTIFY_TOPIC_ARN"))
                 .webhook(webhook);
             if let Some(region) = settings.region {

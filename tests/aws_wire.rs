@@ -18,8 +18,8 @@ use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, Timing};
 use grafana_ondemand::{
     Controller, DesiredStatus, Error, LogPage, NameRecord, NetworkInterface, Platform,
-    RecordChange, Result, ServiceController, ServiceProfile, ServiceSnapshot, State, TaskPage,
-    TaskSnapshot,
+    RecordChange, Result, ServiceController, ServiceProfile, ServiceSnapshot, State, StoreEntry,
+    TaskPage, TaskSnapshot,
 };
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -116,6 +116,26 @@ impl Platform for OffClock {
     async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
         let (p, id) = (self.0.clone(), change_id.to_owned());
         off_clock(async move { p.change_in_sync(&id).await }).await
+    }
+    async fn door_entry(&self, store_arn: &str, key: &str) -> Result<StoreEntry> {
+        let (p, arn, key) = (self.0.clone(), store_arn.to_owned(), key.to_owned());
+        off_clock(async move { p.door_entry(&arn, &key).await }).await
+    }
+    async fn put_door_entry(
+        &self,
+        store_arn: &str,
+        key: &str,
+        value: &str,
+        if_match: &str,
+    ) -> Result<String> {
+        let (p, arn, key, value, etag) = (
+            self.0.clone(),
+            store_arn.to_owned(),
+            key.to_owned(),
+            value.to_owned(),
+            if_match.to_owned(),
+        );
+        off_clock(async move { p.put_door_entry(&arn, &key, &value, &etag).await }).await
     }
     fn now(&self) -> DateTime<Utc> {
         self.0.now()
@@ -263,6 +283,20 @@ impl World for OverTheWire {
                 .await
                 .with_hosted_zone(zone)
                 .expect("the profile has a name")
+                .with_notifier(notifier),
+        )
+    }
+    async fn door_controller(
+        &self,
+        profile: ServiceProfile,
+        door: grafana_ondemand::FrontDoor,
+        notifier: Arc<dyn grafana_ondemand::Notifier>,
+    ) -> Box<dyn crate::scenarios::Watcher> {
+        Box::new(
+            self.second_process(profile)
+                .await
+                .with_front_door(door)
+                .expect("a door alone")
                 .with_notifier(notifier),
         )
     }

@@ -46,6 +46,20 @@ impl World for Simulated {
                 .with_notifier(notifier),
         )
     }
+    async fn door_controller(
+        &self,
+        profile: ServiceProfile,
+        door: grafana_ondemand::FrontDoor,
+        notifier: Arc<dyn grafana_ondemand::Notifier>,
+    ) -> Box<dyn crate::scenarios::Watcher> {
+        let probe = Arc::new(SimulatedProbe::new(self.ecs.clone()));
+        Box::new(
+            Controller::new(self.ecs.clone(), profile, probe)
+                .with_front_door(door)
+                .expect("a door alone")
+                .with_notifier(notifier),
+        )
+    }
 }
 
 crate::scenario_suite!(Simulated::new());

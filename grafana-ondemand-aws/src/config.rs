@@ -3,8 +3,8 @@
 use crate::platform::{Clock, EcsPlatform, RequestLog};
 use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
 use grafana_ondemand_core::{
-    Controller, Error, HostedZone, Notifier, Prices, Result, ServiceProfile, SessionPolicy,
-    Webhook, probe_for,
+    Controller, Error, FrontDoor, HostedZone, Notifier, Prices, Result, ServiceProfile,
+    SessionPolicy, Webhook, probe_for,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +36,7 @@ pub struct Builder {
     prices: Prices,
     clock: Option<Clock>,
     zone: Option<HostedZone>,
+    door: Option<FrontDoor>,
     topic_arn: Option<String>,
     webhook: Option<String>,
 }
@@ -69,17 +70,24 @@ impl Builder {
     /// [`ServiceProfile::from_env`]), the request log ([`request_log_from_env`]), the
     /// session policy ([`SessionPolicy::from_env`]) and the prices ([`Prices::from_env`]).
     pub fn from_env() -> Result<Self> {
+        let profile = ServiceProfile::from_env()?;
+        let door = FrontDoor::from_env(
+            profile.public_name.as_deref(),
+            &profile.scheme,
+            profile.port,
+        )?;
         Ok(Builder {
             cluster: Some(required("CLUSTER_NAME", "ECS cluster's name")?),
             service: Some(required("SERVICE_NAME", "ECS service's name")?),
             region: None,
-            profile: ServiceProfile::from_env()?,
+            profile,
             sdk_config: None,
             request_log: request_log_from_env(),
             policy: SessionPolicy::from_env()?,
             prices: Prices::from_env()?,
             clock: None,
             zone: HostedZone::from_env()?,
+            door,
             topic_arn: grafana_ondemand_core::setting("NOTIFY_TOPIC_ARN"),
             webhook: grafana_ondemand_core::setting("NOTIFY_WEBHOOK"),
         })
@@ -88,6 +96,13 @@ impl Builder {
     /// The Route 53 zone the profile's public name is kept in (`DNS_ZONE_ID`, `DNS_TTL`).
     pub fn hosted_zone(mut self, zone: Option<HostedZone>) -> Self {
         self.zone = zone;
+        self
+    }
+
+    /// The front door whose KeyValueStore entry the controller writes (`DOOR_KVS_ARN`; see
+    /// [`FrontDoor::from_env`]).
+    pub fn front_door(mut self, door: Option<FrontDoor>) -> Self {
+        self.door = door;
         self
     }
 
@@ -209,13 +224,14 @@ impl Builder {
     }
 
     /// Builds a controller over the platform, with the probe its readiness calls for.
-    /// With a hosted zone it keeps the public name; with a topic or a webhook it sends
+    /// With a hosted zone it keeps the public name's record, with a front door its entry; with a topic or a webhook it sends
     /// notices of the events it handles.
     pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
         let profile = self.profile.clone();
         let (policy, prices) = (self.policy, self.prices.clone());
-        let (zone, topic, webhook) = (
+        let (zone, door, topic, webhook) = (
             self.zone.clone(),
+            self.door.clone(),
             self.topic_arn.clone(),
             self.webhook.clone(),
         );
@@ -233,6 +249,9 @@ impl Builder {
             .with_prices(prices);
         if let Some(zone) = zone {
             controller = controller.with_hosted_zone(zone)?;
+        }
+        if let Some(door) = door {
+            controller = controller.with_front_door(door)?;
         }
         if !notifiers.is_empty() {
             controller = controller.with_notifier(Arc::new(notifiers));

@@ -6,8 +6,8 @@ use aws_sdk_ecs::types as ecs;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
     AliasTarget, Deployment, DesiredStatus, Error, Health, LogPage, NameRecord, NetworkInterface,
-    Platform, RecordChange, RecordType, Result, ServiceEvent, ServiceSnapshot, TaskNetwork,
-    TaskPage, TaskPhase, TaskSize, TaskSnapshot, fqdn,
+    Platform, RecordChange, RecordType, Result, ServiceEvent, ServiceSnapshot, StoreEntry,
+    TaskNetwork, TaskPage, TaskPhase, TaskSize, TaskSnapshot, fqdn,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -45,6 +45,43 @@ impl std::fmt::Debug for Clock {
     }
 }
 
+/// The KeyValueStore client. AWS's endpoint rules put the account id in front of the host
+/// (`<account>.cloudfront-kvs.global.api.aws`), and in front of an overridden endpoint's
+/// host too, which a stub or an emulator on `127.0.0.1` cannot answer: an override is used
+/// as given, still signed with SigV4A as AWS wants.
+fn kvs_client(sdk: &aws_config::SdkConfig) -> aws_sdk_cloudfrontkeyvaluestore::Client {
+    let mut config = aws_sdk_cloudfrontkeyvaluestore::config::Builder::from(sdk);
+    if let Some(url) = sdk.endpoint_url() {
+        config = config.endpoint_resolver(AsGiven(url.to_owned()));
+    }
+    aws_sdk_cloudfrontkeyvaluestore::Client::from_conf(config.build())
+}
+
+/// An endpoint override, taken as it is.
+#[derive(Debug)]
+struct AsGiven(String);
+
+impl aws_sdk_cloudfrontkeyvaluestore::config::endpoint::ResolveEndpoint for AsGiven {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_cloudfrontkeyvaluestore::config::endpoint::Params,
+    ) -> aws_sdk_cloudfrontkeyvaluestore::config::endpoint::EndpointFuture<'a> {
+        use aws_smithy_types::endpoint::{Endpoint, EndpointAuthScheme};
+        let sigv4a = EndpointAuthScheme::with_capacity("sigv4a", 2)
+            .put("signingName", "cloudfront-keyvaluestore")
+            .put(
+                "signingRegionSet",
+                vec![aws_smithy_types::Document::from("*")],
+            );
+        aws_sdk_cloudfrontkeyvaluestore::config::endpoint::EndpointFuture::ready(Ok(
+            Endpoint::builder()
+                .url(self.0.clone())
+                .auth_scheme(sigv4a)
+                .build(),
+        ))
+    }
+}
+
 /// One ECS service on Fargate, reached with the official AWS SDK.
 #[derive(Debug, Clone)]
 pub struct EcsPlatform {
@@ -52,6 +89,7 @@ pub struct EcsPlatform {
     ec2: aws_sdk_ec2::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     route53: aws_sdk_route53::Client,
+    kvs: aws_sdk_cloudfrontkeyvaluestore::Client,
     names: Names,
     request_log: Option<RequestLog>,
     clock: Clock,
@@ -74,6 +112,7 @@ impl EcsPlatform {
             ec2: aws_sdk_ec2::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
             route53: aws_sdk_route53::Client::new(sdk),
+            kvs: kvs_client(sdk),
             names: Names { cluster, service },
             request_log,
             clock,
@@ -301,6 +340,11 @@ impl Platform for EcsPlatform {
                     .ipv6_addresses()
                     .iter()
                     .find_map(|a| a.ipv6_address()?.parse().ok()),
+                public_dns_name: n
+                    .association()
+                    .and_then(|a| a.public_dns_name())
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_owned),
             })
             .collect())
     }
@@ -503,6 +547,68 @@ impl Platform for EcsPlatform {
         Ok(out
             .change_info()
             .is_some_and(|c| *c.status() == aws_sdk_route53::types::ChangeStatus::Insync))
+    }
+
+    async fn door_entry(&self, store_arn: &str, key: &str) -> Result<StoreEntry> {
+        let described = self
+            .kvs
+            .describe_key_value_store()
+            .kvs_arn(store_arn)
+            .send()
+            .await
+            .map_err(|e| {
+                map(
+                    e,
+                    "cloudfront-keyvaluestore:DescribeKeyValueStore",
+                    &self.names,
+                )
+            })?;
+        let value = match self.kvs.get_key().kvs_arn(store_arn).key(key).send().await {
+            Ok(out) => Some(out.value().to_owned()),
+            // A missing key: the door reads it as asleep.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                None
+            }
+            Err(e) => return Err(map(e, "cloudfront-keyvaluestore:GetKey", &self.names)),
+        };
+        Ok(StoreEntry {
+            etag: described.e_tag().to_owned(),
+            value,
+        })
+    }
+
+    async fn put_door_entry(
+        &self,
+        store_arn: &str,
+        key: &str,
+        value: &str,
+        if_match: &str,
+    ) -> Result<String> {
+        let action = "cloudfront-keyvaluestore:PutKey";
+        match self
+            .kvs
+            .put_key()
+            .kvs_arn(store_arn)
+            .key(key)
+            .value(value)
+            .if_match(if_match)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.e_tag().to_owned()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conflict_exception()) =>
+            {
+                Err(Error::Conflict {
+                    action: action.into(),
+                })
+            }
+            Err(e) => Err(map(e, action, &self.names)),
+        }
     }
 
     fn now(&self) -> DateTime<Utc> {

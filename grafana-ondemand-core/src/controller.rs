@@ -3,6 +3,7 @@
 use crate::cost::Prices;
 use crate::derive::{Probes, derive, probe_targets, select_task};
 use crate::dns::{HostedZone, NameRecord, RecordTarget, changes};
+use crate::door::{DoorOutcome, DoorTarget, DoorWriter, FrontDoor};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
 use crate::notice::{
@@ -71,6 +72,8 @@ struct Memory {
     expectation: Expectation,
     /// Public IPs by task ARN, for the life of each task.
     public_ips: HashMap<String, IpAddr>,
+    /// Public DNS names by task ARN, likewise.
+    public_names: HashMap<String, String>,
     /// The state the last status reported, to log changes once.
     last_state: Option<State>,
     /// The name's record sets as last read or written; `None` when not known.
@@ -95,6 +98,8 @@ struct Reading {
     status: Status,
     /// Where the name was pointed for it.
     target: RecordTarget,
+    /// Whether the front door leads where the status says, if there is one.
+    door: Option<DoorOutcome>,
     /// The session and its verdict, when running.
     session: Option<(Session, Verdict)>,
 }
@@ -127,6 +132,7 @@ pub struct Controller<P> {
     policy: SessionPolicy,
     prices: Prices,
     zone: Option<HostedZone>,
+    door: Option<DoorWriter>,
     notifier: Option<Arc<dyn Notifier>>,
     /// This process's name in the claims it writes on notices.
     claim: String,
@@ -146,6 +152,7 @@ impl<P: Platform> Controller<P> {
             policy: SessionPolicy::default(),
             prices: Prices::default(),
             zone: None,
+            door: None,
             notifier: None,
             claim: claim_name(),
             memory: Mutex::default(),
@@ -174,7 +181,22 @@ impl<P: Platform> Controller<P> {
                 "a hosted zone needs the name to manage in it: set PUBLIC_NAME too",
             ));
         }
+        if self.door.is_some() {
+            return Err(both_doors());
+        }
         self.zone = Some(zone);
+        Ok(self)
+    }
+
+    /// Opens the service through this front door: the controller writes its KeyValueStore
+    /// entry, and the URLs it gives are the door's (`https://<host>`).
+    pub fn with_front_door(mut self, door: FrontDoor) -> Result<Self> {
+        if self.zone.is_some() {
+            return Err(both_doors());
+        }
+        self.profile.public_name = Some(door.host.clone());
+        self.profile.front_door = true;
+        self.door = Some(DoorWriter::new(door));
         Ok(self)
     }
 
@@ -359,6 +381,7 @@ impl<P: Platform> Controller<P> {
             {
                 if let Some(ip) = memory.public_ips.get(&task.arn) {
                     task.network.public_ip = Some(*ip);
+                    task.network.public_dns_name = memory.public_names.get(&task.arn).cloned();
                 } else if let Some(eni) = &task.network.eni_id {
                     missing.push(eni.clone());
                 }
@@ -380,6 +403,10 @@ impl<P: Platform> Controller<P> {
             if let Some(ip) = found.public_ip {
                 task.network.public_ip = Some(ip);
                 memory.public_ips.insert(task.arn.clone(), ip);
+                if let Some(name) = &found.public_dns_name {
+                    task.network.public_dns_name = Some(name.clone());
+                    memory.public_names.insert(task.arn.clone(), name.clone());
+                }
             }
         }
         Ok(obs)
@@ -423,9 +450,11 @@ impl<P: Platform> Controller<P> {
         };
         if obs.service.is_idle() {
             memory.public_ips.clear();
+            memory.public_names.clear();
         } else {
             for task in obs.tasks.iter().filter(|t| !t.is_alive()) {
                 memory.public_ips.remove(&task.arn);
+                memory.public_names.remove(&task.arn);
             }
         }
     }
@@ -653,6 +682,55 @@ impl<P: Platform> Controller<P> {
         }
     }
 
+    /// Points the front door, if there is one, where the status says, and keeps the status
+    /// honest: "running" only once the door leads to the task. A task the door cannot reach
+    /// (no public DNS name) is a failure; an entry that cannot be written keeps it "starting",
+    /// saying why, until a later read writes it.
+    async fn open_door(
+        &self,
+        obs: &Observation,
+        probes: &Probes,
+        status: &mut Status,
+    ) -> Option<DoorOutcome> {
+        let writer = self.door.as_ref()?;
+        let serving = (status.state == State::Running && obs.service.desired_count > 0)
+            .then(|| select_task(obs, &self.profile, probes))
+            .flatten();
+        let target = match serving {
+            None => DoorTarget::Asleep,
+            Some(task) => match &task.network.public_dns_name {
+                Some(origin) => DoorTarget::Task {
+                    origin: origin.clone(),
+                },
+                None => {
+                    let reason = format!(
+                        "the task's network interface has no public DNS name, and the front door can only reach a task by name: enable DNS hostnames and DNS support on the VPC (enableDnsHostnames, enableDnsSupport), then start {} again",
+                        self.profile.display_name
+                    );
+                    status.state = State::Failed;
+                    status.message = format!(
+                        "{} runs but the front door cannot reach it: {reason}.",
+                        self.profile.display_name
+                    );
+                    status.reason = Some(reason);
+                    status.endpoint = None;
+                    DoorTarget::Asleep
+                }
+            },
+        };
+        let outcome = writer.point(&self.platform, &target, false).await;
+        if let (DoorOutcome::NotOpen(problem), State::Running) = (&outcome, status.state) {
+            status.state = State::Starting;
+            status.message = format!(
+                "{} is up, but {problem}. Trying again.",
+                self.profile.display_name
+            );
+            status.reason = Some(problem.clone());
+            status.endpoint = None;
+        }
+        Some(outcome)
+    }
+
     /// Whether the name leads to `target` on every Route 53 server: its record sets are those
     /// of `target` as this process last read or wrote them, and the change that wrote them is
     /// INSYNC (asked of Route 53 until it is). True without a name.
@@ -692,6 +770,10 @@ impl<P: Platform> Controller<P> {
         if read.status.state != State::Running {
             return false;
         }
+        if let (Some(writer), Some(DoorOutcome::Open(at))) = (&self.door, &read.door) {
+            let grace = chrono::Duration::from_std(writer.door().grace).unwrap_or_default();
+            return self.platform.now() >= *at + grace;
+        }
         match read.target {
             _ if self.zone.is_none() => true,
             RecordTarget::Asleep => false,
@@ -707,11 +789,15 @@ impl<P: Platform> Controller<P> {
         self.remember(&obs, &status, &probes);
         let session = self.annotate(&obs, &mut status, &probes, early).await;
         let target = self.record_target(&obs, &probes, &status);
-        self.point_name(target).await;
+        let (door, ()) = tokio::join!(
+            self.open_door(&obs, &probes, &mut status),
+            self.point_name(target)
+        );
         Ok(Reading {
             obs,
             status,
             target,
+            door,
             session,
         })
     }
@@ -722,8 +808,18 @@ impl<P: Platform> Controller<P> {
     async fn stop_service(&self, by: StoppedBy) -> Result<(ServiceSnapshot, StopRecord)> {
         let service = self.platform.update_service(0, false).await?;
         self.forget();
-        let (record, ()) =
-            tokio::join!(self.record_stop(by), self.point_name(RecordTarget::Asleep));
+        let asleep = async {
+            if let Some(writer) = &self.door {
+                writer
+                    .point(&self.platform, &DoorTarget::Asleep, true)
+                    .await;
+            }
+        };
+        let (record, (), ()) = tokio::join!(
+            self.record_stop(by),
+            self.point_name(RecordTarget::Asleep),
+            asleep
+        );
         Ok((service, record))
     }
 
@@ -870,6 +966,13 @@ impl<P: Platform> Controller<P> {
         tracing::info!(kind = notice.kind.as_str(), subject = %notice.subject, "notice sent");
         Ok(true)
     }
+}
+
+fn both_doors() -> Error {
+    Error::invalid_config(
+        "DOOR_KVS_ARN",
+        "a front door and a hosted zone record (DNS_ZONE_ID) are two ways to reach the same name: set one",
+    )
 }
 
 /// A name for this controller's claims, unique enough among a few concurrent instances: eight

@@ -43,6 +43,10 @@ pub struct Endpoint {
     /// name its certificate is checked against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Users reach it through the front door at `host`, over HTTPS on 443, whatever the task's
+    /// own scheme and port.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub front_door: bool,
 }
 
 impl Endpoint {
@@ -50,6 +54,7 @@ impl Endpoint {
     /// the scheme's default), else `http://203.0.113.7:3000` (IPv6 in brackets).
     pub fn url(&self) -> String {
         match &self.host {
+            Some(host) if self.front_door => format!("https://{host}"),
             Some(host) => named_url(&self.scheme, host, self.port),
             None => format!("{}://{}", self.scheme, SocketAddr::new(self.ip, self.port)),
         }
@@ -91,6 +96,10 @@ pub struct ServiceProfile {
     pub activity_filter: String,
     /// The DNS name that points at the serving task, when there is one: the URL's host.
     pub public_name: Option<String>,
+    /// Users reach the service through the front door at the public name (CloudFront, over
+    /// HTTPS), not at the task's own scheme and port.
+    #[serde(default)]
+    pub front_door: bool,
 }
 
 /// Grafana's request log lines (with `GF_SERVER_ROUTER_LOGGING=true`) that are a person's
@@ -115,13 +124,17 @@ impl ServiceProfile {
             readiness: ReadinessSource::Any,
             activity_filter: GRAFANA_ACTIVITY_FILTER.into(),
             public_name: None,
+            front_door: false,
         }
     }
 
     /// The URL at the public name, whatever task serves it; `None` without a name.
     pub fn public_url(&self) -> Option<String> {
         let name = self.public_name.as_deref()?;
-        Some(named_url(&self.scheme, name, self.port))
+        Some(match self.front_door {
+            true => format!("https://{name}"),
+            false => named_url(&self.scheme, name, self.port),
+        })
     }
 
     /// The endpoint for an address, with this profile's scheme and port.
@@ -131,6 +144,7 @@ impl ServiceProfile {
             ip,
             port: self.port,
             host: self.public_name.clone(),
+            front_door: self.front_door && self.public_name.is_some(),
         }
     }
 }

@@ -68,6 +68,12 @@ pub enum Error {
         /// What happened.
         problem: String,
     },
+    /// A conditional write (`If-Match`) found the resource changed since it was read.
+    #[error("`{action}` lost to a concurrent write: read again and retry")]
+    Conflict {
+        /// The IAM action whose condition failed.
+        action: String,
+    },
     /// A setting is missing or wrong.
     #[error("invalid configuration: {setting}: {problem}")]
     InvalidConfig {

@@ -20,6 +20,7 @@ mod controller;
 mod cost;
 mod derive;
 mod dns;
+mod door;
 mod endpoint;
 mod env;
 mod error;
@@ -43,6 +44,10 @@ pub use dns::{
     AliasTarget, DEFAULT_TTL, HostedZone, NameRecord, PARKED, RecordChange, RecordTarget,
     RecordType, changes, check_name, fqdn,
 };
+pub use door::{
+    DEFAULT_PROPAGATION_GRACE, DOOR_KEY, DoorEntry, DoorOutcome, DoorState, DoorTarget, FrontDoor,
+    OriginProtocol,
+};
 pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
 pub use env::setting;
 pub use error::{Error, Result};
@@ -55,7 +60,7 @@ pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
     TaskSize, TaskSnapshot,
 };
-pub use platform::{DesiredStatus, LogPage, NetworkInterface, Platform, TaskPage};
+pub use platform::{DesiredStatus, LogPage, NetworkInterface, Platform, StoreEntry, TaskPage};
 pub use readiness::{
     HttpProbe, NoNetworkPath, Readiness, ReadinessProbe, ReadinessSource, ReadyBy, probe_for,
 };

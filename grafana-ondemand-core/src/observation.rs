@@ -169,6 +169,9 @@ pub struct TaskNetwork {
     pub public_ip: Option<IpAddr>,
     /// The IPv6 address (dual-stack or IPv6-only subnets), from the attachment or EC2.
     pub ipv6: Option<IpAddr>,
+    /// The public IP's DNS name, from EC2 DescribeNetworkInterfaces: the front door's origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_dns_name: Option<String>,
 }
 
 /// What a task is billed for, as DescribeTasks reports it.

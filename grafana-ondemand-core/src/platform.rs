@@ -1,4 +1,5 @@
-//! The seam to a backend: the few ECS, EC2, CloudWatch Logs and Route 53 operations the
+//! The seam to a backend: the few ECS, EC2, CloudWatch Logs, Route 53 and CloudFront
+//! KeyValueStore operations the
 //! controller needs, translated.
 //!
 //! A backend implements [`Platform`] by translating each call to its API and back; it decides
@@ -42,6 +43,18 @@ pub struct NetworkInterface {
     pub private_ip: Option<IpAddr>,
     /// Its first IPv6 address, if it has one.
     pub ipv6: Option<IpAddr>,
+    /// The public DNS name of its public IP (`Association.PublicDnsName`), when the VPC gives
+    /// one (DNS hostnames and DNS support enabled).
+    pub public_dns_name: Option<String>,
+}
+
+/// One key of a CloudFront KeyValueStore as read for a conditional write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreEntry {
+    /// The store's ETag when the key was read: a write's `If-Match`.
+    pub etag: String,
+    /// The key's value; `None` when the key does not exist.
+    pub value: Option<String>,
 }
 
 /// One page of ListTasks.
@@ -111,6 +124,18 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
     /// Route 53 GetChange: whether the change is INSYNC (every Route 53 name server answers
     /// with it) rather than PENDING.
     async fn change_in_sync(&self, change_id: &str) -> Result<bool>;
+    /// CloudFront KeyValueStore DescribeKeyValueStore (the store's ETag), then GetKey: `key`'s
+    /// value as of that ETag or later.
+    async fn door_entry(&self, store_arn: &str, key: &str) -> Result<StoreEntry>;
+    /// CloudFront KeyValueStore PutKey with `If-Match: if_match`: the store's new ETag. A
+    /// store changed since that ETag is [`Error::Conflict`](crate::Error::Conflict).
+    async fn put_door_entry(
+        &self,
+        store_arn: &str,
+        key: &str,
+        value: &str,
+        if_match: &str,
+    ) -> Result<String>;
     /// The platform's clock: the time its timestamps are read against.
     fn now(&self) -> DateTime<Utc>;
 }

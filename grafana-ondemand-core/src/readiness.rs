@@ -253,6 +253,7 @@ mod tests {
             ip: addr.ip(),
             port: addr.port(),
             host: None,
+            front_door: false,
         }
     }
 

@@ -145,12 +145,20 @@ impl From<StatusBody> for Status {
             .map_or(authority, |(host, _)| host);
         let host = (!host.is_empty() && !host.starts_with('[') && host.parse::<IpAddr>().is_err())
             .then(|| host.to_owned());
+        // A name without a port over another port than the scheme's: the front door's URL.
+        let front_door = host.is_some()
+            && host.as_deref() == Some(authority)
+            && !matches!(
+                (scheme.as_str(), b.port),
+                ("https", Some(443)) | ("http", Some(80))
+            );
         let endpoint = match (b.ip, b.port) {
             (Some(ip), Some(port)) => Some(Endpoint {
                 scheme,
                 ip,
                 port,
                 host,
+                front_door,
             }),
             _ => None,
         };
@@ -192,6 +200,7 @@ mod tests {
                 ip: "203.0.113.7".parse().unwrap(),
                 port: 3000,
                 host: None,
+                front_door: false,
             }),
             message: "Grafana is running".into(),
             reason: None,

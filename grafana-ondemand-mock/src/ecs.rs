@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use grafana_ondemand_core::{
     AliasTarget, DesiredStatus, Error, LogPage, NameRecord, NetworkInterface, Platform,
-    RecordChange, Result, ServiceSnapshot, TaskPage, TaskPhase, TaskSize, TaskSnapshot,
+    RecordChange, Result, ServiceSnapshot, StoreEntry, TaskPage, TaskPhase, TaskSize, TaskSnapshot,
 };
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -163,6 +163,11 @@ impl SimulatedEcs {
     /// Calls of operation `op` (such as `UpdateService`) are denied from now on.
     pub fn deny(&self, op: &str) {
         self.model().denied.insert(op.to_owned());
+    }
+
+    /// Lets callers call an operation denied before (a policy fixed).
+    pub fn allow(&self, op: &str) {
+        self.model().denied.remove(op);
     }
 
     /// Rolls out a new task definition revision: a new task starts beside the old one, which
@@ -410,6 +415,78 @@ impl SimulatedEcs {
         self.model().reachable
     }
 
+    // ---- CloudFront KeyValueStore ----------------------------------------------------------
+
+    /// Adds a KeyValueStore with this ARN (empty: the door reads it as asleep) and returns
+    /// the ARN.
+    pub fn add_key_value_store(&self, arn: &str) -> String {
+        self.model().stores.entry(arn.to_owned()).or_default();
+        arn.to_owned()
+    }
+
+    /// A key's value as the store's API reads it now.
+    pub fn store_value(&self, arn: &str, key: &str) -> Option<String> {
+        self.model().stores.get(arn).and_then(|s| s.get(key))
+    }
+
+    /// What an edge location `delay` behind the store reads for `key` now.
+    pub fn store_value_at_edge(
+        &self,
+        arn: &str,
+        key: &str,
+        delay: std::time::Duration,
+    ) -> Option<String> {
+        let m = self.model();
+        m.stores.get(arn).and_then(|s| s.at_edge(key, m.now, delay))
+    }
+
+    /// When `key` was last written, on the world's clock.
+    pub fn store_written_at(&self, arn: &str, key: &str) -> Option<DateTime<Utc>> {
+        let m = self.model();
+        m.stores
+            .get(arn)
+            .and_then(|s| s.written_at(key))
+            .map(|at| m.wall(at))
+    }
+
+    /// Someone else writes `key` (`None`: deletes it): drift to correct.
+    pub fn write_store_by_hand(&self, arn: &str, key: &str, value: Option<&str>) {
+        let mut m = self.model();
+        let now = m.now;
+        m.stores
+            .entry(arn.to_owned())
+            .or_default()
+            .write(key, value.map(str::to_owned), now);
+    }
+
+    /// The next `n` PutKey calls each meet another client's write just before them: their
+    /// ETag is stale, and they are refused with a conflict.
+    pub fn race_next_store_writes(&self, n: u32) {
+        self.model().store_races = n;
+    }
+
+    /// Another client writes `value` to `key` right after the next GetKey has read it: the
+    /// reader's ETag is stale when it writes.
+    pub fn write_store_after_next_read(&self, arn: &str, key: &str, value: &str) {
+        self.model().store_after_read = Some((arn.to_owned(), key.to_owned(), value.to_owned()));
+    }
+
+    /// Whether the VPC gives public IPs DNS names (`enableDnsHostnames`; on by default).
+    pub fn set_public_dns_names(&self, on: bool) {
+        self.model().public_dns_names = on;
+    }
+
+    /// The address of a running task whose public DNS name is `name`: what the simulated
+    /// edge connects to (none once the task has stopped, or for a name never given).
+    pub fn resolve_public_name(&self, name: &str) -> Option<IpAddr> {
+        let m = self.model();
+        m.tasks.iter().find_map(|t| {
+            let ip = m.public_ip_of(t)?;
+            (m.public_dns_names && crate::model::public_dns_name(ip) == name)
+                .then_some(IpAddr::V4(ip))
+        })
+    }
+
     // ---- the operations, shared by the Platform impl and the wire stub ------------------
 
     /// Runs one operation against the model, counting it and applying faults.
@@ -558,6 +635,59 @@ impl SimulatedEcs {
         })?
     }
 
+    pub(crate) fn op_describe_store(&self, arn: &str) -> std::result::Result<String, CallFault> {
+        self.call("DescribeKeyValueStore", false, |m| {
+            m.stores
+                .get(arn)
+                .map(|s| s.etag())
+                .ok_or_else(|| no_store(arn))
+        })?
+    }
+
+    pub(crate) fn op_get_key(
+        &self,
+        arn: &str,
+        key: &str,
+    ) -> std::result::Result<Option<String>, CallFault> {
+        self.call("GetKey", false, |m| {
+            let read = m
+                .stores
+                .get(arn)
+                .map(|s| s.get(key))
+                .ok_or_else(|| no_store(arn));
+            if let Some((arn, key, value)) = m.store_after_read.take() {
+                let now = m.now;
+                m.stores
+                    .entry(arn)
+                    .or_default()
+                    .write(&key, Some(value), now);
+            }
+            read
+        })?
+    }
+
+    pub(crate) fn op_put_key(
+        &self,
+        arn: &str,
+        key: &str,
+        value: &str,
+        if_match: &str,
+    ) -> std::result::Result<String, CallFault> {
+        self.call("PutKey", false, |m| {
+            let now = m.now;
+            let race = m.store_races > 0;
+            m.store_races = m.store_races.saturating_sub(1);
+            let store = m.stores.get_mut(arn).ok_or_else(|| no_store(arn))?;
+            if race {
+                // Another client's write of another key lands first.
+                store.write("other", Some(format!("{now:?}")), now);
+            }
+            store.put(key, value, if_match, now).map_err(|_| {
+                CallFault::Conflict("Pre-condition failed: the ETag does not match".into())
+            })
+        })?
+    }
+
     fn fault(&self, fault: CallFault, action: &str) -> Error {
         match fault {
             CallFault::Throttled => Error::Throttled {
@@ -573,6 +703,9 @@ impl SimulatedEcs {
                     service: m.service.clone(),
                 }
             }
+            CallFault::Conflict(_) => Error::Conflict {
+                action: action.into(),
+            },
             CallFault::InvalidParameter(message)
             | CallFault::ResourceNotFound(message)
             | CallFault::InvalidChangeBatch(message)
@@ -675,9 +808,37 @@ impl Platform for SimulatedEcs {
             .map_err(|f| self.fault(f, "route53:GetChange"))
     }
 
+    async fn door_entry(&self, store_arn: &str, key: &str) -> Result<StoreEntry> {
+        self.latency().await;
+        let etag = self
+            .op_describe_store(store_arn)
+            .map_err(|f| self.fault(f, "cloudfront-keyvaluestore:DescribeKeyValueStore"))?;
+        self.latency().await;
+        let value = self
+            .op_get_key(store_arn, key)
+            .map_err(|f| self.fault(f, "cloudfront-keyvaluestore:GetKey"))?;
+        Ok(StoreEntry { etag, value })
+    }
+
+    async fn put_door_entry(
+        &self,
+        store_arn: &str,
+        key: &str,
+        value: &str,
+        if_match: &str,
+    ) -> Result<String> {
+        self.latency().await;
+        self.op_put_key(store_arn, key, value, if_match)
+            .map_err(|f| self.fault(f, "cloudfront-keyvaluestore:PutKey"))
+    }
+
     fn now(&self) -> DateTime<Utc> {
         SimulatedEcs::now(self)
     }
+}
+
+fn no_store(arn: &str) -> CallFault {
+    CallFault::ResourceNotFound(format!("Resource {arn} not found"))
 }
 
 fn no_zone(zone_id: &str) -> CallFault {

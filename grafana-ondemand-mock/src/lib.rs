@@ -22,6 +22,7 @@ mod ecs;
 #[cfg(feature = "edge")]
 pub mod edge;
 mod events;
+mod kvs;
 mod log_filter;
 mod model;
 mod network;

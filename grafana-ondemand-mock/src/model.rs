@@ -71,6 +71,8 @@ pub enum CallFault {
     NoSuchHostedZone(String),
     /// No Route 53 change has this id.
     NoSuchChange(String),
+    /// A KeyValueStore write whose `If-Match` is not the store's ETag.
+    Conflict(String),
 }
 
 /// An API Gateway custom domain: what an alias record may target, and where it serves on
@@ -175,6 +177,14 @@ pub(crate) struct Model {
     pub custom_domains: BTreeMap<String, CustomDomain>,
     /// Route 53 changes made so far (their ids count them, apart from the tasks' serials).
     pub dns_changes: u64,
+    /// CloudFront KeyValueStores, by ARN.
+    pub stores: BTreeMap<String, crate::kvs::SimStore>,
+    /// The next KeyValueStore writes that meet another client's write just before them.
+    pub store_races: u32,
+    /// A write another client makes right after the next GetKey: store, key, value.
+    pub store_after_read: Option<(String, String, String)>,
+    /// Whether the VPC gives public IPs DNS names (`enableDnsHostnames`).
+    pub public_dns_names: bool,
     /// Placement failures ECS reported as "ECS Service Action" events: when, and the reason.
     pub placement_failures: Vec<(Instant, String)>,
     /// EventBridge delivery: task state changes delivered so far, by task ARN, and service
@@ -238,6 +248,10 @@ impl Model {
             zones: BTreeMap::new(),
             custom_domains: BTreeMap::new(),
             dns_changes: 0,
+            stores: BTreeMap::new(),
+            store_races: 0,
+            store_after_read: None,
+            public_dns_names: true,
             placement_failures: Vec::new(),
             delivered: (BTreeMap::new(), 0),
             epoch: (now, Utc::now()),
@@ -689,6 +703,7 @@ impl Model {
                 private_ip: self.private_ip_of(task).filter(|_| attached),
                 public_ip: None,
                 ipv6: self.ipv6_of(task).filter(|_| attached),
+                public_dns_name: None,
             },
             size: self.task_size.clone(),
         }
@@ -803,6 +818,10 @@ impl Model {
             public_ip: self.public_ip_of(task).map(IpAddr::V4),
             private_ip: self.private_ip_of(task),
             ipv6: self.ipv6_of(task),
+            public_dns_name: self
+                .public_ip_of(task)
+                .filter(|_| self.public_dns_names)
+                .map(public_dns_name),
         })
     }
 }
@@ -848,4 +867,12 @@ impl ServiceTags {
         }
         tags
     }
+}
+
+/// The public DNS name EC2 gives a public IP in the simulated region, as AWS spells it
+/// (`ec2-203-0-113-7.eu-west-3.compute.amazonaws.com`); the simulated edge resolves it
+/// through the model, never by reading the address back out of it.
+pub fn public_dns_name(ip: Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("ec2-{a}-{b}-{c}-{d}.eu-west-3.compute.amazonaws.com")
 }

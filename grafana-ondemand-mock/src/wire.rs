@@ -8,6 +8,7 @@
 //! the model's state — not with the SDK's serializers — so the real SDK clients can be pointed
 //! at [`WireStub::uri`] (`endpoint_url`, or `AWS_ENDPOINT_URL`).
 
+mod kvs;
 mod route53;
 
 use crate::ecs::SimulatedEcs;
@@ -61,6 +62,13 @@ impl WireStub {
         })
         .mount(&server)
         .await;
+        Mock::given(path_regex("^/key-value-stores/[^/]+(/keys/[^/]+)?$"))
+            .respond_with(kvs::KvsWire {
+                ecs: ecs.clone(),
+                delay,
+            })
+            .mount(&server)
+            .await;
         WireStub { server, ecs }
     }
 
@@ -145,6 +153,7 @@ fn fault_response(fault: CallFault) -> ResponseTemplate {
         CallFault::InvalidParameter(message) => ecs_error("InvalidParameterException", &message),
         CallFault::ResourceNotFound(message) => ecs_error("ResourceNotFoundException", &message),
         CallFault::InvalidChangeBatch(message)
+        | CallFault::Conflict(message)
         | CallFault::NoSuchHostedZone(message)
         | CallFault::NoSuchChange(message) => ecs_error("InvalidParameterException", &message),
     }
@@ -680,9 +689,10 @@ impl Respond for Ec2Wire {
                 let items: String = found
                     .iter()
                     .map(|n| {
+                        let dns = n.public_dns_name.clone().unwrap_or_default();
                         let association = n
                             .public_ip
-                            .map(|ip| format!("\n            <association>\n                <publicIp>{ip}</publicIp>\n                <publicDnsName></publicDnsName>\n                <ipOwnerId>amazon</ipOwnerId>\n            </association>"))
+                            .map(|ip| format!("\n            <association>\n                <publicIp>{ip}</publicIp>\n                <publicDnsName>{dns}</publicDnsName>\n                <ipOwnerId>amazon</ipOwnerId>\n            </association>"))
                             .unwrap_or_default();
                         let private = n.private_ip.map(|ip| ip.to_string()).unwrap_or_default();
                         let ipv6 = n
@@ -715,6 +725,7 @@ impl Respond for Ec2Wire {
                 CallFault::InvalidParameter(message)
                 | CallFault::ResourceNotFound(message)
                 | CallFault::InvalidChangeBatch(message)
+                | CallFault::Conflict(message)
                 | CallFault::NoSuchHostedZone(message)
                 | CallFault::NoSuchChange(message),
             ) => ec2_error(400, "InvalidParameterValue", &message),

@@ -12,9 +12,11 @@ use grafana_ondemand::{
 use std::time::Duration;
 use tokio::time::{Instant, sleep};
 
+mod door;
 mod names;
 mod sessions;
 mod wake;
+pub use door::*;
 pub use names::*;
 pub use sessions::*;
 pub use wake::*;
@@ -35,6 +37,14 @@ pub trait World: Send + Sync {
         &self,
         profile: ServiceProfile,
         zone: grafana_ondemand::HostedZone,
+        notifier: std::sync::Arc<dyn grafana_ondemand::Notifier>,
+    ) -> Box<dyn Watcher>;
+    /// A controller that writes `door`'s entry, and sends notices of the events it handles
+    /// to `notifier`.
+    async fn door_controller(
+        &self,
+        profile: ServiceProfile,
+        door: grafana_ondemand::FrontDoor,
         notifier: std::sync::Arc<dyn grafana_ondemand::Notifier>,
     ) -> Box<dyn Watcher>;
     /// Calls of one operation the platform has seen.
@@ -635,7 +645,10 @@ macro_rules! scenario_suite {
             two_instances_given_different_events_tell_both,
             running_is_told_when_grafana_answers_at_its_name, a_slow_boot_is_told_running_by_the_reaper,
             the_name_sleeps_wakes_at_a_click_and_sleeps_again,
-            an_xhr_while_asleep_is_503_and_reads_nothing);
+            an_xhr_while_asleep_is_503_and_reads_nothing,
+            two_controllers_racing_the_door_write_it_once, a_stop_closes_the_door_before_the_task_is_gone,
+            a_task_without_a_public_dns_name_is_a_clear_failure, a_door_changed_by_hand_is_put_right_by_the_next_status,
+            a_refused_door_write_keeps_status_off_running, the_running_notice_waits_for_the_door_to_propagate);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(

@@ -47,7 +47,7 @@ impl Notifier for Inbox {
 
 impl Inbox {
     /// How many notices of `kind` were received.
-    fn count(&self, kind: NoticeKind) -> usize {
+    pub(super) fn count(&self, kind: NoticeKind) -> usize {
         self.kinds().iter().filter(|k| **k == kind).count()
     }
 
@@ -90,7 +90,7 @@ async fn setup(world: &impl World) -> (Box<dyn Watcher>, Arc<Inbox>) {
 }
 
 /// Delivers the events ECS emitted since the last delivery, as EventBridge does.
-async fn deliver(world: &impl World, c: &dyn Watcher) -> Vec<Handled> {
+pub(super) async fn deliver(world: &impl World, c: &dyn Watcher) -> Vec<Handled> {
     let mut handled = Vec::new();
     for e in world.ecs().take_events() {
         let event = PlatformEvent::from_eventbridge(&e)

@@ -37,9 +37,9 @@ fn fault(f: CallFault) -> ResponseTemplate {
         CallFault::NoSuchHostedZone(m) => error(404, "NoSuchHostedZone", &m),
         CallFault::NoSuchChange(m) => error(404, "NoSuchChange", &m),
         CallFault::InvalidChangeBatch(m) => error(400, "InvalidChangeBatch", &m),
-        CallFault::InvalidParameter(m) | CallFault::ResourceNotFound(m) => {
-            error(400, "InvalidInput", &m)
-        }
+        CallFault::InvalidParameter(m)
+        | CallFault::ResourceNotFound(m)
+        | CallFault::Conflict(m) => error(400, "InvalidInput", &m),
         CallFault::ServiceNotFound => error(400, "InvalidInput", "not a Route 53 error"),
     }
 }

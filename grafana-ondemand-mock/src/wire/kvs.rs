@@ -1,0 +1,164 @@
+//! CloudFront KeyValueStore's REST-JSON protocol over the simulated stores:
+//! `GET /key-value-stores/{arn}` (DescribeKeyValueStore, the ETag in a header),
+//! `GET /key-value-stores/{arn}/keys/{key}` (GetKey) and `PUT …/keys/{key}` (PutKey, with
+//! `If-Match`), the ARN and key percent-encoded in the path as the SDK sends them; errors
+//! with `x-amzn-ErrorType` and a JSON `Message`, in the status codes AWS gives them.
+
+use crate::ecs::SimulatedEcs;
+use crate::model::CallFault;
+use serde_json::json;
+use std::time::Duration;
+use wiremock::{Request, Respond, ResponseTemplate};
+
+#[derive(Debug)]
+pub(super) struct KvsWire {
+    pub ecs: SimulatedEcs,
+    pub delay: Duration,
+}
+
+fn error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("x-amzn-ErrorType", kind)
+        .insert_header("x-amzn-RequestId", "5d1e2f3a-4b5c-4d6e-8f9a-0b1c2d3e4f5a")
+        .set_body_raw(
+            json!({ "Message": message }).to_string(),
+            "application/json",
+        )
+}
+
+fn fault(f: CallFault, action: &str) -> ResponseTemplate {
+    match f {
+        CallFault::Throttled => error(429, "ThrottlingException", "Rate exceeded"),
+        CallFault::AccessDenied => error(
+            403,
+            "AccessDeniedException",
+            &format!(
+                "User: arn:aws:sts::123456789012:assumed-role/controller/fn is not authorized to perform: {action}"
+            ),
+        ),
+        CallFault::Conflict(m) => error(409, "ConflictException", &m),
+        CallFault::ResourceNotFound(m) => error(404, "ResourceNotFoundException", &m),
+        CallFault::InvalidParameter(m)
+        | CallFault::InvalidChangeBatch(m)
+        | CallFault::NoSuchHostedZone(m)
+        | CallFault::NoSuchChange(m) => error(400, "ValidationException", &m),
+        CallFault::ServiceNotFound => error(400, "ValidationException", "not a KVS error"),
+    }
+}
+
+/// A path segment as it was before percent-encoding.
+fn decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn ok(body: serde_json::Value, etag: Option<&str>) -> ResponseTemplate {
+    let mut r = ResponseTemplate::new(200)
+        .insert_header("x-amzn-RequestId", "6e2f3a4b-5c6d-4e7f-9a0b-1c2d3e4f5a6b");
+    if let Some(etag) = etag {
+        r = r.insert_header("ETag", etag);
+    }
+    r.set_body_raw(body.to_string(), "application/json")
+}
+
+impl KvsWire {
+    fn answer(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().trim_start_matches("/key-value-stores/");
+        let mut parts = path.split('/');
+        let arn = decode(parts.next().unwrap_or_default());
+        let key = match (parts.next(), parts.next()) {
+            (Some("keys"), Some(k)) => Some(decode(k)),
+            _ => None,
+        };
+        let size = |v: &Option<String>| v.as_ref().map_or(0, |v| v.len());
+        match (request.method.as_str(), key) {
+            ("GET", None) => match self.ecs.op_describe_store(&arn) {
+                Ok(etag) => ok(
+                    json!({
+                        "KvsARN": arn,
+                        "ItemCount": 1,
+                        "TotalSizeInBytes": 0,
+                        "Created": 1_764_000_000,
+                        "LastModified": 1_764_000_000,
+                        "Status": "READY",
+                    }),
+                    Some(&etag),
+                ),
+                Err(f) => fault(f, "cloudfront-keyvaluestore:DescribeKeyValueStore"),
+            },
+            ("GET", Some(key)) => match self.ecs.op_get_key(&arn, &key) {
+                Ok(Some(value)) => ok(
+                    json!({
+                        "Key": key,
+                        "Value": value,
+                        "ItemCount": 1,
+                        "TotalSizeInBytes": value.len(),
+                    }),
+                    None,
+                ),
+                Ok(None) => error(
+                    404,
+                    "ResourceNotFoundException",
+                    &format!("Key {key} not found"),
+                ),
+                Err(f) => fault(f, "cloudfront-keyvaluestore:GetKey"),
+            },
+            ("PUT", Some(key)) => {
+                let Some(if_match) = request
+                    .headers
+                    .get("if-match")
+                    .and_then(|v| v.to_str().ok())
+                else {
+                    return error(400, "ValidationException", "If-Match is required");
+                };
+                let body: serde_json::Value =
+                    serde_json::from_slice(&request.body).unwrap_or_default();
+                let Some(value) = body.get("Value").and_then(|v| v.as_str()) else {
+                    return error(400, "ValidationException", "Value is required");
+                };
+                if value.len() > 1024 {
+                    return error(
+                        400,
+                        "ValidationException",
+                        "Value must be at most 1024 characters",
+                    );
+                }
+                match self.ecs.op_put_key(&arn, &key, value, if_match) {
+                    Ok(etag) => ok(
+                        json!({
+                            "ItemCount": 1,
+                            "TotalSizeInBytes": size(&Some(value.to_owned())),
+                        }),
+                        Some(&etag),
+                    ),
+                    Err(f) => fault(f, "cloudfront-keyvaluestore:PutKey"),
+                }
+            }
+            (m, _) => error(400, "ValidationException", &format!("{m} is not simulated")),
+        }
+    }
+}
+
+impl Respond for KvsWire {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.answer(request).set_delay(self.delay)
+    }
+}
