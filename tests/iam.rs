@@ -5,6 +5,7 @@
 //! Removing any statement must deny a call: that proves the check can fail.
 
 use crate::aws_wire::OverTheWire;
+use crate::scenarios::{STORE, front_door};
 use grafana_ondemand::{ServiceController, ServiceProfile, State, wait_for};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -73,6 +74,28 @@ pub fn call(request: &wiremock::Request) -> Call {
         return Call {
             action: format!("logs:{op}"),
             resources: vec![log_group_arn(group)],
+            context: BTreeMap::new(),
+        };
+    }
+    if let Some(rest) = request.url.path().strip_prefix("/key-value-stores/") {
+        // The store's ARN is the one resource of every KeyValueStore action.
+        let mut parts = rest.split('/');
+        let arn = parts
+            .next()
+            .unwrap_or_default()
+            .replace("%3A", ":")
+            .replace("%2F", "/");
+        let op = match (request.method.as_str(), parts.next()) {
+            ("GET", None) => "DescribeKeyValueStore",
+            ("GET", Some("keys")) => "GetKey",
+            ("PUT", Some("keys")) => "PutKey",
+            (m, k) => {
+                panic!("the code calls KeyValueStore {m} {k:?}: add it here and to the policies")
+            }
+        };
+        return Call {
+            action: format!("cloudfront-keyvaluestore:{op}"),
+            resources: vec![arn],
             context: BTreeMap::new(),
         };
     }
@@ -285,7 +308,8 @@ fn crate_policy() -> Value {
         .replace("ACCOUNT_ID", ACCOUNT)
         .replace("CLUSTER_NAME", "ondemand")
         .replace("SERVICE_NAME", "grafana")
-        .replace("LOG_GROUP", LOG_GROUP);
+        .replace("LOG_GROUP", LOG_GROUP)
+        .replace("DOOR_KVS_ARN", STORE);
     serde_json::from_str(&text).expect("iam-policy.json is JSON")
 }
 
@@ -415,6 +439,17 @@ async fn calls_of_a_life() -> Vec<Call> {
     wait_for(fresh.as_ref(), State::Running, Duration::from_secs(180))
         .await
         .unwrap();
+    // A controller with the front door: its entry read, written running, then asleep.
+    w.stub.ecs().add_key_value_store(STORE);
+    let door = crate::scenarios::World::door_controller(
+        &w,
+        ServiceProfile::grafana(),
+        front_door(),
+        std::sync::Arc::new(crate::scenarios::Inbox::default()),
+    )
+    .await;
+    assert_eq!(door.status().await.unwrap().state, State::Running);
+    door.stop().await.unwrap();
     let mut calls = recorded(&w.stub).await;
     calls.sort();
     calls.dedup();
@@ -429,6 +464,9 @@ async fn every_call_the_code_makes_is_granted_by_both_policies() {
     assert_eq!(
         actions.into_iter().collect::<Vec<_>>(),
         [
+            "cloudfront-keyvaluestore:DescribeKeyValueStore",
+            "cloudfront-keyvaluestore:GetKey",
+            "cloudfront-keyvaluestore:PutKey",
             "ec2:DescribeNetworkInterfaces",
             "ecs:DescribeServices",
             "ecs:DescribeTasks",
@@ -439,9 +477,27 @@ async fn every_call_the_code_makes_is_granted_by_both_policies() {
         ],
         "the life exercised every call"
     );
+    // The store's actions on that store only: another store, or none, is denied.
+    let door_calls: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.action.starts_with("cloudfront-keyvaluestore:"))
+        .collect();
+    assert!(
+        door_calls.iter().all(|c| c.resources == [STORE]),
+        "{door_calls:?}"
+    );
+    for policy in [
+        module_policy(None),
+        module_policy_with(&[("door_kvs_arn", format!("{STORE}-other"))]),
+    ] {
+        assert!(door_calls.iter().all(|c| !allows(&policy, c)));
+    }
     for (name, policy) in [
         ("iam-policy.json", crate_policy()),
-        ("the module", module_policy(None)),
+        (
+            "the module",
+            module_policy_with(&[("door_kvs_arn", STORE.to_owned())]),
+        ),
     ] {
         for call in &calls {
             assert!(allows(&policy, call), "{name} denies {call:?}");

@@ -262,6 +262,7 @@ mod tests {
                     ip: "203.0.113.7".parse().unwrap(),
                     port,
                     host: host.map(str::to_owned),
+                    front_door: false,
                 }),
                 ..serde_json::from_value(json!({"status": "running", "message": "m", "runningCount": 1, "desiredCount": 1})).unwrap()
             };
@@ -271,6 +272,30 @@ mod tests {
             let back: Status = serde_json::from_value(v).unwrap();
             assert_eq!(back, s, "{url}");
         }
+    }
+
+    #[test]
+    fn through_the_front_door_the_url_is_the_doors_whatever_the_tasks_port() {
+        let s = Status {
+            endpoint: Some(Endpoint {
+                scheme: "http".into(),
+                ip: "203.0.113.7".parse().unwrap(),
+                port: 3000,
+                host: Some("d111111abcdef8.cloudfront.net".into()),
+                front_door: true,
+            }),
+            ..serde_json::from_value(
+                json!({"status": "running", "message": "m", "runningCount": 1, "desiredCount": 1}),
+            )
+            .unwrap()
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["url"], "https://d111111abcdef8.cloudfront.net");
+        assert_eq!(v["port"], 3000);
+        // The task's own scheme is not in the wire form: the door's URL is what comes back.
+        let back: Status = serde_json::from_value(v).unwrap();
+        assert_eq!(back.url(), s.url());
+        assert!(back.endpoint.unwrap().front_door);
     }
 
     #[test]

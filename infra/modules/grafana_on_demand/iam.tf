@@ -166,6 +166,8 @@ locals {
     # the webhook URL is read at every cold start), and SNS encrypts each notice with it.
     ssm_key_arn = var.kms_key_arn != null && (local.token_auth || var.notification_webhook) ? var.kms_key_arn : ""
     sns_key_arn = var.kms_key_arn != null && var.notification_topic ? var.kms_key_arn : ""
+    # The front door's KeyValueStore (part 2 of the front door deploys it).
+    door_kvs_arn = ""
   })
 }
 
