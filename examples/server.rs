@@ -20,6 +20,7 @@
 
 use grafana_ondemand::api::{Access, Api};
 use grafana_ondemand::backend::{BackendKind, Settings, SimulatedWorld, connect};
+use grafana_ondemand::mock::edge::{EdgeLocation, Origins};
 use grafana_ondemand::mock::{NameProxy, SimulatedEcs, TlsListener};
 use grafana_ondemand::{EventHandler, PlatformEvent, ServiceController, parse_limit, web};
 use std::process::ExitCode;
@@ -104,11 +105,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
              Set CLUSTER_NAME and SERVICE_NAME to drive a real ECS service.",
         );
     }
-    if let Some(name) = &backend.public_name {
+    let door = backend.simulated.as_ref().and_then(|w| w.door.clone());
+    if let (Some(name), None) = (&backend.public_name, &door) {
         api = api.at_public_name(name, &backend.policy);
     }
-    if let Some(secret) = grafana_ondemand::api::door_secret(None).map_err(|e| e.to_string())? {
-        api = api.through_door(&secret, &backend.policy);
+    let mut secret = grafana_ondemand::api::door_secret(None).map_err(|e| e.to_string())?;
+    if door.is_some() && secret.is_none() {
+        // The simulated distribution's secret origin header, made for this run.
+        secret = Some(run_secret());
+    }
+    if let Some(secret) = &secret {
+        api = api.through_door(secret, &backend.policy);
     }
     let app = web::router(api);
     let listener = bind("LISTEN", "127.0.0.1:8080").await?;
@@ -118,9 +125,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         "Control page: http://{addr}/  (driving {})",
         backend.description
     );
-    let _proxy = match (&backend.simulated, &backend.public_name) {
+    let _network = match (&backend.simulated, &backend.public_name) {
         (Some(world), Some(name)) => {
-            simulated_network(world, name, &app, backend.time_scale).await?
+            simulated_network(world, name, &app, secret, backend.time_scale).await?
         }
         _ => None,
     };
@@ -139,26 +146,91 @@ async fn bind(var: &str, default: &str) -> Result<tokio::net::TcpListener, Strin
         .map_err(|e| format!("cannot listen on {listen} ({e}): set {var} to a free address"))
 }
 
-/// What the module deploys for a public name, in the simulated world: the API Gateway custom
-/// domain the sleeping name is an alias of (the same routes, over HTTPS with the name's
-/// certificate), and the network that leads a browser there or to the task, as the name's DNS
-/// would.
+/// A secret for the simulated door's origin header: 32 hex digits from the standard
+/// library's randomly seeded hashers.
+fn run_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let part = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .elapsed()
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    };
+    format!("{:016x}{:016x}", part(), part())
+}
+
+/// What the simulated network holds: dropped, it stops.
+#[allow(dead_code)] // held for their lifetimes
+struct Network {
+    proxy: NameProxy,
+    edge: Option<EdgeLocation>,
+}
+
+/// What the module deploys for a public name, in the simulated world, and the network that
+/// leads a browser there, as the name's DNS would: the front door (a CloudFront edge location
+/// running the door's function, `SIMULATED_NAME_LISTEN`, in front of the controller's API and
+/// the tasks; each write of the entry reaches it `SIMULATED_PROPAGATION_S` seconds later,
+/// default 2, scaled) or, for a private name, the API Gateway custom domain of the sleeping
+/// name.
 async fn simulated_network(
     world: &SimulatedWorld,
     name: &str,
     app: &axum::Router,
+    secret: Option<String>,
     time_scale: f64,
-) -> Result<Option<NameProxy>, Box<dyn std::error::Error>> {
-    let (Some(cert), Some(target)) = (&world.certificate, &world.wake_target) else {
+) -> Result<Option<Network>, Box<dyn std::error::Error>> {
+    let Some(cert) = &world.certificate else {
         return Ok(None);
     };
-    let custom_domain = bind("SIMULATED_NAME_LISTEN", "127.0.0.1:0").await?;
-    world.ecs.add_custom_domain(
-        &target.dns_name,
-        &target.hosted_zone_id,
-        Some(custom_domain.local_addr()?),
-    );
-    tokio::spawn(serve(TlsListener::new(custom_domain, cert)?, app.clone()));
+    let front = bind("SIMULATED_NAME_LISTEN", "127.0.0.1:0").await?;
+    let mut edge = None;
+    if let Some(door) = &world.door {
+        // The controller's origin: the API on loopback, plain HTTP as API Gateway's edge
+        // would be reached by CloudFront's.
+        let origin = bind("SIMULATED_API_LISTEN", "127.0.0.1:0").await?;
+        let controller = origin.local_addr()?;
+        tokio::spawn(serve(origin, app.clone()));
+        let propagation = match std::env::var("SIMULATED_PROPAGATION_S") {
+            Ok(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|s| (0.0..=600.0).contains(s))
+                .ok_or_else(|| {
+                    format!("SIMULATED_PROPAGATION_S: `{v}` is not seconds from 0 to 600")
+                })?,
+            Err(_) => 2.0,
+        };
+        world.ecs.add_custom_domain(
+            &door.distribution.dns_name,
+            &door.distribution.hosted_zone_id,
+            Some(front.local_addr()?),
+        );
+        edge = Some(EdgeLocation::spawn(
+            TlsListener::new(front, cert)?,
+            Origins {
+                ecs: world.ecs.clone(),
+                store_arn: door.store_arn.clone(),
+                propagation: Duration::from_secs_f64(propagation * time_scale),
+                controller,
+                controller_host: "api.execute-api.eu-west-3.amazonaws.com".into(),
+                door_secret: secret,
+                service_port: world.service_port,
+                origin_ca_pem: Some(cert.ca_pem.clone()),
+            },
+        )?);
+    } else if let Some(target) = &world.wake_target {
+        world.ecs.add_custom_domain(
+            &target.dns_name,
+            &target.hosted_zone_id,
+            Some(front.local_addr()?),
+        );
+        tokio::spawn(serve(TlsListener::new(front, cert)?, app.clone()));
+    } else {
+        return Ok(None);
+    }
     let proxy = NameProxy::spawn(
         world.ecs.clone(),
         bind("SIMULATED_PROXY_LISTEN", "127.0.0.1:0").await?,
@@ -174,7 +246,7 @@ async fn simulated_network(
             .as_ref()
             .map_or("(none)".into(), |p| p.display().to_string())
     );
-    Ok(Some(proxy))
+    Ok(Some(Network { proxy, edge }))
 }
 
 /// How long a client has to send its request's headers: a client that opens connections

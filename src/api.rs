@@ -612,9 +612,6 @@ impl Api {
         };
         let headers = response.headers_mut();
         headers.insert(MARKER, HeaderValue::from_static("controller"));
-        // Not kept alive: once the name leads to Grafana, the browser's next request opens a
-        // connection there instead of reusing one to the controller.
-        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         response
     }
 

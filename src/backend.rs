@@ -3,8 +3,9 @@
 use crate::aws::{Builder, request_log_from_env};
 use crate::mock::{SimulatedEcs, StandIn, TestCertificate, Timing};
 use crate::{
-    AliasTarget, Controller, Error, EventHandler, FrontDoor, HostedZone, HttpProbe, Notifier,
-    Prices, ReadinessSource, Result, ServiceController, ServiceProfile, SessionPolicy,
+    AddressKind, AliasTarget, Controller, DEFAULT_PROPAGATION_GRACE, Error, EventHandler,
+    FrontDoor, HostedZone, HttpProbe, NameRecord, Notifier, OriginProtocol, Prices,
+    ReadinessSource, RecordType, Result, ServiceController, ServiceProfile, SessionPolicy,
     SharedStatus, Webhook, probe_for,
 };
 use std::path::PathBuf;
@@ -98,9 +99,36 @@ pub struct SimulatedWorld {
     pub ca_file: Option<PathBuf>,
     /// The API Gateway custom domain the sleeping name is an alias of.
     pub wake_target: Option<AliasTarget>,
+    /// With a public name reached at a public address: the front door's simulated
+    /// distribution and store.
+    pub door: Option<SimulatedDoor>,
     /// The port the Grafana stand-in listens on, on every simulated task address.
     pub service_port: u16,
     _stand_in: StandIn,
+}
+
+/// The front door in the simulated world: the name is an alias of the distribution for
+/// ever; the controller writes the store's entry.
+#[derive(Debug, Clone)]
+pub struct SimulatedDoor {
+    /// The KeyValueStore's ARN.
+    pub store_arn: String,
+    /// The distribution's domain, as the name's alias target (where its edge serves is set
+    /// once it listens).
+    pub distribution: AliasTarget,
+}
+
+/// The simulated front door's distribution, store and zone.
+const SIMULATED_DISTRIBUTION: &str = "d111111abcdef8.cloudfront.net";
+/// CloudFront's hosted zone id, the one every distribution's alias targets.
+const CLOUDFRONT_ZONE: &str = "Z2FDTNDATAQYW2";
+const SIMULATED_STORE: &str =
+    "arn:aws:cloudfront::123456789012:key-value-store/5a1e6b2c-0d4f-4e8a-9b7c-simulated";
+const SIMULATED_ZONE: &str = "Z0SIMULATED";
+
+/// `example.com` for `grafana.example.com`.
+fn parent_domain(name: &str) -> &str {
+    name.split_once('.').map_or(name, |(_, d)| d)
 }
 
 impl Backend {
@@ -265,13 +293,48 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 .with_policy(policy)
                 .with_prices(prices);
             let mut wake_target = None;
-            if let (Some(mut zone), Some(name)) = (zone, &profile.public_name) {
+            let mut door = None;
+            if let Some(name) = profile
+                .public_name
+                .clone()
+                .filter(|_| profile.address == AddressKind::Public)
+            {
+                // What the module deploys for a name: a CloudFront distribution the name is an
+                // alias of for ever, whose function reads the entry the controller writes.
+                let zone_id = zone.as_ref().map_or(SIMULATED_ZONE, |z| z.zone_id.as_str());
+                ecs.add_hosted_zone(zone_id, parent_domain(&name));
+                let distribution =
+                    ecs.add_custom_domain(SIMULATED_DISTRIBUTION, CLOUDFRONT_ZONE, None);
+                ecs.set_record(
+                    zone_id,
+                    &name,
+                    NameRecord::Alias {
+                        kind: RecordType::A,
+                        target: distribution.clone(),
+                    },
+                );
+                let store_arn = ecs.add_key_value_store(SIMULATED_STORE);
+                let grace = FrontDoor::from_env(Some(&name), &profile.scheme, profile.port)?
+                    .map_or(DEFAULT_PROPAGATION_GRACE, |d| d.grace);
+                controller = controller.with_front_door(FrontDoor {
+                    store_arn: store_arn.clone(),
+                    host: name.clone(),
+                    protocol: if profile.scheme == "https" {
+                        OriginProtocol::Https
+                    } else {
+                        OriginProtocol::Http
+                    },
+                    port: profile.port,
+                    grace: grace.mul_f64(scale),
+                })?;
+                door = Some(SimulatedDoor {
+                    store_arn,
+                    distribution,
+                });
+            } else if let (Some(mut zone), Some(name)) = (zone, &profile.public_name) {
                 // The simulated zone holds the name's parent domain, and, as the module makes
                 // it, a custom domain for the name: the sleeping name is an alias of it.
-                ecs.add_hosted_zone(
-                    &zone.zone_id,
-                    name.split_once('.').map_or(name.as_str(), |(_, d)| d),
-                );
+                ecs.add_hosted_zone(&zone.zone_id, parent_domain(name));
                 let target = zone.asleep.take().unwrap_or_else(|| {
                     AliasTarget::new(SIMULATED_WAKE_TARGET, SIMULATED_WAKE_ZONE)
                 });
@@ -305,6 +368,7 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                     certificate: cert,
                     ca_file,
                     wake_target,
+                    door,
                     service_port: profile.port,
                     _stand_in: stand_in,
                 }),

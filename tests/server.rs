@@ -81,6 +81,8 @@ where
 struct Bench {
     browser: fantoccini::Client,
     page: String,
+    /// Connections the browser opened through the proxy (one tunnel each): to the name.
+    connections: Arc<AtomicU64>,
     _server: tokio::process::Child,
     _driver: tokio::process::Child,
     profile: std::path::PathBuf,
@@ -119,9 +121,11 @@ impl Bench {
         })
         .await;
         let mut browser_args = Vec::new();
+        let connections = Arc::new(AtomicU64::new(0));
         if named {
             trust(&home, &ca);
-            browser_args.push(format!("--proxy-server=http://{proxy}"));
+            let relay = relay(proxy.parse().unwrap(), connections.clone()).await;
+            browser_args.push(format!("--proxy-server=http://{relay}"));
         }
         let mut args: Vec<String> = [
             "--headless=new",
@@ -158,6 +162,7 @@ impl Bench {
         Bench {
             browser,
             page,
+            connections,
             _server: server,
             _driver: driver,
             profile,
@@ -192,6 +197,14 @@ impl Bench {
             .await
             .unwrap()
             .unwrap()
+    }
+
+    /// Whether element `id` is on the page and shown now (false while it is not there).
+    async fn shown_now(&self, id: &str) -> bool {
+        match self.browser.find(fantoccini::Locator::Id(id)).await {
+            Ok(e) => e.is_displayed().await.unwrap_or(false),
+            Err(_) => false,
+        }
     }
 
     async fn shown(&self, id: &str) -> bool {
@@ -418,6 +431,37 @@ async fn grafana_stops_by_itself_and_the_page_says_why_and_when() {
 }
 
 /// The server example on `listen` with `env`, once it answers; and its page's URL.
+/// A relay in front of the server's proxy that counts the tunnels a browser opens through
+/// it to a `*.test` name (each one TLS connection to the front door); the browser's other
+/// connections (its own services) pass uncounted.
+async fn relay(to: std::net::SocketAddr, count: Arc<AtomicU64>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut browser, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 1024];
+                let Ok(n) = browser.read(&mut head).await else {
+                    return;
+                };
+                head.truncate(n);
+                let line = String::from_utf8_lossy(&head);
+                if line.starts_with("CONNECT ") && line.contains(".test:443 ") {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+                if let Ok(mut proxy) = tokio::net::TcpStream::connect(to).await
+                    && proxy.write_all(&head).await.is_ok()
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut browser, &mut proxy).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
 async fn serve(listen: &str, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
     let mut server = tokio::process::Command::from(command("server"));
     server
@@ -426,8 +470,12 @@ async fn serve(listen: &str, env: &[(&str, &str)]) -> (tokio::process::Child, St
     for (key, value) in env {
         server.env(key, value);
     }
+    let out = match std::env::var("SERVER_LOG") {
+        Ok(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+        Err(_) => std::process::Stdio::null(),
+    };
     let server = server
-        .stdout(std::process::Stdio::null())
+        .stdout(out)
         .kill_on_drop(true)
         .spawn()
         .expect("server starts");
@@ -509,11 +557,11 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
         .wait_for_state("running", Duration::from_secs(30))
         .await;
     let href = bench.open_link().await;
-    assert!(href.starts_with(&format!("https://{NAME}:")), "{href}");
+    assert_eq!(href, format!("https://{NAME}"), "the door's URL, on 443");
     let status = bench.status().await;
     assert_eq!(status["readyBy"], "http", "{status}");
-    // Opened at once, the name may still lead to the wake page (DNS follows within seconds
-    // here): it sends the browser on by itself.
+    // Opened at once, the entry may not have reached the edge yet (the wake page shows): it
+    // sends the browser on by itself.
     bench.browser.goto(&href).await.unwrap();
     wait_until("Grafana at its name", Duration::from_secs(30), || async {
         bench.body().await.contains("stands in for Grafana")
@@ -538,9 +586,11 @@ async fn a_person_opens_grafana_over_https_on_its_name() {
 }
 
 /// The whole point of the wake page, in a real browser: a dashboard link opened while Grafana
-/// sleeps shows the wake page (at the name itself, resolved to the API's custom domain as the
-/// sleeping name's alias is), starts nothing by itself, wakes Grafana at one click, and lands
-/// on the dashboard asked for, path and query kept, once the name resolves to the task.
+/// sleeps shows the wake page (at the name itself: the front door sends a person's navigation
+/// to the controller while its entry says asleep), starts nothing by itself, wakes Grafana at
+/// one click, and lands on the dashboard asked for, path and query kept, once the entry has
+/// reached the edge: all over the one connection the browser opened to the name, which it
+/// keeps (nothing depends on the browser noticing a change of address).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() {
     const LINK: &str = "https://grafana.example.test/d/abc?x=1";
@@ -570,6 +620,7 @@ async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() 
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(status().await, "stopped", "a navigation never starts it");
 
+    let opened = bench.connections.load(Ordering::SeqCst);
     bench.click("start").await;
     let clicked = Instant::now();
     wait_until("the bar", Duration::from_secs(10), || {
@@ -589,11 +640,71 @@ async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() 
         LINK,
         "the dashboard asked for, path and query kept"
     );
+    assert!(
+        bench.body().await.contains("Asked for: /d/abc?x=1"),
+        "{}",
+        bench.body().await
+    );
+    assert_eq!(
+        bench.connections.load(Ordering::SeqCst),
+        opened,
+        "after the click, the polls, the probes and Grafana's page came over the connection(s) the wake page was loaded on: none opened since"
+    );
+    println!("connections to the name: {opened}, none opened after the click");
     println!(
         "wake: from the click to Grafana's page at {LINK}: {:.1} s at SIMULATED_TIME_SCALE={SCALE} (the page polls every 2 s of real time)",
         took.as_secs_f64(),
     );
     assert_eq!(status().await, "running");
+    bench.browser.clone().close().await.unwrap();
+}
+
+/// Grafana's own ways through the door: its login sets a session cookie and redirects, and the
+/// browser follows it without leaving the name (Grafana builds redirects from `root_url`, the
+/// door's URL); Grafana Live's WebSocket opens through the door and echoes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_logs_in_through_the_door_and_grafana_live_connects() {
+    const NAME: &str = "grafana.example.test";
+    let bench = Bench::launch(&[
+        ("SIMULATED_TIME_SCALE", "0.05"),
+        ("PUBLIC_NAME", NAME),
+        ("SIMULATED_PROPAGATION_S", "0"),
+    ])
+    .await;
+    bench.open_asleep(&format!("https://{NAME}/login")).await;
+    bench.click("start").await;
+    wait_until("Grafana's login form", Duration::from_secs(60), || async {
+        bench.shown_now("submit").await
+    })
+    .await;
+    bench.click("submit").await;
+    wait_until("signed in", Duration::from_secs(10), || async {
+        bench.text("session").await.contains("Signed in as admin")
+    })
+    .await;
+    let url = bench.url().await;
+    assert_eq!(
+        url.as_str(),
+        format!("https://{NAME}/?orgId=1"),
+        "followed the redirect, at the door"
+    );
+    let echoed = bench
+        .browser
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               const ws = new WebSocket("wss://" + location.host + "/api/live/ws");
+               ws.onopen = () => ws.send("ping");
+               ws.onmessage = (m) => { done(m.data); ws.close(); };
+               ws.onerror = () => done("error");"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        echoed,
+        serde_json::json!("live: ping"),
+        "the WebSocket passes through the door"
+    );
     bench.browser.clone().close().await.unwrap();
 }
 

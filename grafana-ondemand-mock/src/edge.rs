@@ -10,6 +10,9 @@
 
 use std::collections::BTreeMap;
 
+mod location;
+pub use location::{DOOR_SECRET_HEADER, EdgeLocation, Origins};
+
 /// The function's source, as the module deploys it.
 pub const DOOR_JS: &str = include_str!("../../infra/modules/grafana_on_demand/door.js");
 

@@ -50,6 +50,8 @@ impl StandIn {
         for (addr, listener) in listeners {
             let app = Router::new()
                 .route("/api/health", get(health))
+                .route("/login", get(login_form).post(login))
+                .route("/api/live/ws", get(live))
                 .fallback(get(page))
                 .layer(axum::middleware::from_fn_with_state(
                     (ecs.clone(), addr.ip()),
@@ -110,10 +112,80 @@ async fn log_request(
     response
 }
 
-async fn page() -> Html<&'static str> {
-    Html(
+/// Grafana's session cookie.
+pub const SESSION_COOKIE: &str = "grafana_session";
+
+fn signed_in(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| c.trim().starts_with(&format!("{SESSION_COOKIE}=")))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Any other page: what was asked for, and whether the session cookie came with it.
+async fn page(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Html<String> {
+    let who = if signed_in(&headers) {
+        "<p id=session>Signed in as admin.</p>"
+    } else {
+        "<p id=session>Not signed in. <a id=login href=/login>Sign in</a></p>"
+    };
+    Html(format!(
         "<!doctype html><meta charset=utf-8><title>Grafana stand-in</title>\
          <h1>Grafana stand-in</h1><p>This page stands in for Grafana: it is served by the \
-         simulated ECS of grafana-ondemand, on the address of a simulated task.</p>",
+         simulated ECS of grafana-ondemand, on the address of a simulated task.</p>\
+         <p>Asked for: <code id=asked>{}</code></p>{who}",
+        escape(&uri.to_string())
+    ))
+}
+
+/// Grafana's login form, as far as a browser sees it: a user, a password, a button.
+async fn login_form() -> Html<&'static str> {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Grafana stand-in: sign in</title>\
+         <form method=post action=/login><input id=user name=user value=admin>\
+         <input id=password name=password type=password value=admin>\
+         <button id=submit type=submit>Log in</button></form>",
     )
+}
+
+/// Signs in as Grafana does: a session cookie (HttpOnly, for the whole site), then a
+/// redirect to the home page, relative to the site (Grafana builds it from `root_url`: the
+/// door's).
+async fn login() -> impl IntoResponse {
+    (
+        StatusCode::FOUND,
+        [
+            (
+                axum::http::header::SET_COOKIE,
+                format!("{SESSION_COOKIE}=stand-in-session; Path=/; HttpOnly; SameSite=Lax"),
+            ),
+            (axum::http::header::LOCATION, "/?orgId=1".to_owned()),
+        ],
+    )
+}
+
+/// Grafana Live's WebSocket: echoes each text message back, as a channel would.
+async fn live(ws: axum::extract::ws::WebSocketUpgrade) -> axum::response::Response {
+    ws.on_upgrade(|mut socket| async move {
+        use axum::extract::ws::Message;
+        while let Some(Ok(message)) = socket.recv().await {
+            let reply = match message {
+                Message::Text(t) => Message::Text(format!("live: {t}").into()),
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if socket.send(reply).await.is_err() {
+                break;
+            }
+        }
+    })
 }
