@@ -87,7 +87,6 @@ fn named(p: EcsPlatform, ecs: &SimulatedEcs) -> Controller<EcsPlatform> {
         .with_hosted_zone(HostedZone {
             zone_id: "Z0BENCH".into(),
             ttl: 30,
-            asleep: None,
         })
         .expect("a name")
         .with_notifier(Arc::new(Counted))

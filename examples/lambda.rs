@@ -11,12 +11,13 @@
 //! `ACCESS_TOKEN_PARAMETER` (an SSM SecureString read once at cold start) or `ACCESS_TOKEN`,
 //! `PROTECT_STATUS`, `ALLOWED_ORIGINS`. Every answer fits in what the invocation has left.
 //! An EventBridge rule delivers ECS's task state changes and placement failures: with
-//! `PUBLIC_NAME` and `DNS_ZONE_ID` the name follows the task, and with `NOTIFY_TOPIC_ARN`
-//! and/or `NOTIFY_WEBHOOK_PARAMETER` (an SSM SecureString holding the URL) people are told.
-//! While Grafana sleeps the name is an alias of the API's custom domain
-//! (`DNS_ASLEEP_TARGET`): requests at the name reach this function, which serves the wake page
-//! to a person's navigation and 503 to the rest. One status is shared within an instance for
-//! `STATUS_SHARE_MS` (1000): however many pages poll, AWS is read at most once a second.
+//! `DOOR_KVS_ARN` the front door's entry follows the task (with `PUBLIC_NAME` and
+//! `DNS_ZONE_ID` instead, a private name's record), and with `NOTIFY_TOPIC_ARN` and/or
+//! `NOTIFY_WEBHOOK_PARAMETER` (an SSM SecureString holding the URL) people are told. Requests
+//! that come through the front door carry its secret (`DOOR_SECRET_PARAMETER`): to those this
+//! function serves the wake page on a person's navigation while Grafana sleeps. One status is
+//! shared within an instance for `STATUS_SHARE_MS` (1000): however many pages poll, AWS is
+//! read at most once a second.
 //!
 //! ```sh
 //! pip install cargo-lambda
@@ -233,9 +234,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     .await?;
     let service = grafana_ondemand::setting("SERVICE_NAME").unwrap_or_default();
     let mut api = Api::new(backend.controller, Access::from_env(token)?);
-    if let Some(name) = &backend.public_name {
-        api = api.at_public_name(name, &backend.policy);
-    }
     if let Some(secret) = grafana_ondemand::api::door_secret(door)? {
         api = api.through_door(&secret, &backend.policy);
     }

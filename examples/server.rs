@@ -9,14 +9,16 @@
 //! whether Grafana should stop by itself (default `1m`, or `off`; scaled by
 //! `SIMULATED_TIME_SCALE` on the simulated backend, like `STARTUP_GRACE`, `IDLE_TIMEOUT` and
 //! `MAX_SESSION`). On the simulated backend, the simulated ECS's events are handed to the
-//! controller every second, as EventBridge hands ECS's to the Lambda: with `PUBLIC_NAME` and
-//! `DNS_ZONE_ID` the simulated zone's record follows the task, and with `NOTIFY_WEBHOOK` the
-//! notices are posted. With a public name, the simulated world also has what the module
-//! deploys for it and a browser needs to open it: the API Gateway custom domain serving the
-//! wake page over HTTPS (`SIMULATED_NAME_LISTEN`, default a free port on 127.0.0.1), and a
+//! controller every second, as EventBridge hands ECS's to the Lambda; with `NOTIFY_WEBHOOK` the
+//! notices are posted. With `PUBLIC_NAME`, the simulated world also has what the module
+//! deploys for it and a browser needs to open it: the front door, a CloudFront edge location
+//! that runs the door's function over HTTPS (`SIMULATED_NAME_LISTEN`, default a free port on
+//! 127.0.0.1) in front of this server's API (`SIMULATED_API_LISTEN`) and the tasks, each
+//! write of its entry reaching it `SIMULATED_PROPAGATION_S` seconds later (default 2); and a
 //! proxy that resolves the name as its DNS would (`SIMULATED_PROXY_LISTEN`): `chromium
 //! --proxy-server=http://<it>` opens `https://<name>/` asleep or awake; the certificates come
-//! from a CA of this run, written to `SIMULATED_CA_FILE`.
+//! from a CA of this run, written to `SIMULATED_CA_FILE`. With `SERVICE_ADDRESS=private` and
+//! `DNS_ZONE_ID`, the name is a private one instead: its record follows the task.
 
 use grafana_ondemand::api::{Access, Api};
 use grafana_ondemand::backend::{BackendKind, Settings, SimulatedWorld, connect};
@@ -106,9 +108,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let door = backend.simulated.as_ref().and_then(|w| w.door.clone());
-    if let (Some(name), None) = (&backend.public_name, &door) {
-        api = api.at_public_name(name, &backend.policy);
-    }
     let mut secret = grafana_ondemand::api::door_secret(None).map_err(|e| e.to_string())?;
     if door.is_some() && secret.is_none() {
         // The simulated distribution's secret origin header, made for this run.
@@ -173,8 +172,7 @@ struct Network {
 /// leads a browser there, as the name's DNS would: the front door (a CloudFront edge location
 /// running the door's function, `SIMULATED_NAME_LISTEN`, in front of the controller's API and
 /// the tasks; each write of the entry reaches it `SIMULATED_PROPAGATION_S` seconds later,
-/// default 2, scaled) or, for a private name, the API Gateway custom domain of the sleeping
-/// name.
+/// default 2, scaled); for a private name, only the network, its record leading to the task.
 async fn simulated_network(
     world: &SimulatedWorld,
     name: &str,
@@ -221,15 +219,9 @@ async fn simulated_network(
                 origin_ca_pem: Some(cert.ca_pem.clone()),
             },
         )?);
-    } else if let Some(target) = &world.wake_target {
-        world.ecs.add_custom_domain(
-            &target.dns_name,
-            &target.hosted_zone_id,
-            Some(front.local_addr()?),
-        );
-        tokio::spawn(serve(TlsListener::new(front, cert)?, app.clone()));
     } else {
-        return Ok(None);
+        // A private name: its record leads to the task, and there is no wake page at it.
+        drop(front);
     }
     let proxy = NameProxy::spawn(
         world.ecs.clone(),

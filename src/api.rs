@@ -5,16 +5,14 @@
 //! `GET` anything else for the control page; `OPTIONS` for CORS preflight. The Lambda and the
 //! web server both hand their requests to [`Api::handle`].
 //!
-//! At the public name ([`Api::at_public_name`]: requests whose `Host` is the name reach the
-//! controller while Grafana sleeps), a person's navigation to any path gets the wake page,
-//! which wakes Grafana only when its button is pressed and then sends the browser on; the
-//! contract lives under [`NAME_API`]; any other request (an open Grafana tab's refreshes, a
-//! monitor) is answered 503 with `Retry-After`, and nothing is started. Every answer there
-//! carries the [`MARKER`] header, so the page can tell the controller from Grafana.
-//!
 //! Through the front door ([`Api::through_door`]: requests that carry [`DOOR_HEADER`] with the
-//! door's secret, which the CloudFront distribution adds to what it sends the controller), the
-//! same: whatever their `Host`, which the door sets to the API's own.
+//! door's secret, which the CloudFront distribution adds to what it sends the controller,
+//! whatever their `Host`, which the door sets to the API's own), a person's navigation to any
+//! path gets the wake page, which wakes Grafana only when its button is pressed and then sends
+//! the browser on; the contract lives under [`NAME_API`]; any other request (an open Grafana
+//! tab's refreshes, a monitor, when the door's edge sends one here at all) is answered 503
+//! with `Retry-After`, and nothing is started. Every answer there carries the [`MARKER`]
+//! header, so the page can tell the controller from Grafana.
 
 use crate::{Error, ServiceController, State, Status, wait_for};
 use bytes::Bytes;
@@ -40,7 +38,7 @@ const WAIT_RESERVE: Duration = Duration::from_secs(3);
 /// The control page, one HTML file with plain JavaScript; the wake page is the same file in
 /// its `wake` mode.
 pub const PAGE: &str = include_str!("page.html");
-/// Where the contract lives at the public name: a path Grafana never serves.
+/// Where the contract lives at the front door: a path Grafana never serves.
 pub const NAME_API: &str = "/_ondemand";
 /// The header on every answer the controller gives at the public name (Grafana's answers
 /// have none): how the wake page knows the name leads to Grafana at last.
@@ -328,15 +326,13 @@ pub struct Api {
     controller: Arc<dyn ServiceController>,
     access: Access,
     page: Arc<str>,
-    name: Option<NameSite>,
+    site: Option<DoorSite>,
     door: Option<String>,
 }
 
-/// The public name (or the front door), while it leads to the controller: its wake page.
+/// The front door, while it leads to the controller: its wake page.
 #[derive(Clone)]
-struct NameSite {
-    /// The public name; none through a door without one.
-    name: Option<String>,
+struct DoorSite {
     page: Arc<str>,
 }
 
@@ -355,7 +351,7 @@ impl Api {
             controller,
             access,
             page: PAGE.into(),
-            name: None,
+            site: None,
             door: None,
         }
     }
@@ -371,20 +367,9 @@ impl Api {
             .into()
         };
         self.page = shown(&self.page);
-        if let Some(site) = &mut self.name {
+        if let Some(site) = &mut self.site {
             site.page = shown(&site.page);
         }
-        self
-    }
-
-    /// Serves the wake page at the public `name` (requests whose `Host` is the name: the API
-    /// Gateway custom domain the name is an alias of while Grafana sleeps), saying the
-    /// session's rules.
-    pub fn at_public_name(mut self, name: &str, policy: &crate::SessionPolicy) -> Self {
-        self.name = Some(NameSite {
-            name: Some(name.trim_end_matches('.').to_ascii_lowercase()),
-            page: self.wake_page(policy),
-        });
         self
     }
 
@@ -392,12 +377,9 @@ impl Api {
     /// through the front door: those carrying [`DOOR_HEADER`] with `secret`, whatever their
     /// `Host`. Without it a request is a direct call to the contract, as before.
     pub fn through_door(mut self, secret: &str, policy: &crate::SessionPolicy) -> Self {
-        if self.name.is_none() {
-            self.name = Some(NameSite {
-                name: None,
-                page: self.wake_page(policy),
-            });
-        }
+        self.site = Some(DoorSite {
+            page: self.wake_page(policy),
+        });
         self.door = Some(secret.to_owned());
         self
     }
@@ -502,11 +484,7 @@ impl Api {
             }
             _ => false,
         };
-        if let Some(site) = self
-            .name
-            .as_ref()
-            .filter(|site| through_door || (site.name.is_some() && host(&parts) == site.name))
-        {
+        if let Some(site) = self.site.as_ref().filter(|_| through_door) {
             return self.at_site(site, parts, &body, deadline, kept).await;
         }
         let mut response = self
@@ -522,7 +500,7 @@ impl Api {
     /// has no header of its own. The wake page's scripts, at Grafana's origin, never hold it.
     async fn at_site(
         &self,
-        site: &NameSite,
+        site: &DoorSite,
         mut parts: http::request::Parts,
         body: &[u8],
         deadline: Instant,
@@ -538,7 +516,7 @@ impl Api {
         {
             parts.headers.insert(header::AUTHORIZATION, value);
         }
-        let mut response = self.at_name(site, &parts, body, deadline).await;
+        let mut response = self.at_door(site, &parts, body, deadline).await;
         let valid = self.access.token.as_deref().filter(|token| {
             ours && given && self.has_token(&parts.headers, Action::Start) && cookie_safe(token)
         });
@@ -553,11 +531,11 @@ impl Api {
         response
     }
 
-    /// A request at the public name: the contract under [`NAME_API`], the wake page for a
+    /// A request through the door: the contract under [`NAME_API`], the wake page for a
     /// person's navigation to any other path, and 503 for anything else (never a start).
-    async fn at_name(
+    async fn at_door(
         &self,
-        site: &NameSite,
+        site: &DoorSite,
         parts: &http::request::Parts,
         body: &[u8],
         deadline: Instant,
@@ -596,12 +574,7 @@ impl Api {
             _ => {
                 let mut r = refused(&refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!(
-                        "Grafana is not answering {} right now (asleep, or waking up): open it in a browser to wake it",
-                        site.name
-                            .as_deref()
-                            .map_or("here".to_owned(), |n| format!("at {n}"))
-                    ),
+                    "Grafana is not answering here right now (asleep, or waking up): open it in a browser to wake it".to_owned(),
                 ));
                 r.headers_mut().insert(
                     header::RETRY_AFTER,
@@ -742,21 +715,6 @@ impl Api {
             Err(_) => Ok(status),
         }
     }
-}
-
-/// The host a request was sent to, lowercase, without its port: the `Host` header (HTTP/1.1,
-/// and what API Gateway passes on), else the URI's authority (HTTP/2).
-fn host(parts: &http::request::Parts) -> Option<String> {
-    let given = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.host())?;
-    let without_port = match given.rsplit_once(':') {
-        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
-        _ => given,
-    };
-    Some(without_port.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// A person's browser opening a page: a navigation by Fetch Metadata (`Sec-Fetch-Mode:

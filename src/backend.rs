@@ -12,12 +12,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The simulated world's API Gateway custom domain for the public name, unless
-/// `DNS_ASLEEP_TARGET` names one: what the sleeping name is an alias of, as the module makes.
-const SIMULATED_WAKE_TARGET: &str = "d-simulated.execute-api.eu-west-3.amazonaws.com";
-/// Its hosted zone (API Gateway's regional zone, in AWS).
-const SIMULATED_WAKE_ZONE: &str = "Z0SIMULATEDAPI";
-
 /// Which platform a frontend drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -97,8 +91,6 @@ pub struct SimulatedWorld {
     /// Where that CA's certificate was written (`SIMULATED_CA_FILE`, or a temporary file), for
     /// a browser to trust.
     pub ca_file: Option<PathBuf>,
-    /// The API Gateway custom domain the sleeping name is an alias of.
-    pub wake_target: Option<AliasTarget>,
     /// With a public name reached at a public address: the front door's simulated
     /// distribution and store.
     pub door: Option<SimulatedDoor>,
@@ -142,7 +134,7 @@ impl std::fmt::Debug for SimulatedWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimulatedWorld")
             .field("ca_file", &self.ca_file)
-            .field("wake_target", &self.wake_target)
+            .field("door", &self.door)
             .field("service_port", &self.service_port)
             .finish()
     }
@@ -292,7 +284,6 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
             let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
                 .with_policy(policy)
                 .with_prices(prices);
-            let mut wake_target = None;
             let mut door = None;
             if let Some(name) = profile
                 .public_name
@@ -331,16 +322,10 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                     store_arn,
                     distribution,
                 });
-            } else if let (Some(mut zone), Some(name)) = (zone, &profile.public_name) {
-                // The simulated zone holds the name's parent domain, and, as the module makes
-                // it, a custom domain for the name: the sleeping name is an alias of it.
+            } else if let (Some(zone), Some(name)) = (zone, &profile.public_name) {
+                // A private name: the simulated zone holds its parent domain, and the record
+                // follows the task's private address.
                 ecs.add_hosted_zone(&zone.zone_id, parent_domain(name));
-                let target = zone.asleep.take().unwrap_or_else(|| {
-                    AliasTarget::new(SIMULATED_WAKE_TARGET, SIMULATED_WAKE_ZONE)
-                });
-                let target = ecs.add_custom_domain(&target.dns_name, &target.hosted_zone_id, None);
-                zone.asleep = Some(target.clone());
-                wake_target = Some(target);
                 controller = controller.with_hosted_zone(zone)?;
             }
             let ca_file = match &cert {
@@ -367,7 +352,6 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                     ecs,
                     certificate: cert,
                     ca_file,
-                    wake_target,
                     door,
                     service_port: profile.port,
                     _stand_in: stand_in,

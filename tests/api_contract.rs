@@ -431,14 +431,15 @@ fn at_the_name() -> impl Strategy<Value = Input> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1500))]
 
-    /// At the name nothing is ever started or stopped but by a POST to the contract's path;
-    /// every answer says it is the controller's, a 2xx, a 4xx that says what to fix, or a 503
-    /// to try later; and no Cookie is needed or read.
+    /// Through the door nothing is ever started or stopped but by a POST to the contract's
+    /// path; every answer says it is the controller's, a 2xx, a 4xx that says what to fix, or
+    /// a 503 to try later; and no Cookie is needed or read.
     #[test]
-    fn at_the_name_only_the_contract_acts(input in at_the_name()) {
-        let Some(req) = request(&input) else { return Ok(()) };
+    fn through_the_door_only_the_contract_acts(input in at_the_name()) {
+        let Some(mut req) = request(&input) else { return Ok(()) };
+        req.headers_mut().insert(grafana_ondemand::api::DOOR_HEADER, http::HeaderValue::from_static(DOOR));
         let counting = Arc::new(Counting::default());
-        let api = guarded(&counting).at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
+        let api = guarded(&counting).through_door(DOOR, &grafana_ondemand::SessionPolicy::default());
         let answer = crate::aws_wire::io().block_on(api.handle(req));
         let code = answer.status().as_u16();
         prop_assert_eq!(answer.headers().get("x-grafana-ondemand").map(|v| v.as_bytes()), Some(&b"controller"[..]));
@@ -466,6 +467,9 @@ proptest! {
         }
     }
 }
+
+/// The front door's secret in these tests.
+const DOOR: &str = "the-door-secret-0123456789abcdef";
 
 /// An API over `counting` that wants `TOKEN` for every action but the status.
 fn guarded(counting: &Arc<Counting>) -> Api {
@@ -505,7 +509,7 @@ fn ask(
 #[test]
 fn through_the_door_by_its_secret_never_by_host() {
     use grafana_ondemand::api::{DOOR_HEADER, door_secret};
-    const SECRET: &str = "the-door-secret-0123456789abcdef";
+    const SECRET: &str = DOOR;
     let counting = Arc::new(Counting::default());
     let api = guarded(&counting).through_door(SECRET, &grafana_ondemand::SessionPolicy::default());
     let ask =
@@ -591,15 +595,21 @@ fn through_the_door_by_its_secret_never_by_host() {
     );
 }
 
-/// At the name, the token given once in `Authorization` is kept in an `HttpOnly`, `Secure`,
-/// `SameSite=Strict` cookie for `/_ondemand` only, and read from there by the contract's
-/// paths alone; every other cookie is dropped, and a direct call never reads it.
+/// Through the door, the token given once in `Authorization` is kept in an `HttpOnly`,
+/// `Secure`, `SameSite=Strict` cookie for `/_ondemand` only, and read from there by the
+/// contract's paths alone; every other cookie is dropped, and a direct call never reads it.
 #[test]
-fn at_the_name_the_token_lives_in_an_httponly_cookie_for_the_contract_only() {
+fn through_the_door_the_token_lives_in_an_httponly_cookie_for_the_contract_only() {
+    use grafana_ondemand::api::DOOR_HEADER;
     let counting = Arc::new(Counting::default());
-    let api = guarded(&counting).at_public_name(NAME, &grafana_ondemand::SessionPolicy::default());
+    let api = guarded(&counting).through_door(DOOR, &grafana_ondemand::SessionPolicy::default());
+    // At the name: through the door, its secret added; anywhere else, a direct call.
     let ask = |host: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str| {
-        ask(&api, host, method, path, headers, body)
+        let mut headers = headers.to_vec();
+        if host == NAME {
+            headers.push((DOOR_HEADER, DOOR));
+        }
+        ask(&api, host, method, path, &headers, body)
     };
     let acted = || counting.actions.load(std::sync::atomic::Ordering::Relaxed);
     let start = r#"{"action":"start"}"#;

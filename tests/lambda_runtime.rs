@@ -495,8 +495,12 @@ async fn ecs_events_point_the_name_and_are_told_once() {
 
 const SESSION: &str = "9f1c0ffee5ecre7c0ffee5ecre7c0ffee";
 
-/// A request at the public name, as API Gateway hands it on from the custom domain: a
-/// navigation with Grafana's session cookie, by default.
+/// The front door's secret origin header in these tests.
+const DOOR: &str = "the-door-secret-0123456789abcdef";
+
+/// A request at the public name, as API Gateway hands it on from the front door (CloudFront
+/// sends the API's own `Host` and adds its secret header): a navigation with Grafana's session
+/// cookie, by default.
 fn at_the_name(method: &str, path: &str, mode: &str, body: Option<&str>) -> Value {
     let mut e: Value = serde_json::from_str(include_str!(
         "../examples/fixtures/apigw_http_at_the_name.json"
@@ -514,31 +518,33 @@ fn at_the_name(method: &str, path: &str, mode: &str, body: Option<&str>) -> Valu
     e
 }
 
-/// While Grafana sleeps its name leads to the API: the function gives a person's navigation
-/// the wake page, an open tab's refresh a 503, and starts only at the page's button; and
-/// Grafana's session cookie, which comes along at the same origin, is never logged, even at
-/// the most verbose level (lambda_runtime logs every raw event at TRACE).
+/// What the door sends: `at_the_name` with the door's secret.
+fn through_door(method: &str, path: &str, mode: &str, body: Option<&str>) -> Value {
+    let mut e = at_the_name(method, path, mode, body);
+    e["headers"]["x-grafana-ondemand-door"] = json!(DOOR);
+    e
+}
+
+/// While Grafana sleeps the door sends a person's navigation to the API: the function, driven
+/// as API Gateway drives it behind the door, gives it the wake page, an open tab's refresh a
+/// 503, starts only at the page's button, and writes the door's entry (signed for the
+/// KeyValueStore, granted by the module's policy on that store only); a request without the
+/// secret is a direct call. Grafana's session cookie, which comes along at the same origin,
+/// is never logged, even at the most verbose level (lambda_runtime logs every raw event at
+/// TRACE).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_name_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
+async fn through_the_door_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
+    use crate::scenarios::{STORE, door_entry_of};
     let ecs = SimulatedEcs::new(Timing::fargate().scaled(0.02));
     ecs.set_reachable(false);
-    ecs.add_hosted_zone(ZONE, "example.com");
-    ecs.add_custom_domain(
-        "d-abc123.execute-api.eu-west-3.amazonaws.com",
-        "ZLY8HYME6SFDD",
-        None,
-    );
+    ecs.add_key_value_store(STORE);
     let stub = WireStub::start(ecs.clone()).await;
     serve_the_token(&stub).await;
     let mut env = aws_env(&stub);
     env.extend([
         ("PUBLIC_NAME", "grafana.example.com".to_owned()),
-        ("DNS_ZONE_ID", ZONE.to_owned()),
-        (
-            "DNS_ASLEEP_TARGET",
-            "d-abc123.execute-api.eu-west-3.amazonaws.com".to_owned(),
-        ),
-        ("DNS_ASLEEP_TARGET_ZONE_ID", "ZLY8HYME6SFDD".to_owned()),
+        ("DOOR_KVS_ARN", STORE.to_owned()),
+        ("DOOR_SECRET", DOOR.to_owned()),
         // The most verbose a user can ask for, the raw events named too.
         (
             "RUST_LOG",
@@ -548,15 +554,19 @@ async fn at_the_name_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
     let cases = [
         (
             "navigation",
+            through_door("GET", "/d/abc/team-dashboard", "navigate", None),
+        ),
+        (
+            "direct",
             at_the_name("GET", "/d/abc/team-dashboard", "navigate", None),
         ),
         (
             "refresh",
-            at_the_name("POST", "/api/ds/query", "cors", Some("{}")),
+            through_door("POST", "/api/ds/query", "cors", Some("{}")),
         ),
         (
             "status",
-            at_the_name(
+            through_door(
                 "POST",
                 "/_ondemand/",
                 "cors",
@@ -565,7 +575,7 @@ async fn at_the_name_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
         ),
         (
             "wake",
-            at_the_name(
+            through_door(
                 "POST",
                 "/_ondemand/",
                 "cors",
@@ -592,59 +602,62 @@ async fn at_the_name_the_wake_page_starts_nothing_and_no_cookie_is_logged() {
             .contains(r#"data-mode="wake""#)
     );
     assert_eq!(navigation["headers"]["x-grafana-ondemand"], "controller");
+    let direct = by_id("direct");
+    assert!(
+        direct["body"]
+            .as_str()
+            .unwrap()
+            .contains(r#"data-mode="control""#),
+        "without the secret, a direct call: {direct}"
+    );
     let refresh = by_id("refresh");
     assert_eq!(refresh["statusCode"], 503, "{refresh}");
     assert_eq!(refresh["headers"]["retry-after"], "30");
     assert_eq!(by_id("status")["statusCode"], 200);
     let wake = by_id("wake");
     assert_eq!(wake["statusCode"], 200, "{wake}");
-    assert_eq!(
-        serde_json::from_str::<Value>(wake["body"].as_str().unwrap()).unwrap()["status"],
-        "running"
-    );
+    let woke: Value = serde_json::from_str(wake["body"].as_str().unwrap()).unwrap();
+    assert_eq!(woke["status"], "running", "{woke}");
+    assert_eq!(woke["url"], "https://grafana.example.com");
     assert_eq!(
         ecs.call_count("UpdateService"),
         1,
         "only the button started it"
     );
-    // The name slept as the custom domain's alias, and is the task's address now.
+    // The door leads to the task that answers, by its public DNS name.
     let (_, ip) = ecs.serving().expect("Grafana answers");
+    let entry = door_entry_of(&ecs).expect("the entry was written");
     assert_eq!(
-        ecs.records(ZONE, "grafana.example.com"),
-        vec![grafana_ondemand::NameRecord::address(ip, 30)]
+        entry
+            .origin
+            .as_deref()
+            .and_then(|o| ecs.resolve_public_name(o)),
+        Some(ip)
     );
-    // Every call is one the module grants with the name; the switch from the alias (DELETE
-    // and CREATE in one batch) needs CREATE in the name's grant.
+    // Every call is one the module grants with the door; the store's, on that store only.
     let calls = crate::iam::recorded(&stub).await;
-    let switch = calls
-        .iter()
-        .find(|c| {
-            c.context
-                .get("route53:ChangeResourceRecordSetsActions")
-                .is_some_and(|a| a.contains("CREATE"))
-        })
-        .expect("the alias was replaced by DELETE + CREATE");
     let policy = crate::iam::module_policy_with(&[
         ("token_parameter_arn", crate::iam::parameter_arn(PARAMETER)),
-        ("hosted_zone_arn", crate::iam::hosted_zone_arn(ZONE)),
-        ("public_name", "grafana.example.com".into()),
+        ("door_kvs_arn", STORE.to_owned()),
     ]);
     crate::iam::assert_granted(&policy, &calls);
-    let mut without_create = policy.clone();
-    for statement in without_create["Statement"].as_array_mut().unwrap() {
-        if statement["Sid"] == "PointThePublicNameAtTheTask" {
-            statement["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsActions"] =
-                json!(["UPSERT", "DELETE"]);
-        }
-    }
-    assert!(!crate::iam::allows(&without_create, switch), "{switch:?}");
+    let without = crate::iam::module_policy_with(&[(
+        "token_parameter_arn",
+        crate::iam::parameter_arn(PARAMETER),
+    )]);
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.action == "cloudfront-keyvaluestore:PutKey"
+                && !crate::iam::allows(&without, c))
+    );
     assert!(
         output.contains("answered"),
         "the function logged its work: {output}"
     );
     assert!(
-        !output.contains(SESSION) && !output.contains(TOKEN),
-        "a cookie or the token in the logs: {output}"
+        !output.contains(SESSION) && !output.contains(TOKEN) && !output.contains(DOOR),
+        "a cookie, the token or the door's secret in the logs: {output}"
     );
 }
 

@@ -1,19 +1,19 @@
-//! A stable name for the service: the Route 53 record that follows the serving task.
+//! A private name for the service: the Route 53 record that follows the serving task.
 //!
-//! Every start gives the task a new address, so the controller points one name at it: an A
-//! record (and AAAA when the task has IPv6) with a short TTL once Grafana answers, and while
-//! nothing serves, the name is *asleep*: an alias to the wake page's address (the API
-//! Gateway custom domain of the same name, where a visitor can wake Grafana), or, without
-//! one, an A record *parked* on an address nobody is ever given. Never deleted: a deleted
-//! name is cached as nonexistent by resolvers for the zone's negative TTL (15 minutes with
-//! Route 53's default SOA), so a user who tried the name while it slept would not reach it
-//! for that long after the start.
+//! A name people reach from the internet is the front door's ([`crate::FrontDoor`]): an alias
+//! of a CloudFront distribution that never moves. Where the name must stay private (tasks
+//! without a public IP, reached over a VPN or peering), this record follows the task instead:
+//! an A record (and AAAA when the task has IPv6) with a short TTL once Grafana answers, and
+//! while nothing serves, *parked* on an address nobody is ever given; there is no wake page
+//! at such a name. Browsers notice the change only when their cached answer expires (Chromium
+//! keeps one at least 60 s). Never deleted: a deleted name is cached as nonexistent by
+//! resolvers for the zone's negative TTL (15 minutes with Route 53's default SOA).
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 
-/// Where a sleeping service's name points when it has no wake page: 192.0.2.1, in TEST-NET-1
+/// Where a sleeping service's private name points: 192.0.2.1, in TEST-NET-1
 /// (RFC 5737), reserved for documentation and never given to anyone, so the name never leads
 /// to someone else's host.
 pub const PARKED: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -28,15 +28,12 @@ pub struct HostedZone {
     pub zone_id: String,
     /// The TTL, in seconds, of the task's address records.
     pub ttl: u32,
-    /// Where the name points while asleep: the wake page's alias target, or `None` to park it
-    /// at [`PARKED`].
-    pub asleep: Option<AliasTarget>,
 }
 
 impl HostedZone {
-    /// The zone in `DNS_ZONE_ID` with the TTL in `DNS_TTL` (default 30 s) and the wake page's
-    /// alias target in `DNS_ASLEEP_TARGET` and `DNS_ASLEEP_TARGET_ZONE_ID` (both or neither),
-    /// or `None` when no zone is configured.
+    /// The zone in `DNS_ZONE_ID` with the TTL in `DNS_TTL` (default 30 s), or `None` when no
+    /// zone is configured. `DNS_ASLEEP_TARGET` (the wake page's alias, which the controller
+    /// switched at run time) is refused: the wake page is the front door's now.
     pub fn from_env() -> Result<Option<Self>> {
         use crate::env::setting as var;
         let Some(zone_id) = var("DNS_ZONE_ID") else {
@@ -56,46 +53,22 @@ impl HostedZone {
                     )
                 })?,
         };
-        let asleep = match (var("DNS_ASLEEP_TARGET"), var("DNS_ASLEEP_TARGET_ZONE_ID")) {
-            (None, None) => None,
-            (Some(name), Some(zone)) => {
-                let name =
-                    check_name(&name).map_err(|e| Error::invalid_config("DNS_ASLEEP_TARGET", e))?;
-                Some(AliasTarget::new(
-                    &name,
-                    &zone_id_of("DNS_ASLEEP_TARGET_ZONE_ID", &zone)?,
-                ))
-            }
-            (Some(_), None) => {
-                return Err(Error::invalid_config(
-                    "DNS_ASLEEP_TARGET_ZONE_ID",
-                    "is not set: an alias needs its target's hosted zone (the custom domain's, such as ZLY8HYME6SFDD)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(Error::invalid_config(
-                    "DNS_ASLEEP_TARGET",
-                    "is not set: set it to the custom domain's target name (d-….execute-api.<region>.amazonaws.com)",
-                ));
-            }
-        };
-        Ok(Some(HostedZone {
-            zone_id,
-            ttl,
-            asleep,
-        }))
+        if let Some(setting) = ["DNS_ASLEEP_TARGET", "DNS_ASLEEP_TARGET_ZONE_ID"]
+            .into_iter()
+            .find(|v| var(v).is_some())
+        {
+            return Err(Error::invalid_config(
+                setting,
+                "is no longer read: the name no longer switches between the wake page and the task. Deploy the front door (DOOR_KVS_ARN, the module's CloudFront distribution) for a public name, or unset it to keep a private name's record that follows the task",
+            ));
+        }
+        Ok(Some(HostedZone { zone_id, ttl }))
     }
 
     /// The record sets the name should have for `target`, A first.
     pub fn records(&self, target: &RecordTarget) -> Vec<NameRecord> {
         match target {
-            RecordTarget::Asleep => vec![match &self.asleep {
-                Some(alias) => NameRecord::Alias {
-                    kind: RecordType::A,
-                    target: alias.clone(),
-                },
-                None => NameRecord::address(IpAddr::V4(PARKED), self.ttl),
-            }],
+            RecordTarget::Asleep => vec![NameRecord::address(IpAddr::V4(PARKED), self.ttl)],
             RecordTarget::Task { v4, v6 } => [v4, v6]
                 .into_iter()
                 .flatten()
@@ -315,11 +288,10 @@ mod tests {
         NameRecord::address(ip.parse().unwrap(), 30)
     }
 
-    fn zone(asleep: Option<AliasTarget>) -> HostedZone {
+    fn zone() -> HostedZone {
         HostedZone {
             zone_id: "Z1".into(),
             ttl: 30,
-            asleep,
         }
     }
 
@@ -339,7 +311,7 @@ mod tests {
 
     #[test]
     fn a_running_task_replaces_the_parked_address_and_a_stop_parks_it_again() {
-        let z = zone(None);
+        let z = zone();
         let parked = z.records(&RecordTarget::Asleep);
         let running = z.records(&task("203.0.113.7", Some("2001:db8::7")));
         assert_eq!(
@@ -364,53 +336,20 @@ mod tests {
     }
 
     #[test]
-    fn between_the_wake_page_and_the_task_the_record_is_deleted_and_created() {
-        let z = zone(Some(wake_page()));
-        let asleep = z.records(&RecordTarget::Asleep);
-        assert_eq!(
-            asleep,
-            vec![NameRecord::Alias {
-                kind: RecordType::A,
-                target: AliasTarget {
-                    dns_name: "d-abc123.execute-api.eu-west-3.amazonaws.com.".into(),
-                    hosted_zone_id: "ZLY8HYME6SFDD".into(),
-                }
-            }]
-        );
-        let running = z.records(&task("203.0.113.7", Some("2001:db8::7")));
-        assert_eq!(
-            changes(&asleep, &running),
-            vec![
-                RecordChange::Delete(asleep[0].clone()),
-                RecordChange::Create(rec("203.0.113.7")),
-                RecordChange::Upsert(rec("2001:db8::7")),
-            ]
-        );
-        assert_eq!(
-            changes(&running, &asleep),
-            vec![
-                RecordChange::Delete(rec("203.0.113.7")),
-                RecordChange::Delete(rec("2001:db8::7")),
-                RecordChange::Create(asleep[0].clone()),
-            ]
-        );
-        // From a parked address (a deployment before the wake page), the same way.
-        let parked = zone(None).records(&RecordTarget::Asleep);
-        assert_eq!(
-            changes(&parked, &asleep),
-            vec![
-                RecordChange::Delete(parked[0].clone()),
-                RecordChange::Create(asleep[0].clone())
-            ]
-        );
-        // Another alias target is an alias still: upserted.
-        let other = vec![NameRecord::Alias {
+    fn an_alias_found_at_the_name_is_deleted_and_the_address_created() {
+        // An alias left at the name (the wake page's, from an older deployment) is replaced:
+        // Route 53 cannot upsert across the two kinds.
+        let alias = NameRecord::Alias {
             kind: RecordType::A,
-            target: AliasTarget::new("d-other.execute-api.eu-west-3.amazonaws.com.", "Z2"),
-        }];
+            target: wake_page(),
+        };
+        let running = zone().records(&task("203.0.113.7", None));
         assert_eq!(
-            changes(&other, &asleep),
-            vec![RecordChange::Upsert(asleep[0].clone())]
+            changes(std::slice::from_ref(&alias), &running),
+            vec![
+                RecordChange::Delete(alias),
+                RecordChange::Create(rec("203.0.113.7")),
+            ]
         );
     }
 

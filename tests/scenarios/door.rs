@@ -28,9 +28,12 @@ pub fn front_door() -> FrontDoor {
 
 /// The entry as the store's API reads it now.
 pub fn door_entry(world: &impl World) -> Option<DoorEntry> {
-    world
-        .ecs()
-        .store_value(STORE, DOOR_KEY)
+    door_entry_of(world.ecs())
+}
+
+/// The entry in `ecs`'s store, as its API reads it now.
+pub fn door_entry_of(ecs: &grafana_ondemand::mock::SimulatedEcs) -> Option<DoorEntry> {
+    ecs.store_value(STORE, DOOR_KEY)
         .and_then(|v| DoorEntry::parse(&v))
 }
 

@@ -75,7 +75,6 @@ pub fn zone() -> HostedZone {
     HostedZone {
         zone_id: ZONE.into(),
         ttl: 30,
-        asleep: None,
     }
 }
 

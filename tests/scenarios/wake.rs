@@ -1,52 +1,42 @@
-//! The sleeping name, on every backend: while Grafana sleeps its name is an alias of the API's
-//! custom domain, so requests at the name reach the controller's API, which gives a person's
-//! navigation the wake page and starts nothing until its button is pressed; once Grafana
-//! answers the name is the task again, and the reaper's stop makes it the alias again.
+//! The sleeping name, on every backend, as the controller's side of the front door sees it:
+//! while Grafana sleeps the door's entry says asleep, and what the door sends the controller
+//! (a person's navigation, the wake page's calls, with the door's secret) gets the wake page,
+//! which starts nothing until its button is pressed; once Grafana answers the entry sends
+//! requests to the task, and the reaper's stop puts it back to asleep.
 
-use super::names::{Inbox, NAME, Watcher, ZONE, named};
+use super::door::{STORE, door_entry, front_door};
+use super::names::{Inbox, Watcher};
 use super::{PATIENCE, World};
-use grafana_ondemand::api::{Access, Api, MARKER, NAME_API};
-use grafana_ondemand::{
-    AliasTarget, HostedZone, NameRecord, RecordType, ServiceController, SessionPolicy, State,
-};
+use grafana_ondemand::api::{Access, Api, DOOR_HEADER, MARKER, NAME_API};
+use grafana_ondemand::{DoorState, ServiceController, ServiceProfile, SessionPolicy, State};
 use http::{HeaderMap, Request, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::sleep;
 
-/// The custom domain the module makes for the name (its target in API Gateway's zone).
-const TARGET: &str = "d-abc123.execute-api.eu-west-3.amazonaws.com";
-const TARGET_ZONE: &str = "ZLY8HYME6SFDD";
+const SECRET: &str = "the-door-secret-0123456789abcdef";
 
-fn asleep() -> NameRecord {
-    NameRecord::Alias {
-        kind: RecordType::A,
-        target: AliasTarget::new(TARGET, TARGET_ZONE),
-    }
-}
-
-/// A watcher keeping the name in a zone whose sleeping name is the custom domain's alias, and
-/// the API over it, serving the wake page at the name.
+/// A watcher writing the door's entry, and the API over it, serving the wake page to what the
+/// door sends it.
 async fn setup(world: &impl World) -> (Arc<dyn Watcher>, Api) {
-    world.ecs().add_hosted_zone(ZONE, "example.com");
-    world.ecs().add_custom_domain(TARGET, TARGET_ZONE, None);
-    let zone = HostedZone {
-        zone_id: ZONE.into(),
-        ttl: 30,
-        asleep: Some(AliasTarget::new(TARGET, TARGET_ZONE)),
-    };
+    world.ecs().add_key_value_store(STORE);
     let c: Arc<dyn Watcher> = Arc::from(
         world
-            .named_controller(named(), zone, Arc::new(Inbox::default()))
+            .door_controller(
+                ServiceProfile::grafana(),
+                front_door(),
+                Arc::new(Inbox::default()),
+            )
             .await,
     );
     let controller: Arc<dyn ServiceController> = c.clone();
     let api =
-        Api::new(controller, Access::default()).at_public_name(NAME, &SessionPolicy::default());
+        Api::new(controller, Access::default()).through_door(SECRET, &SessionPolicy::default());
     (c, api)
 }
 
-/// A request to `https://<name><path>` with these headers, as API Gateway hands it on.
+/// A request to `https://<name><path>` with these headers, as the door sends it on to the
+/// controller's origin: the API's own `Host`, the door's secret added.
 fn at_name(
     method: &str,
     path: &str,
@@ -56,7 +46,8 @@ fn at_name(
     let mut r = Request::builder()
         .method(method)
         .uri(path)
-        .header("host", NAME);
+        .header("host", "abc123.execute-api.eu-west-3.amazonaws.com")
+        .header(DOOR_HEADER, SECRET);
     for (k, v) in headers {
         r = r.header(*k, *v);
     }
@@ -94,13 +85,16 @@ async fn page_asks(api: &Api, action: &str) -> (StatusCode, HeaderMap, String) {
     .await
 }
 
-/// The whole cycle at the name: asleep it is the alias and starts nothing for a navigation or
-/// a refresh; the wake button starts it; the name becomes the task only once Grafana answers;
-/// the reaper's stop makes it the alias again.
+/// The whole cycle at the name: asleep, the door sends a navigation or a stray refresh to the
+/// controller, which starts nothing; the wake button starts it; the entry leads to the task
+/// only once Grafana answers; the reaper's stop puts it to sleep again.
 pub async fn the_name_sleeps_wakes_at_a_click_and_sleeps_again(world: &impl World) {
     let (c, api) = setup(world).await;
     assert_eq!(c.status().await.unwrap().state, State::Stopped);
-    assert_eq!(world.ecs().records(ZONE, NAME), vec![asleep()], "the alias");
+    assert!(
+        door_entry(world).is_none_or(|e| e.state == DoorState::Asleep),
+        "asleep"
+    );
 
     // A person opens a dashboard link: the wake page, nothing started.
     let (code, headers, page) = send(&api, at_name("GET", "/d/abc?x=1", NAVIGATION, "")).await;
@@ -132,7 +126,7 @@ pub async fn the_name_sleeps_wakes_at_a_click_and_sleeps_again(world: &impl Worl
     assert_eq!(code, StatusCode::ACCEPTED, "{body}");
     assert_eq!(world.calls("UpdateService"), 1);
 
-    // The page polls; the name stays the alias until Grafana answers, then is the task.
+    // The page polls; the entry stays asleep until Grafana answers, then leads to the task.
     let mut pointed = None;
     for _ in 0..PATIENCE.as_secs() / 2 {
         sleep(Duration::from_secs(2)).await;
@@ -141,28 +135,29 @@ pub async fn the_name_sleeps_wakes_at_a_click_and_sleeps_again(world: &impl Worl
             (code, &headers[MARKER]),
             (StatusCode::OK, &"controller".parse().unwrap())
         );
-        let records = world.ecs().records(ZONE, NAME);
-        match records.as_slice() {
-            [NameRecord::Alias { .. }] => {}
-            [NameRecord::Address { value, ttl: 30 }] => {
+        match door_entry(world) {
+            Some(e) if e.state == DoorState::Running => {
                 let serving = world.ecs().serving().map(|(_, ip)| ip);
-                assert_eq!(
-                    serving,
-                    Some(*value),
+                let origin = e
+                    .origin
+                    .as_deref()
+                    .and_then(|o| world.ecs().resolve_public_name(o));
+                assert!(
+                    serving.is_some_and(|ip| world.ecs().is_answering(ip)) && origin == serving,
                     "pointed only at a Grafana that answers"
                 );
-                pointed = Some(*value);
+                pointed = origin;
                 break;
             }
-            other => panic!("the name is {other:?}"),
+            _ => {}
         }
     }
-    pointed.expect("the name became the task");
+    pointed.expect("the door leads to the task");
 
-    // Nobody uses it: the reaper stops it, and the name is the alias again at once.
+    // Nobody uses it: the reaper stops it, and the door is asleep again at once.
     sleep(Duration::from_secs(16 * 60)).await;
     assert_eq!(c.reap().await.unwrap().state, State::Stopping);
-    assert_eq!(world.ecs().records(ZONE, NAME), vec![asleep()]);
+    assert_eq!(door_entry(world).unwrap().state, DoorState::Asleep);
     // The next navigation gets the wake page again, and starts nothing.
     let updates = world.calls("UpdateService");
     let (code, _, page) = send(&api, at_name("GET", "/d/abc", NAVIGATION, "")).await;
@@ -171,9 +166,10 @@ pub async fn the_name_sleeps_wakes_at_a_click_and_sleeps_again(world: &impl Worl
     assert_eq!(world.calls("UpdateService"), updates);
 }
 
-/// An XHR while asleep is 503 with Retry-After and costs no AWS call at all (a tab left open
-/// on a dashboard refreshes every few seconds); requests to the API's own address are
-/// answered as always (the control page, not the wake page).
+/// An XHR the door sends the controller while asleep (its edge answers them itself; one with
+/// an entry not there yet may not) is 503 with Retry-After and costs no AWS call at all;
+/// requests without the door's secret are answered as always (the control page, not the
+/// wake page).
 pub async fn an_xhr_while_asleep_is_503_and_reads_nothing(world: &impl World) {
     let (c, api) = setup(world).await;
     c.status().await.unwrap();
@@ -183,7 +179,7 @@ pub async fn an_xhr_while_asleep_is_503_and_reads_nothing(world: &impl World) {
             send(&api, at_name("GET", "/api/search?query=", REFRESH, "")).await;
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(headers["retry-after"], "30");
-        assert_eq!(headers["connection"], "close");
+        assert!(headers.get("connection").is_none(), "kept alive");
     }
     assert_eq!(world.ecs().total_calls(), 0, "{:?}", world.ecs().calls());
     let own = Request::builder()
