@@ -17,6 +17,12 @@ provider "aws" {
   region = var.region
 }
 
+# The front door's certificate must live in us-east-1 (CloudFront's rule).
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+}
+
 variable "region" {
   description = "The AWS region to deploy in."
   type        = string
@@ -24,12 +30,13 @@ variable "region" {
 }
 
 variable "allowed_cidrs" {
-  description = "IPv4 ranges allowed to reach Grafana (your office or home IP as x.x.x.x/32)."
+  description = "IPv4 ranges allowed to reach Grafana's port directly, beside the front door (your office or home IP as x.x.x.x/32); none by default."
   type        = list(string)
+  default     = []
 }
 
 variable "public_name" {
-  description = "A stable HTTPS name for Grafana (grafana.example.com), in hosted_zone_id; null for http://<task IP>:3000, unencrypted."
+  description = "A name for Grafana (grafana.example.com), in hosted_zone_id; null for the distribution's own https://dxxxx.cloudfront.net."
   type        = string
   default     = null
 }
@@ -130,6 +137,7 @@ module "grafana" {
   #checkov:skip=CKV_TF_1:The module is a local path in this same repository, versioned with it.
   #checkov:skip=CKV_TF_2:The module is a local path in this same repository, versioned with it.
   source          = "../../modules/grafana_on_demand"
+  providers       = { aws = aws, aws.us_east_1 = aws.us_east_1 }
   name            = "grafana-ondemand"
   vpc_id          = aws_vpc.this.id
   subnet_ids      = aws_subnet.public[*].id
@@ -148,7 +156,7 @@ module "grafana" {
 }
 
 output "grafana_url" {
-  description = "Grafana's stable HTTPS URL (null without public_name)."
+  description = "Grafana's address for ever: the front door (the name, or the distribution's own domain)."
   value       = module.grafana.grafana_url
 }
 

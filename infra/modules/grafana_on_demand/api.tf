@@ -45,13 +45,13 @@ resource "aws_lambda_function" "controller" {
         ACTIVITY_LOG_STREAM_PREFIX = "grafana/grafana"
       },
       local.token_auth ? { ACCESS_TOKEN_PARAMETER = aws_ssm_parameter.access_token[0].name } : {},
-      # While Grafana sleeps the name is an alias of the API's custom domain (the wake page).
-      local.named ? {
-        PUBLIC_NAME               = var.public_name
-        DNS_ZONE_ID               = local.zone_id
-        DNS_ASLEEP_TARGET         = local.wake_target.target_domain_name
-        DNS_ASLEEP_TARGET_ZONE_ID = local.wake_target.hosted_zone_id
-      } : {},
+      # The front door: its host (the name, or the distribution's domain), its secret, and
+      # the entry the controller writes (without the function, as on moto, there is none).
+      {
+        PUBLIC_NAME           = local.door_host
+        DOOR_SECRET_PARAMETER = aws_ssm_parameter.door_secret.name
+      },
+      local.door_functions ? { DOOR_KVS_ARN = local.door_kvs_arn } : {},
       var.notification_topic ? { NOTIFY_TOPIC_ARN = local.topic_arn } : {},
       var.notification_webhook ? { NOTIFY_WEBHOOK_PARAMETER = aws_ssm_parameter.webhook[0].name } : {},
     )

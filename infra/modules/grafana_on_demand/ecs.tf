@@ -39,7 +39,8 @@ locals {
       # Every request a line in the task's log: what the controller reads its use from.
       { name = "GF_SERVER_ROUTER_LOGGING", value = "true" },
     ],
-    local.named || var.grafana_root_url == null ? [] : [{ name = "GF_SERVER_ROOT_URL", value = var.grafana_root_url }],
+    # Grafana's links, login and redirects stay on the door.
+    [{ name = "GF_SERVER_ROOT_URL", value = local.root_url }],
     local.https_environment,
   )
 

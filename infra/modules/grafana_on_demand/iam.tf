@@ -152,11 +152,12 @@ resource "aws_iam_role" "controller" {
 # with the resources and conditions IAM evaluates.
 locals {
   controller_policy = templatefile("${path.module}/controller-policy.json.tftpl", {
-    service_arn           = local.service_arn
-    cluster_arn           = local.cluster_arn
-    token_parameter_arn   = local.token_arn
-    log_group_arn         = aws_cloudwatch_log_group.grafana.arn
-    hosted_zone_arn       = local.hosted_zone_arn
+    service_arn         = local.service_arn
+    cluster_arn         = local.cluster_arn
+    token_parameter_arn = local.token_arn
+    log_group_arn       = aws_cloudwatch_log_group.grafana.arn
+    # The name is the door's, set once by Terraform: the controller changes no record.
+    hosted_zone_arn       = ""
     change_arn            = "arn:${local.partition}:route53:::change/*"
     public_name           = coalesce(var.public_name, "none")
     topic_arn             = local.topic_arn
@@ -164,10 +165,12 @@ locals {
     region                = local.region
     # A customer key: SSM decrypts the token and the webhook URL with it (in either auth mode:
     # the webhook URL is read at every cold start), and SNS encrypts each notice with it.
-    ssm_key_arn = var.kms_key_arn != null && (local.token_auth || var.notification_webhook) ? var.kms_key_arn : ""
+    # The door's secret is read at every cold start: with a customer key, always.
+    ssm_key_arn = var.kms_key_arn != null ? var.kms_key_arn : ""
     sns_key_arn = var.kms_key_arn != null && var.notification_topic ? var.kms_key_arn : ""
-    # The front door's KeyValueStore (part 2 of the front door deploys it).
-    door_kvs_arn = ""
+    # The front door's KeyValueStore: describe, get and put on that store only.
+    door_kvs_arn              = local.door_kvs_arn
+    door_secret_parameter_arn = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${var.name}/door-secret"
   })
 }
 

@@ -1,14 +1,14 @@
 # ---------------------------------------------------------------------------------------
-# A stable HTTPS name, and word when Grafana starts, stops or fails.
+# Grafana's HTTPS on the name, and word when Grafana starts, stops or fails.
 #
 # ECS's own events (a task changed phase, a task could not be placed) reach the controller
-# through EventBridge: it points public_name at the task at once, and tells people. The
-# schedule's tick and every status read put the name right if an event was missed.
+# through EventBridge: it opens the front door to the task at once, and tells people. The
+# schedule's tick and every status read put the door's entry right if an event was missed.
 
 locals {
   named   = var.public_name != null
   notify  = var.notification_topic || var.notification_webhook
-  events  = local.named || local.notify
+  events  = local.door_functions || local.notify
   scheme  = local.named ? "https" : "http"
   port    = local.named ? 443 : var.grafana_port
   zone_id = local.named ? trimprefix(var.hosted_zone_id, "/hostedzone/") : ""
@@ -48,7 +48,6 @@ locals {
   https_environment = local.named ? [
     { name = "GF_SERVER_PROTOCOL", value = "https" },
     { name = "GF_SERVER_DOMAIN", value = var.public_name },
-    { name = "GF_SERVER_ROOT_URL", value = "https://${var.public_name}/" },
     { name = "GF_SERVER_CERT_FILE", value = local.cert_file },
     { name = "GF_SERVER_CERT_KEY", value = local.key_file },
   ] : []
@@ -186,5 +185,4 @@ resource "aws_ssm_parameter" "webhook" {
 locals {
   topic_arn             = var.notification_topic ? aws_sns_topic.notices[0].arn : ""
   webhook_parameter_arn = var.notification_webhook ? "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter/${var.name}/notification-webhook" : ""
-  hosted_zone_arn       = local.named ? "arn:${local.partition}:route53:::hostedzone/${local.zone_id}" : ""
 }

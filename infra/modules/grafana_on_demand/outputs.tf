@@ -30,12 +30,22 @@ output "admin_password_command" {
 
 output "traffic_encryption" {
   description = "What protects traffic to Grafana."
-  value       = local.named ? "HTTPS on https://${var.public_name} with a Let's Encrypt certificate (renewed at a start within 30 days of expiry), from allowed_cidrs only." : "UNENCRYPTED: plain HTTP on the task's public address, limited to allowed_cidrs; the admin password and session cookies cross the network in clear. Set public_name and hosted_zone_id for HTTPS on a stable name, or reach Grafana over a VPN (assign_public_ip = false)."
+  value       = local.named ? "HTTPS from the browser to the front door (https://${var.public_name}, ACM), and HTTPS from CloudFront to the task, checked against the name (Let's Encrypt, renewed at a start within 30 days of expiry); Grafana admits CloudFront's origin-facing servers only${length(var.allowed_cidrs) > 0 ? " and allowed_cidrs" : ""}." : "HTTPS from the browser to the front door (${local.door_url}); the hop from CloudFront to the task is PLAIN HTTP over the internet (the task has no certificate without a name): set public_name and hosted_zone_id for HTTPS end to end. Grafana admits CloudFront's origin-facing servers only${length(var.allowed_cidrs) > 0 ? " and allowed_cidrs (plain HTTP from those)" : ""}."
 }
 
 output "grafana_url" {
-  description = "Grafana's stable URL (null without public_name: each start gives a new address, which the API's status tells)."
-  value       = local.named ? "https://${var.public_name}" : null
+  description = "Grafana's address for ever: the front door (https://<public_name>, or the distribution's https://dxxxx.cloudfront.net). Open it asleep, and its wake page wakes Grafana."
+  value       = local.door_url
+}
+
+output "front_door_distribution_id" {
+  description = "The front door's CloudFront distribution."
+  value       = aws_cloudfront_distribution.door.id
+}
+
+output "front_door_store_arn" {
+  description = "The front door's KeyValueStore (null without its function, as on moto)."
+  value       = local.door_functions ? local.door_kvs_arn : null
 }
 
 output "notification_topic_arn" {
@@ -66,4 +76,9 @@ output "lambda_function_name" {
 output "efs_file_system_id" {
   description = "The EFS file system holding Grafana's data (null when persistent_storage is false)."
   value       = var.persistent_storage ? aws_efs_file_system.grafana[0].id : null
+}
+
+output "grafana_root_url" {
+  description = "Grafana's root_url: the front door's, so its login, redirects and links stay on the door."
+  value       = local.root_url
 }

@@ -23,8 +23,9 @@ variable "subnet_ids" {
 }
 
 variable "allowed_cidrs" {
-  description = "IPv4 ranges allowed to reach Grafana on its port (your office, your VPN). No default: nothing is open to the world unless you say so."
+  description = "IPv4 ranges allowed to reach Grafana's port directly, beside the front door (your office, your VPN). Default none: only the door reaches Grafana."
   type        = list(string)
+  default     = []
   validation {
     condition     = alltrue([for c in var.allowed_cidrs : can(cidrhost(c, 0))])
     error_message = "allowed_cidrs must be CIDR blocks such as 203.0.113.0/24."
@@ -56,7 +57,7 @@ variable "grafana_port" {
 }
 
 variable "grafana_root_url" {
-  description = "Grafana's public root URL when it has a stable name (a DNS record); null lets Grafana answer on whatever address it is reached by."
+  description = "Grafana's public root URL; null: the front door's (https://<public_name>/, or the distribution's https://dxxxx.cloudfront.net/), so its login and links stay on the door."
   type        = string
   default     = null
 }
@@ -239,7 +240,7 @@ variable "max_session" {
 # A stable HTTPS name, and word when Grafana starts, stops or fails
 
 variable "public_name" {
-  description = "A stable DNS name for Grafana (grafana.example.com) in hosted_zone_id: the controller points it at the running task (A/AAAA, TTL 30) and parks it at 192.0.2.1 while stopped; Grafana serves HTTPS on it with a Let's Encrypt certificate kept on EFS. null: Grafana is reached at http://<task IP>:<grafana_port>, unencrypted."
+  description = "A name for Grafana (grafana.example.com) in hosted_zone_id: an alias of the front door's distribution (A/AAAA, set once), with an ACM certificate in us-east-1; CloudFront talks HTTPS to the task, which serves the name's Let's Encrypt certificate kept on EFS. null: the door is the distribution's own https://dxxxx.cloudfront.net, and its hop to the task is plain HTTP."
   type        = string
   default     = null
 
@@ -317,4 +318,20 @@ variable "notification_webhook_version" {
   description = "Bump to write a new notification_webhook_url."
   type        = number
   default     = 1
+}
+
+variable "front_door_functions" {
+  description = "Deploy the front door's function and its KeyValueStore (the routing to the task, the 503 while asleep). false only where they cannot be created (moto, which has no CloudFront Functions): the door then always leads to the controller."
+  type        = bool
+  default     = true
+}
+
+variable "price_class" {
+  description = "The distribution's price class: PriceClass_100 (North America, Europe: the cheapest), PriceClass_200 or PriceClass_All."
+  type        = string
+  default     = "PriceClass_100"
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.price_class)
+    error_message = "price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
 }

@@ -5,6 +5,8 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = ">= 5.90, < 7.0"
+      # The front door's certificate lives in us-east-1, as CloudFront wants it.
+      configuration_aliases = [aws.us_east_1]
     }
   }
 }
