@@ -71,6 +71,8 @@ left += [r["Name"] for r in boto3.client("events", **kw).list_rules()["Rules"]]
 left += [t["TopicArn"] for t in boto3.client("sns", **kw).list_topics()["Topics"]]
 left += [c["CertificateArn"] for c in boto3.client("acm", **kw).list_certificates()["CertificateSummaryList"]]
 left += [d["DomainName"] for d in boto3.client("apigatewayv2", **kw).get_domain_names()["Items"]]
+left += [c["CertificateArn"] for c in boto3.client("acm", **{**kw, "region_name": "us-east-1"}).list_certificates()["CertificateSummaryList"]]
+left += [d["Id"] for d in boto3.client("cloudfront", **kw).list_distributions()["DistributionList"].get("Items", [])]
 r53 = boto3.client("route53", **kw)
 for zone in r53.list_hosted_zones()["HostedZones"]:
     left += [f"{s['Name']} {s['Type']}" for s in r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]

@@ -93,6 +93,9 @@ resource "aws_cloudfront_distribution" "door" {
       https_port             = 443
       origin_protocol_policy = "https-only"
       origin_ssl_protocols   = ["TLSv1.2"]
+      # What the task's origin inherits too (the function changes only host, port and
+      # protocol): long enough for Grafana's long queries.
+      origin_read_timeout = var.origin_read_timeout
     }
     custom_header {
       name  = "x-grafana-ondemand-door"
@@ -132,6 +135,19 @@ resource "aws_cloudfront_distribution" "door" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    # CloudFront reaches a task only by its public DNS name, which EC2 gives only in a VPC with
+    # DNS hostnames and DNS support on.
+    precondition {
+      condition     = data.aws_vpc.this.enable_dns_hostnames && data.aws_vpc.this.enable_dns_support
+      error_message = "The VPC ${var.vpc_id} needs DNS hostnames and DNS support enabled (enable_dns_hostnames = true, enable_dns_support = true on aws_vpc; in the console: VPC > Actions > Edit VPC settings): the front door reaches the task by its public DNS name, which EC2 gives only then."
+    }
+  }
+}
+
+data "aws_vpc" "this" {
+  id = var.vpc_id
 }
 
 # The name: an alias of the distribution, set once, never changed at run time.

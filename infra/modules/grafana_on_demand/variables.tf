@@ -335,3 +335,13 @@ variable "price_class" {
     error_message = "price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
   }
 }
+
+variable "origin_read_timeout" {
+  description = "How long CloudFront waits for Grafana's (and the controller's) answer, in seconds: long queries need more than the default 30. Above 60 needs a CloudFront quota increase on the account."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.origin_read_timeout >= 1 && var.origin_read_timeout <= 120 && floor(var.origin_read_timeout) == var.origin_read_timeout
+    error_message = "origin_read_timeout must be whole seconds from 1 to 120 (above 60 after a quota increase)."
+  }
+}
