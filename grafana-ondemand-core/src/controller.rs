@@ -784,8 +784,28 @@ impl<P: Platform> Controller<P> {
     /// Reads the platform, decides the status and the session's fate, remembers it, and
     /// points the name (a status, a reaper tick and an event all read this way).
     async fn read(&self) -> Result<Reading> {
-        let (obs, early) = self.observe_with_activity().await?;
+        let (mut obs, mut early) = self.observe_with_activity().await?;
+        if obs.service.desired_count == 0 && StopRecord::start_wanted(&obs.service.tags).is_some() {
+            // A start waits: every task must be seen (a cheap read lists none).
+            self.forget();
+            obs = self.observe().await?;
+            early = None;
+            if !obs.tasks.iter().any(TaskSnapshot::is_alive) && obs.undescribed.is_empty() {
+                let started = [(STOP_TAG, StopRecord::started_tag(self.platform.now()))];
+                let (service, tagged) =
+                    tokio::join!(self.platform.update_service(1, false), self.tag(&started));
+                if let Err(e) = tagged {
+                    tracing::warn!(error = %e, "the wanted start could not be recorded as carried out");
+                }
+                obs.service = service?;
+                self.forget();
+                tracing::info!("asked ECS for one task: the previous one has stopped");
+            }
+        }
         let (mut status, probes) = self.assess(&obs).await;
+        if obs.service.desired_count == 0 && StopRecord::start_wanted(&obs.service.tags).is_some() {
+            waiting(&mut status, &self.profile.display_name);
+        }
         self.remember(&obs, &status, &probes);
         let session = self.annotate(&obs, &mut status, &probes, early).await;
         let target = self.record_target(&obs, &probes, &status);
@@ -968,6 +988,17 @@ impl<P: Platform> Controller<P> {
     }
 }
 
+/// A start that waits for the previous task to shut down, as a status says it.
+fn waiting(status: &mut Status, name: &str) {
+    status.state = State::Starting;
+    status.endpoint = None;
+    status.reason = Some(format!(
+        "waiting for the previous {name} to shut down: one {name} at a time on its database"
+    ));
+    status.message =
+        format!("{name} starts as soon as the previous one has shut down (under a minute).");
+}
+
 fn both_doors() -> Error {
     Error::invalid_config(
         "DOOR_KVS_ARN",
@@ -1026,6 +1057,22 @@ impl<P: Platform> ServiceController for Controller<P> {
             self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
         }
+        // One Grafana at a time on its database: while a task of the previous session still
+        // shuts down (ECS counts only RUNNING and PENDING tasks, and would place a new one
+        // beside it), the start is recorded on the service and carried out, by whichever
+        // instance reads it first, once that task has stopped.
+        let until = lease.map_or(now, |lease| plus(now, lease));
+        if obs.service.desired_count == 0 && obs.tasks.iter().any(TaskSnapshot::is_alive) {
+            let tags = [
+                (STOP_TAG, StopRecord::wanted_tag(now)),
+                (LEASE_TAG, lease_tag(until)),
+            ];
+            self.tag(&tags).await?;
+            tracing::info!("start wanted: the previous task still shuts down");
+            waiting(&mut current, &self.profile.display_name);
+            self.forget();
+            return Ok(current);
+        }
         // Setting the count is idempotent, so starts through several processes (Lambda
         // instances) converge on one task. Only a failure calls for a fresh deployment,
         // which leaves the failures of the previous one behind. A lease asked for goes
@@ -1035,7 +1082,6 @@ impl<P: Platform> ServiceController for Controller<P> {
         // (so that a stop made elsewhere, in the console, is not explained with an old
         // reason) and sets the lease: the one asked for, or one that ends at the start, so
         // that an earlier session's lease (extended, then stopped) does not hold this one.
-        let until = lease.map_or(now, |lease| plus(now, lease));
         let tags = [
             (STOP_TAG, StopRecord::started_tag(now)),
             (LEASE_TAG, lease_tag(until)),
@@ -1084,6 +1130,12 @@ impl<P: Platform> ServiceController for Controller<P> {
         let _one_at_a_time = self.actions.lock().await;
         let mut obs = self.observe().await?;
         if obs.service.desired_count == 0 {
+            if StopRecord::start_wanted(&obs.service.tags).is_some() {
+                // A start waiting for the previous task: called off.
+                let record = self.record_stop(StoppedBy::Request).await;
+                obs.service.tags.insert(STOP_TAG.into(), record.tag());
+                tracing::info!("the wanted start is called off");
+            }
             let (mut current, probes) = self.assess(&obs).await;
             self.remember(&obs, &current, &probes);
             self.annotate(&obs, &mut current, &probes, None).await;

@@ -438,6 +438,26 @@ impl StopRecord {
         format!("started 0 {}", lease_tag(at))
     }
 
+    /// What a start writes in [`STOP_TAG`] while the previous task still shuts down: a start is
+    /// wanted since `at`, carried out (by whichever instance sees it first) once that task is
+    /// gone.
+    pub fn wanted_tag(at: DateTime<Utc>) -> String {
+        format!("wanted 0 {}", lease_tag(at))
+    }
+
+    /// Since when a start waits for the previous task to stop, from [`STOP_TAG`]; `None` when
+    /// none waits.
+    pub fn start_wanted(
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Option<DateTime<Utc>> {
+        let at = tags.get(STOP_TAG)?.strip_prefix("wanted 0 ")?;
+        Some(
+            DateTime::parse_from_rfc3339(at.trim())
+                .ok()?
+                .with_timezone(&Utc),
+        )
+    }
+
     /// When the service was last started through a controller, from the [`STOP_TAG`] a start
     /// writes; `None` once it was stopped since (or never started that way).
     pub fn started_at(tags: &std::collections::BTreeMap<String, String>) -> Option<DateTime<Utc>> {

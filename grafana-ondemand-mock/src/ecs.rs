@@ -120,6 +120,12 @@ impl SimulatedEcs {
         self.model().timing.count_lag = lag;
     }
 
+    /// How long a task's container takes to shut down once asked to stop (STOPPING): ECS's
+    /// `stopTimeout`, 30 s by default, before it is killed.
+    pub fn set_stop_timeout(&self, timeout: std::time::Duration) {
+        self.model().timing.stopping = timeout;
+    }
+
     /// Tasks launched from now on answer `delay` after RUNNING (a slow first boot: database
     /// migrations, plugins).
     pub fn set_health_delay(&self, delay: std::time::Duration) {

@@ -628,7 +628,7 @@ macro_rules! scenario_suite {
             unused_session_stops_after_the_grace, used_then_left_stops_after_the_idle_timeout,
             used_without_pause_stops_at_the_session_limit, a_lease_holds_it_past_idleness,
             an_extend_while_the_reaper_decides_wins, unreadable_activity_is_never_idleness,
-            a_start_right_after_an_idle_stop_works, a_start_while_running_counts_as_a_use,
+            a_start_right_after_an_idle_stop_waits_for_the_previous_task, a_stop_calls_off_a_waiting_start, a_start_while_running_counts_as_a_use,
             a_start_begins_a_new_session,
             a_stop_made_elsewhere_has_no_old_reason,
             a_request_log_still_searching_is_no_use_and_no_idleness,

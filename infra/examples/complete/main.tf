@@ -29,6 +29,18 @@ variable "region" {
   default     = "eu-west-3"
 }
 
+variable "name" {
+  description = "The deployment's name (its cluster, service, function and volume are named after it). Renamed later, the volume and its dashboards stay."
+  type        = string
+  default     = "grafana-ondemand"
+}
+
+variable "kms_key_arn" {
+  description = "A customer-managed KMS key for the volume, the parameters, the logs and the topic (null: AWS-managed keys). Set it at the first apply: a volume is never re-encrypted in place."
+  type        = string
+  default     = null
+}
+
 variable "allowed_cidrs" {
   description = "IPv4 ranges allowed to reach Grafana's port directly, beside the front door (your office or home IP as x.x.x.x/32); none by default."
   type        = list(string)
@@ -138,7 +150,8 @@ module "grafana" {
   #checkov:skip=CKV_TF_2:The module is a local path in this same repository, versioned with it.
   source          = "../../modules/grafana_on_demand"
   providers       = { aws = aws, aws.us_east_1 = aws.us_east_1 }
-  name            = "grafana-ondemand"
+  name            = var.name
+  kms_key_arn     = var.kms_key_arn
   vpc_id          = aws_vpc.this.id
   subnet_ids      = aws_subnet.public[*].id
   allowed_cidrs   = var.allowed_cidrs

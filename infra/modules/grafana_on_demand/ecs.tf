@@ -38,6 +38,9 @@ locals {
       { name = "GF_ANALYTICS_REPORTING_ENABLED", value = "false" },
       # Every request a line in the task's log: what the controller reads its use from.
       { name = "GF_SERVER_ROUTER_LOGGING", value = "true" },
+      # SQLite on NFS (EFS) must not use WAL (SQLite's own rule), and WAL persists once set
+      # in a file: pinned off, whatever Grafana's default becomes.
+      { name = "GF_DATABASE_WAL", value = "false" },
     ],
     # Grafana's links, login and redirects stay on the door.
     [{ name = "GF_SERVER_ROOT_URL", value = local.root_url }],
@@ -80,9 +83,12 @@ locals {
       containerPath = "/var/lib/grafana"
       readOnly      = false
     }] : []
+    # Grafana finishes its writes before it is killed: Fargate's longest stop timeout.
+    stopTimeout = 120
     # What the controller reads as readiness (READINESS=ecs): every 5 s (ECS's shortest), so
-    # "running" follows "Grafana answers" by 5 s at most; failures during the first 60 s
-    # (database migrations) do not count, and a pass there reports HEALTHY at once. Over
+    # "running" follows "Grafana answers" by 5 s at most; failures during the start period
+    # (database migrations, minutes on slow storage) do not count, and a pass there reports
+    # HEALTHY at once. Over
     # HTTPS the certificate names the public name, not localhost: it is not checked here.
     # curl, not wget: Grafana's Ubuntu images have no wget; both image flavours have curl.
     healthCheck = {
@@ -90,7 +96,7 @@ locals {
       interval    = 5
       timeout     = 2
       retries     = 3
-      startPeriod = 60
+      startPeriod = var.health_check_start_period
     }
     readonlyRootFilesystem = false
     logConfiguration       = local.log_configuration

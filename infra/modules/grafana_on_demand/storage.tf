@@ -17,6 +17,25 @@ resource "aws_efs_file_system" "grafana" {
   }
 
   tags = merge(local.tags, { Name = "${var.name}-data" })
+
+  lifecycle {
+    # A new creation_token or key would replace the volume, every dashboard with it, and
+    # Grafana would boot empty without a word: a rename keeps the volume, and a new key is
+    # refused (a destroy the user means still works: no prevent_destroy).
+    ignore_changes = [creation_token]
+    precondition {
+      condition     = terraform_data.efs_key.output == null || terraform_data.efs_key.output == coalesce(var.kms_key_arn, "aws/elasticfilesystem")
+      error_message = "kms_key_arn changed for an existing Grafana volume: EFS cannot re-encrypt in place, and replacing the file system would delete every dashboard. To move to another key: take a backup (AWS Backup, the daily plan), create a new file system with the key, restore into it (docs/deploy.md), then remove the old one from the state; or set kms_key_arn back."
+    }
+  }
+}
+
+# The key the volume was created with, kept: what the precondition above compares against.
+resource "terraform_data" "efs_key" {
+  input = coalesce(var.kms_key_arn, "aws/elasticfilesystem")
+  lifecycle {
+    ignore_changes = [input]
+  }
 }
 
 resource "aws_efs_backup_policy" "grafana" {

@@ -345,3 +345,13 @@ variable "origin_read_timeout" {
     error_message = "origin_read_timeout must be whole seconds from 1 to 120 (above 60 after a quota increase)."
   }
 }
+
+variable "health_check_start_period" {
+  description = "Seconds after Grafana's container starts during which failed health checks do not count: long enough for a database migration on EFS (minutes after an upgrade), or ECS would kill Grafana in the middle of it again and again. ECS allows 300 at most."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.health_check_start_period >= 0 && var.health_check_start_period <= 300
+    error_message = "health_check_start_period must be seconds from 0 to 300 (ECS's limit)."
+  }
+}
