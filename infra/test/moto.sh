@@ -41,13 +41,6 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
 PY
 }
 
-# moto cannot delete a file system policy (DeleteFileSystemPolicy is not implemented: a
-# destroy waits on it for ever); the policy goes with its file system on AWS, so here it is
-# only forgotten from the state in the current directory before a destroy.
-moto_forget_efs_policy() {
-  command terraform state rm 'module.grafana.aws_efs_file_system_policy.grafana[0]' >/dev/null 2>&1 || true
-}
-
 # Fails, naming them, when moto still holds anything the example made (after a destroy).
 moto_nothing_left() {
   "$py" - "$moto_port" <<'PY'

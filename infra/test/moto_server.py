@@ -1,11 +1,13 @@
-"""moto_server, with what moto 5.2 leaves out of an API Gateway custom domain and AWS returns:
-its regional target name and hosted zone (an alias record is made to them) and its status.
+"""moto_server, with what moto 5.2 leaves out and AWS does: an API Gateway custom domain's
+regional target name and hosted zone (an alias record is made to them) and its status; and
+EFS's DeleteFileSystemPolicy (without it, `terraform destroy` waits for ever on the policy).
 Run as `python3 moto_server.py -H 127.0.0.1 -p PORT`, like moto_server; test use only."""
 
 import hashlib
 import sys
 
 from moto.apigatewayv2 import models
+from moto.efs.responses import EFSResponse
 from moto.server import main
 
 # API Gateway's regional hosted zones (AWS General Reference, API Gateway endpoints).
@@ -29,6 +31,17 @@ def with_target(self, domain_name, domain_name_configurations, *args, backend, *
 
 
 models.DomainName.__init__ = with_target
+
+
+def delete_file_system_policy(self):
+    """EFS DeleteFileSystemPolicy: the policy goes; DescribeFileSystemPolicy then answers
+    PolicyNotFound, as AWS does."""
+    file_system_id = self._get_param("FileSystemId")
+    self.efs_backend.file_systems_by_id[file_system_id].file_system_policy = None
+    return "{}", {"Content-Type": "application/json"}
+
+
+EFSResponse.delete_file_system_policy = delete_file_system_policy
 
 if __name__ == "__main__":
     sys.exit(main())

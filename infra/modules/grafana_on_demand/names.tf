@@ -19,7 +19,26 @@ locals {
   key_file  = "${local.acme_path}/certificates/${coalesce(var.public_name, "none")}.key"
   # lego refuses to run without an account's email (cmd/setup.go: "You have to pass an account
   # (email address)"): a precondition on the service requires acme_email with public_name.
-  acme_args = "/lego --accept-tos --email ${coalesce(var.acme_email, "none")} --dns route53 --domains ${coalesce(var.public_name, "none")} --path ${local.acme_path} --server ${var.acme_server}"
+  # lego works in a directory of its own (the account and the certificates copied there), and
+  # only a complete pair is moved into place, key first: a renewal cut short (a stop, a
+  # crash) never leaves a certificate without its key.
+  acme_next = "${local.acme_path}/.next"
+  acme_args = "/lego --accept-tos --email ${coalesce(var.acme_email, "none")} --dns route53 --domains ${coalesce(var.public_name, "none")} --path ${local.acme_next} --server ${var.acme_server}"
+  acme_script = join(" && ", [
+    "set -e",
+    "rm -rf ${local.acme_next}",
+    "mkdir -p ${local.acme_next} ${local.acme_path}/certificates",
+    "if [ -d ${local.acme_path}/accounts ]; then cp -a ${local.acme_path}/accounts ${local.acme_next}/; fi",
+    # A certificate and its key: renewed when under 30 days from expiry. A certificate
+    # without its key (an older, interrupted renewal): a new one, said in the log.
+    "if [ -s ${local.cert_file} ] && [ -s ${local.key_file} ]; then cp -a ${local.acme_path}/certificates ${local.acme_next}/ && ${local.acme_args} renew --days 30 --no-random-sleep; else if [ -e ${local.cert_file} ]; then echo \"${local.cert_file} has no key ${local.key_file}: obtaining a new certificate\"; fi; ${local.acme_args} run; fi",
+    "test -s ${local.acme_next}/certificates/${coalesce(var.public_name, "none")}.key",
+    "test -s ${local.acme_next}/certificates/${coalesce(var.public_name, "none")}.crt",
+    "cp -a ${local.acme_next}/accounts ${local.acme_path}/",
+    "mv -f ${local.acme_next}/certificates/${coalesce(var.public_name, "none")}.key ${local.key_file}",
+    "mv -f ${local.acme_next}/certificates/${coalesce(var.public_name, "none")}.crt ${local.cert_file}",
+    "rm -rf ${local.acme_next}",
+  ])
 }
 
 # ---- the certificate's container: runs to completion before Grafana starts ----------------
@@ -33,9 +52,7 @@ locals {
     # the first start obtains one. --no-random-sleep: without a TTY, lego renew otherwise
     # sleeps a random 0-8 minutes first (meant for cron), and Grafana waits for it. DNS-01 through Route 53: no port is opened to anyone.
     entryPoint = ["/bin/sh", "-c"]
-    command = [
-      "if [ -f ${local.cert_file} ]; then ${local.acme_args} renew --days 30 --no-random-sleep; else ${local.acme_args} run; fi"
-    ]
+    command    = [local.acme_script]
     environment = [
       { name = "AWS_REGION", value = local.region },
       { name = "AWS_HOSTED_ZONE_ID", value = local.zone_id },
