@@ -107,3 +107,107 @@ async fn a_real_extend_racing_the_reaper_wins() {
     tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
     assert_eq!(reaper.reap().await.unwrap().state, State::Stopping);
 }
+
+/// One thing that happens to the service: a person's action, the platform's machinery, or a
+/// fault of the world.
+#[derive(Debug, Clone)]
+enum Happening {
+    Start,
+    Stop,
+    Extend,
+    Reap,
+    Status,
+    /// An event ECS emitted, handed to the controller (EventBridge).
+    Events,
+    /// Another instance (its own memory, the same service) starts it.
+    StartElsewhere,
+    Throttle(u32),
+    TagLag(u64),
+    Wait(u64),
+}
+
+fn happening() -> impl proptest::strategy::Strategy<Value = Happening> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => Just(Happening::Start),
+        3 => Just(Happening::Stop),
+        1 => Just(Happening::Extend),
+        2 => Just(Happening::Reap),
+        2 => Just(Happening::Status),
+        2 => Just(Happening::Events),
+        2 => Just(Happening::StartElsewhere),
+        1 => (1u32..4).prop_map(Happening::Throttle),
+        1 => (0u64..4).prop_map(Happening::TagLag),
+        4 => (1u64..45).prop_map(Happening::Wait),
+    ]
+}
+
+/// Tasks whose container is up (from ACTIVATING until the end of STOPPING: a container still
+/// shutting down still has Grafana's database open).
+fn containers_up(ecs: &SimulatedEcs) -> usize {
+    use grafana_ondemand::TaskPhase::*;
+    ecs.task_phases()
+        .iter()
+        .filter(|p| matches!(p, Activating | Running | Deactivating | Stopping))
+        .count()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Whatever people, the reaper, ECS's events and the world's faults do, in any order, the
+    /// controller never has two Grafanas up at once on one database: a start waits for the
+    /// previous task's container to be gone (ECS's 30 s stop timeout here), wherever it is
+    /// asked and whichever instance carries it out.
+    #[test]
+    fn never_two_grafanas_at_once(happenings in proptest::collection::vec(happening(), 1..40)) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use grafana_ondemand::{EventHandler, PlatformEvent};
+            let ecs = SimulatedEcs::new(Timing::fargate());
+            ecs.set_stop_timeout(std::time::Duration::from_secs(30));
+            let controller = |ecs: &SimulatedEcs| {
+                let probe = Arc::new(SimulatedProbe::new(ecs.clone()));
+                Controller::new(ecs.clone(), ServiceProfile::grafana(), probe)
+            };
+            let (c, other) = (controller(&ecs), controller(&ecs));
+            let mut most = 0;
+            for h in &happenings {
+                match h {
+                    Happening::Start => { let _ = c.start(None).await; }
+                    Happening::Stop => { let _ = c.stop().await; }
+                    Happening::Extend => { let _ = c.extend(std::time::Duration::from_secs(600)).await; }
+                    Happening::Reap => { let _ = c.reap().await; }
+                    Happening::Status => { let _ = c.status().await; }
+                    Happening::StartElsewhere => { let _ = other.start(None).await; }
+                    Happening::Events => {
+                        for e in ecs.take_events() {
+                            if let Some(Ok(event)) = PlatformEvent::from_eventbridge(&e) {
+                                let _ = c.handle_event(&event).await;
+                            }
+                        }
+                    }
+                    Happening::Throttle(n) => ecs.throttle_next_calls(*n),
+                    Happening::TagLag(s) => ecs.set_tag_lag(std::time::Duration::from_secs(*s)),
+                    Happening::Wait(s) => {
+                        for _ in 0..*s {
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            let _ = ecs.desired_count(); // the world moves on
+                            most = most.max(containers_up(&ecs));
+                        }
+                    }
+                }
+                most = most.max(containers_up(&ecs));
+                if most > 1 {
+                    break;
+                }
+            }
+            proptest::prop_assert!(most <= 1, "{most} Grafanas up at once after {happenings:?}: {:?}", ecs.task_phases());
+            Ok(())
+        })?;
+    }
+}
