@@ -120,6 +120,13 @@ impl SimulatedEcs {
         self.model().timing.count_lag = lag;
     }
 
+    /// The service's deployment configuration (minimum healthy and maximum percent): the
+    /// module's 0 and 100 by default (the old task stops before the new one is placed); 100
+    /// and 200 for a rolling deployment, old and new side by side.
+    pub fn set_deployment_configuration(&self, minimum_healthy_percent: u32, maximum_percent: u32) {
+        self.model().deployment_configuration = (minimum_healthy_percent, maximum_percent);
+    }
+
     /// How long a task's container takes to shut down once asked to stop (STOPPING): ECS's
     /// `stopTimeout`, 30 s by default, before it is killed.
     pub fn set_stop_timeout(&self, timeout: std::time::Duration) {

@@ -177,6 +177,9 @@ pub(crate) struct Model {
     pub custom_domains: BTreeMap<String, CustomDomain>,
     /// Route 53 changes made so far (their ids count them, apart from the tasks' serials).
     pub dns_changes: u64,
+    /// The service's deployment configuration: minimum healthy and maximum percent (the
+    /// module's 0 and 100 by default: the old task stops before the new one is placed).
+    pub deployment_configuration: (u32, u32),
     /// CloudFront KeyValueStores, by ARN.
     pub stores: BTreeMap<String, crate::kvs::SimStore>,
     /// The next KeyValueStore writes that meet another client's write just before them.
@@ -248,6 +251,7 @@ impl Model {
             zones: BTreeMap::new(),
             custom_domains: BTreeMap::new(),
             dns_changes: 0,
+            deployment_configuration: (0, 100),
             stores: BTreeMap::new(),
             store_races: 0,
             store_after_read: None,
@@ -451,9 +455,45 @@ impl Model {
             return;
         };
         let alive = self.primary_alive();
+        let (min_healthy, max_percent) = self.deployment_configuration;
+        // ECS counts the tasks in RUNNING or PENDING (PROVISIONING included) against the
+        // maximum: a task shutting down counts no more, and a new one may be placed beside it.
+        let in_service = self
+            .tasks
+            .iter()
+            .filter(|t| {
+                t.desired_running
+                    && matches!(
+                        t.phase,
+                        TaskPhase::Provisioning
+                            | TaskPhase::Pending
+                            | TaskPhase::Activating
+                            | TaskPhase::Running
+                    )
+            })
+            .count() as u32;
+        let cap = self.desired * max_percent / 100;
         if alive < self.desired && now >= self.next_launch_at {
-            for _ in alive..self.desired {
+            let room = cap.saturating_sub(in_service);
+            for _ in 0..room.min(self.desired - alive) {
                 self.launch(&primary);
+            }
+            if room == 0 {
+                // No room for the new deployment's task: the old deployment's tasks go first,
+                // down to the minimum healthy.
+                let keep = (self.desired * min_healthy).div_ceil(100) as usize;
+                let reason = format!("Scaling activity initiated by (deployment {primary})");
+                let old: Vec<usize> = (0..self.tasks.len())
+                    .filter(|&i| {
+                        let t = &self.tasks[i];
+                        t.deployment_id != primary
+                            && t.desired_running
+                            && t.phase != TaskPhase::Stopped
+                    })
+                    .collect();
+                for i in old.into_iter().skip(keep) {
+                    self.request_stop(i, "ServiceSchedulerInitiated", &reason);
+                }
             }
         }
         if alive > self.desired {

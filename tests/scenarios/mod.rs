@@ -97,6 +97,45 @@ pub async fn cold_start_reaches_an_answering_endpoint(world: &impl World) {
     assert_eq!(up.task.unwrap().phase.as_str(), "RUNNING");
 }
 
+/// The module's deployment configuration (minimum healthy 0, maximum 100): a new deployment
+/// stops the old task before it places the new one, so status says starting in between and
+/// never two tasks in service at once. (ECS counts only RUNNING and PENDING tasks: the new one
+/// may be placed while the old container still shuts down, up to its stop timeout. That
+/// overlap is ECS's own, said in the README.)
+pub async fn a_deployment_stops_the_old_task_before_the_new_one(world: &impl World) {
+    let c = world.controller();
+    let first = start_and_wait_running(world).await;
+    let first_id = first.task.unwrap().id;
+    world.ecs().start_deployment();
+    let mut between = false;
+    for _ in 0..PATIENCE.as_secs() / 2 {
+        sleep(Duration::from_secs(2)).await;
+        let in_service = world
+            .ecs()
+            .tasks()
+            .iter()
+            .filter(|t| {
+                t.desired_status == TaskPhase::Running
+                    && matches!(
+                        t.last_status,
+                        TaskPhase::Provisioning
+                            | TaskPhase::Pending
+                            | TaskPhase::Activating
+                            | TaskPhase::Running
+                    )
+            })
+            .count();
+        assert!(in_service <= 1, "{:?}", world.ecs().task_phases());
+        let s = c.status().await.unwrap();
+        between |= s.state == State::Starting;
+        if s.state == State::Running && s.task.as_ref().unwrap().id != first_id {
+            assert!(between, "the service said starting while it had no Grafana");
+            return;
+        }
+    }
+    panic!("the new deployment's task never served");
+}
+
 /// Ten concurrent starts scale up once and place one task.
 pub async fn concurrent_starts_scale_up_once(world: &impl World) {
     let c = world.controller();
@@ -313,6 +352,8 @@ pub async fn unreachable_task_runs_on_ecs_health(world: &impl World) {
 /// EC2 deletes a draining task's interface: a cold controller during the drain still finds
 /// the new task's address.
 pub async fn enis_vanish_while_tasks_drain(world: &impl World) {
+    // A rolling deployment (old and new side by side), as a service configured so would have.
+    world.ecs().set_deployment_configuration(100, 200);
     let first = start_and_wait_running(world).await;
     world.ecs().start_deployment();
     let t = timing(world);
@@ -472,6 +513,9 @@ pub async fn health_not_answering_yet(world: &impl World) {
 
 /// During a rolling deployment the old task serves until the new one answers, then drains.
 pub async fn two_tasks_during_a_deployment(world: &impl World) {
+    // Not the module's configuration (0 and 100: see the next scenario): a rolling one, as a
+    // service configured with 100 and 200 has.
+    world.ecs().set_deployment_configuration(100, 200);
     let c = world.controller();
     let first = start_and_wait_running(world).await;
     let first_id = first.task.unwrap().id;
@@ -619,7 +663,8 @@ macro_rules! scenario_suite {
             stop_while_starting, stop_while_running, failed_launch_then_retry,
             crash_is_failed_until_replaced, running_task_without_public_ip_yet,
             no_public_ip_in_a_private_subnet, health_not_answering_yet,
-            two_tasks_during_a_deployment, throttling_is_waited_through,
+            two_tasks_during_a_deployment, a_deployment_stops_the_old_task_before_the_new_one,
+            throttling_is_waited_through,
             missing_service_is_named, wait_hits_its_deadline, status_is_cheap_in_calls,
             unreachable_task_runs_on_ecs_health, enis_vanish_while_tasks_drain,
             counts_lag_the_tasks, list_tasks_in_pages, a_task_not_described_yet,

@@ -215,6 +215,8 @@ pub async fn the_name_follows_the_task_across_stop_and_start(world: &impl World)
 /// During a deployment the name stays on the task that serves until the new one is
 /// confirmed, though the new one's RUNNING event comes first; then it moves.
 pub async fn the_name_stays_on_the_serving_task_during_a_deployment(world: &impl World) {
+    // A rolling deployment (old and new side by side), as a service configured so would have.
+    world.ecs().set_deployment_configuration(100, 200);
     let (c, _) = setup(world).await;
     c.start(None).await.unwrap();
     let old = wait_for(c.as_ref(), State::Running, PATIENCE)
