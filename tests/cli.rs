@@ -97,6 +97,72 @@ fn errors_are_one_line_that_says_what_to_do() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("use aws or simulated"));
+    // The run-time DNS switch is gone: its setting is refused with what to do instead.
+    let out = command("cli")
+        .args([
+            "--backend",
+            "aws",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "status",
+        ])
+        .env("DNS_ZONE_ID", "Z0123456789ABC")
+        .env(
+            "DNS_ASLEEP_TARGET",
+            "d-abc.execute-api.eu-west-3.amazonaws.com",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("DNS_ASLEEP_TARGET") && err.contains("DOOR_KVS_ARN"),
+        "{err}"
+    );
+    // A front door's store must be a KeyValueStore's ARN, and the door needs its host.
+    let out = command("cli")
+        .args([
+            "--backend",
+            "aws",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "status",
+        ])
+        .env("DOOR_KVS_ARN", "my-store")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not a KeyValueStore ARN"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = command("cli")
+        .args([
+            "--backend",
+            "aws",
+            "--cluster",
+            "c",
+            "--service",
+            "s",
+            "status",
+        ])
+        .env(
+            "DOOR_KVS_ARN",
+            "arn:aws:cloudfront::123456789012:key-value-store/abc",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("PUBLIC_NAME"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
