@@ -38,9 +38,11 @@ resource "aws_lambda_function" "controller" {
         ALLOWED_ORIGINS = join(",", var.allowed_origins)
         RUST_LOG        = "info"
         # When Grafana stops by itself, and where its use is read.
-        STARTUP_GRACE              = var.startup_grace
-        IDLE_TIMEOUT               = var.idle_timeout
-        MAX_SESSION                = var.max_session
+        # With auto_stop = false the tick still runs (it carries out a start that waits for
+        # the previous task, and puts the door's entry right), but never stops Grafana.
+        STARTUP_GRACE              = var.auto_stop ? var.startup_grace : "off"
+        IDLE_TIMEOUT               = var.auto_stop ? var.idle_timeout : "off"
+        MAX_SESSION                = var.auto_stop ? var.max_session : "off"
         ACTIVITY_LOG_GROUP         = aws_cloudwatch_log_group.grafana.name
         ACTIVITY_LOG_STREAM_PREFIX = "grafana/grafana"
       },
@@ -187,9 +189,11 @@ resource "aws_scheduler_schedule" "reaper" {
   #checkov:skip=CKV_AWS_297:The schedule holds only its input ({"grafana-ondemand": "reap"}); kms_key_arn sets a customer-managed key when given, AWS's own key otherwise.
   name                = "${var.name}-reaper"
   kms_key_arn         = var.kms_key_arn
-  description         = "Stops Grafana when nobody uses it (grafana-ondemand)"
+  description         = "Stops Grafana when nobody uses it, carries out a start that waits, puts the door right (grafana-ondemand)"
   schedule_expression = var.reap_schedule
-  state               = var.auto_stop ? "ENABLED" : "DISABLED"
+  # Always on: with auto_stop = false the controller's limits are off, and the tick only
+  # carries out a waiting start and corrects the door's entry.
+  state = "ENABLED"
 
   flexible_time_window {
     mode = "OFF"

@@ -190,7 +190,7 @@ variable "access_token_version" {
 }
 
 variable "auto_stop" {
-  description = "Stop Grafana by itself when nobody uses it (the reaper schedule). False leaves it running until someone stops it."
+  description = "Stop Grafana by itself when nobody uses it. False leaves it running until someone stops it (the schedule still ticks: it carries out a start that waits for the previous task, and corrects the door's entry)."
   type        = bool
   default     = true
 }
