@@ -97,9 +97,11 @@ fn errors_are_one_line_that_says_what_to_do() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("use aws or simulated"));
-    // The run-time DNS switch is gone: its setting is refused with what to do instead.
-    let out = command("cli")
-        .args([
+    // One line each, for a setting of the run-time DNS switch (gone: refused with what to do
+    // instead), a store that is no KeyValueStore's ARN, and a door without its host.
+    let aws_status = |env: &[(&str, &str)]| {
+        let mut c = command("cli");
+        c.args([
             "--backend",
             "aws",
             "--cluster",
@@ -107,62 +109,32 @@ fn errors_are_one_line_that_says_what_to_do() {
             "--service",
             "s",
             "status",
-        ])
-        .env("DNS_ZONE_ID", "Z0123456789ABC")
-        .env(
+        ]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        text(&out.stderr)
+    };
+    let err = aws_status(&[
+        ("DNS_ZONE_ID", "Z0123456789ABC"),
+        (
             "DNS_ASLEEP_TARGET",
             "d-abc.execute-api.eu-west-3.amazonaws.com",
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
+        ),
+    ]);
     assert!(
         err.contains("DNS_ASLEEP_TARGET") && err.contains("DOOR_KVS_ARN"),
         "{err}"
     );
-    // A front door's store must be a KeyValueStore's ARN, and the door needs its host.
-    let out = command("cli")
-        .args([
-            "--backend",
-            "aws",
-            "--cluster",
-            "c",
-            "--service",
-            "s",
-            "status",
-        ])
-        .env("DOOR_KVS_ARN", "my-store")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("is not a KeyValueStore ARN"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = command("cli")
-        .args([
-            "--backend",
-            "aws",
-            "--cluster",
-            "c",
-            "--service",
-            "s",
-            "status",
-        ])
-        .env(
-            "DOOR_KVS_ARN",
-            "arn:aws:cloudfront::123456789012:key-value-store/abc",
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("PUBLIC_NAME"),
-        "{}",
-        text(&out.stderr)
-    );
+    let err = aws_status(&[("DOOR_KVS_ARN", "my-store")]);
+    assert!(err.contains("is not a KeyValueStore ARN"), "{err}");
+    let err = aws_status(&[(
+        "DOOR_KVS_ARN",
+        "arn:aws:cloudfront::123456789012:key-value-store/abc",
+    )]);
+    assert!(err.contains("PUBLIC_NAME"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -615,8 +615,12 @@ pub fn form_value(body: &[u8], key: &str) -> Option<String> {
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, _)| *k == key)?
         .1;
-    let plus = raw.replace('+', " ");
-    let bytes = plus.as_bytes();
+    Some(percent_decoded(&raw.replace('+', " ")))
+}
+
+/// `text` with its `%XX` escapes decoded (a form value, a path segment).
+pub(crate) fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -635,7 +639,7 @@ pub fn form_value(body: &[u8], key: &str) -> Option<String> {
             }
         }
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Respond for Ec2Wire {

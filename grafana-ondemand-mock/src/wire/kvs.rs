@@ -46,30 +46,6 @@ fn fault(f: CallFault, action: &str) -> ResponseTemplate {
     }
 }
 
-/// A path segment as it was before percent-encoding.
-fn decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn ok(body: serde_json::Value, etag: Option<&str>) -> ResponseTemplate {
     let mut r = ResponseTemplate::new(200)
         .insert_header("x-amzn-RequestId", "6e2f3a4b-5c6d-4e7f-9a0b-1c2d3e4f5a6b");
@@ -83,9 +59,9 @@ impl KvsWire {
     fn answer(&self, request: &Request) -> ResponseTemplate {
         let path = request.url.path().trim_start_matches("/key-value-stores/");
         let mut parts = path.split('/');
-        let arn = decode(parts.next().unwrap_or_default());
+        let arn = super::percent_decoded(parts.next().unwrap_or_default());
         let key = match (parts.next(), parts.next()) {
-            (Some("keys"), Some(k)) => Some(decode(k)),
+            (Some("keys"), Some(k)) => Some(super::percent_decoded(k)),
             _ => None,
         };
         let size = |v: &Option<String>| v.as_ref().map_or(0, |v| v.len());
