@@ -229,6 +229,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         simulated_by_default: false,
         readiness: Some(ReadinessSource::Ecs),
         webhook,
+        emf_metrics: true,
         ..Settings::default()
     })
     .await?;

@@ -57,6 +57,9 @@ pub struct Settings {
     pub region: Option<String>,
     /// `NOTIFY_WEBHOOK`: the URL notices are posted to (the Lambda reads it from SSM).
     pub webhook: Option<String>,
+    /// Whether each notice's figures are written to standard output as CloudWatch metrics
+    /// (Embedded Metric Format): the Lambda, whose output is its log group.
+    pub emf_metrics: bool,
 }
 
 /// A connected backend.
@@ -215,7 +218,8 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
                 .hosted_zone(zone)
                 .front_door(door)
                 .topic(env("NOTIFY_TOPIC_ARN"))
-                .webhook(webhook);
+                .webhook(webhook)
+                .emf_metrics(settings.emf_metrics);
             if let Some(region) = settings.region {
                 builder = builder.region(region);
             }

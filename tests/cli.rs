@@ -268,6 +268,12 @@ fn the_cli_drives_a_running_api_with_the_same_output_and_exit_codes() {
         "{said}"
     );
     assert!(said.contains("this session: "), "{said}");
+    // The start's phases, from ECS's timestamps and what the controller saw.
+    assert!(
+        said.lines()
+            .any(|l| l.trim_start().starts_with("ready in ") && l.contains(" s placing, ")),
+        "{said}"
+    );
     assert!(said.contains("http://127.0.0."), "{said}");
     assert!(
         !text(&out.stderr).contains("simulated ECS"),

@@ -351,7 +351,8 @@ async fn ecs_events_point_the_name_and_are_told_once() {
         ("failed", stamped(&fixture("failed"), None, ecs.now())),
         ("status", event("POST", Some(r#"{"action": "status"}"#))),
     ];
-    let mut got = invoke(&cases, &env).await.answers;
+    let handled = invoke(&cases, &env).await;
+    let mut got = handled.answers;
     got.extend(started);
     let by_id = |id: &str| {
         got.iter()
@@ -393,6 +394,18 @@ async fn ecs_events_point_the_name_and_are_told_once() {
         "{}",
         texts[2]
     );
+    // And CloudWatch metrics, one Embedded Metric Format line each, on the function's output
+    // (its log group): the start's phases, the session's minutes, the failure.
+    let lines = emf_lines(&handled.output);
+    let figures =
+        |name: &str| -> Vec<f64> { lines.iter().filter_map(|l| l[name].as_f64()).collect() };
+    assert_eq!(lines.len(), 3, "{:#?}", handled.output);
+    let ready = figures("StartToReady");
+    assert!(ready.len() == 1 && ready[0] > 0.0, "{lines:#?}");
+    assert_eq!(figures("Pulling").len(), 1, "{lines:#?}");
+    assert_eq!(figures("SessionMinutes").len(), 1, "{lines:#?}");
+    assert_eq!(figures("Failures"), [1.0]);
+
     // And SNS the same three.
     let calls = crate::iam::recorded(&stub).await;
     assert_eq!(
@@ -713,4 +726,87 @@ async fn a_burst_of_unauthenticated_status_reads_aws_once_a_second() {
         reads[1].0,
         reads[1].1
     );
+}
+
+/// The Embedded Metric Format lines of `output`, each checked against the specification
+/// (docs.aws.amazon.com, CloudWatch_Embedded_Metric_Format_Specification): a root `_aws`
+/// with an integer millisecond `Timestamp` and one or more `CloudWatchMetrics` directives,
+/// each with a `Namespace`, `Dimensions` (sets of at most 30 keys, every key a string member
+/// of the root) and at most 100 `Metrics` (a `Name`, a `Unit` CloudWatch knows), every
+/// metric a number member of the root.
+fn emf_lines(output: &str) -> Vec<Value> {
+    const UNITS: &[&str] = &[
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    ];
+    let now = chrono::Utc::now().timestamp_millis();
+    output
+        .lines()
+        .filter(|l| l.starts_with('{') && l.contains("\"_aws\""))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("an EMF line is one JSON object");
+            let aws = &v["_aws"];
+            let at = aws["Timestamp"]
+                .as_i64()
+                .expect("Timestamp: integer milliseconds");
+            assert!(
+                (now - at).abs() < 86_400_000,
+                "Timestamp {at} is not now ({now})"
+            );
+            let directives = aws["CloudWatchMetrics"]
+                .as_array()
+                .expect("CloudWatchMetrics");
+            assert!(!directives.is_empty());
+            for d in directives {
+                let ns = d["Namespace"].as_str().expect("Namespace");
+                assert!((1..=1024).contains(&ns.len()));
+                for set in d["Dimensions"].as_array().expect("Dimensions") {
+                    let keys = set.as_array().expect("a dimension set");
+                    assert!(keys.len() <= 30);
+                    for k in keys {
+                        let k = k.as_str().expect("a dimension key");
+                        assert!(v[k].is_string(), "dimension {k} is no string member: {v}");
+                    }
+                }
+                let metrics = d["Metrics"].as_array().expect("Metrics");
+                assert!(!metrics.is_empty() && metrics.len() <= 100);
+                for m in metrics {
+                    let name = m["Name"].as_str().expect("Name");
+                    assert!((1..=1024).contains(&name.len()));
+                    let unit = m["Unit"].as_str().unwrap_or("None");
+                    assert!(UNITS.contains(&unit), "unit {unit}");
+                    assert!(
+                        v[name].is_number(),
+                        "metric {name} is no number member: {v}"
+                    );
+                }
+            }
+            v
+        })
+        .collect()
 }

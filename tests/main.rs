@@ -11,6 +11,7 @@ mod docs;
 mod door;
 mod iam;
 mod lambda_runtime;
+mod restore;
 mod server;
 mod simulated;
 mod tls;

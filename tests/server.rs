@@ -314,6 +314,21 @@ async fn a_person_starts_opens_and_stops_grafana_in_a_real_browser() {
     })
     .await;
     assert_eq!(bench.text("state").await.to_lowercase(), "running");
+    // How long the start took, phase by phase, as the status's timings say it.
+    wait_until("the start's timings", Duration::from_secs(10), || {
+        bench.shown("timed")
+    })
+    .await;
+    let timed = bench.text("timed").await;
+    let said = bench.status().await["timings"]["summary"]
+        .as_str()
+        .map(str::to_owned)
+        .expect("the status's timings");
+    assert_eq!(timed, format!("Started: {said}."));
+    assert!(
+        said.starts_with("ready in ") && said.contains(" s pulling"),
+        "{said}"
+    );
     let href = bench.open_link().await;
     assert!(href.starts_with("http://127.0.0."), "{href}");
     let shot = artifacts().join("browser-running.png");

@@ -80,6 +80,9 @@ pub fn command(name: &str) -> Command {
         "PRICES",
         "GRAFANA_ONDEMAND_API",
         "API_TOKEN",
+        "RESTORE_FILE_SYSTEM_ARN",
+        "RESTORE_BACKUP_ROLE_ARN",
+        "RESTORE_TASK_DEFINITION",
     ] {
         c.env_remove(var);
     }

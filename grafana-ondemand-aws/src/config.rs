@@ -3,7 +3,7 @@
 use crate::platform::{Clock, EcsPlatform, RequestLog};
 use aws_config::{BehaviorVersion, Region, SdkConfig, timeout::TimeoutConfig};
 use grafana_ondemand_core::{
-    Controller, Error, FrontDoor, HostedZone, Notifier, Prices, Result, ServiceProfile,
+    Controller, EmfMetrics, Error, FrontDoor, HostedZone, Notifier, Prices, Result, ServiceProfile,
     SessionPolicy, Webhook, probe_for,
 };
 use std::sync::Arc;
@@ -39,6 +39,7 @@ pub struct Builder {
     door: Option<FrontDoor>,
     topic_arn: Option<String>,
     webhook: Option<String>,
+    emf_metrics: bool,
 }
 
 /// The request log from `ACTIVITY_LOG_GROUP` and `ACTIVITY_LOG_STREAM_PREFIX` (default
@@ -90,6 +91,7 @@ impl Builder {
             door,
             topic_arn: grafana_ondemand_core::setting("NOTIFY_TOPIC_ARN"),
             webhook: grafana_ondemand_core::setting("NOTIFY_WEBHOOK"),
+            emf_metrics: false,
         })
     }
 
@@ -116,6 +118,14 @@ impl Builder {
     /// from SSM instead).
     pub fn webhook(mut self, url: Option<String>) -> Self {
         self.webhook = url;
+        self
+    }
+
+    /// Whether each notice's figures (starts, failures, a start's phases, a session's minutes
+    /// and cost) are written to standard output as CloudWatch metrics in the Embedded Metric
+    /// Format: for a Lambda, whose output is its log group (no API call).
+    pub fn emf_metrics(mut self, on: bool) -> Self {
+        self.emf_metrics = on;
         self
     }
 
@@ -223,17 +233,40 @@ impl Builder {
         Ok((platform, sdk))
     }
 
+    /// Builds a controller and, beside it on the same SDK configuration, what restores its
+    /// data from AWS Backup.
+    #[cfg(feature = "restore")]
+    pub async fn build_restore(
+        self,
+        settings: crate::RestoreSettings,
+    ) -> Result<(Controller<EcsPlatform>, crate::BackupRestore)> {
+        let controller = self.clone().build_controller().await?;
+        let (platform, sdk) = self.build_with_sdk().await?;
+        let restore = crate::BackupRestore::new(&sdk, platform, settings)?;
+        Ok((controller, restore))
+    }
+
+    /// Builds the doctor of the service: read-only checks of its deployment.
+    #[cfg(feature = "doctor")]
+    pub async fn build_doctor(self) -> Result<crate::Doctor> {
+        let door = self.door.clone();
+        let (platform, sdk) = self.build_with_sdk().await?;
+        Ok(crate::Doctor::new(&sdk, platform, door))
+    }
+
     /// Builds a controller over the platform, with the probe its readiness calls for.
     /// With a hosted zone it keeps the public name's record, with a front door its entry; with a topic or a webhook it sends
     /// notices of the events it handles.
     pub async fn build_controller(self) -> Result<Controller<EcsPlatform>> {
         let profile = self.profile.clone();
         let (policy, prices) = (self.policy, self.prices.clone());
-        let (zone, door, topic, webhook) = (
+        let (zone, door, topic, webhook, emf) = (
             self.zone.clone(),
             self.door.clone(),
             self.topic_arn.clone(),
             self.webhook.clone(),
+            self.emf_metrics
+                .then(|| self.service.clone().unwrap_or_default()),
         );
         let probe = probe_for(&profile)?;
         let (platform, sdk) = self.build_with_sdk().await?;
@@ -243,6 +276,9 @@ impl Builder {
         }
         if let Some(arn) = topic {
             notifiers.push(Arc::new(crate::SnsTopic::new(&sdk, arn)));
+        }
+        if let Some(service) = emf {
+            notifiers.push(Arc::new(EmfMetrics::new(service)));
         }
         let mut controller = Controller::new(platform, profile, probe)
             .with_policy(policy)

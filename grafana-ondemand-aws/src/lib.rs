@@ -18,10 +18,18 @@
 #![deny(missing_docs)]
 
 mod config;
+#[cfg(feature = "doctor")]
+mod doctor;
 mod errors;
 mod notify;
 mod platform;
+#[cfg(feature = "restore")]
+mod restore;
 
 pub use config::{Builder, request_log_from_env};
+#[cfg(feature = "doctor")]
+pub use doctor::{Check, Doctor, Verdict};
 pub use notify::SnsTopic;
 pub use platform::{Clock, EcsPlatform, RequestLog};
+#[cfg(feature = "restore")]
+pub use restore::{BackupRestore, MOVER_CONTAINER, RESTORED_ITEM, RestoreSettings};

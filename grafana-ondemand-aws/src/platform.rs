@@ -235,6 +235,8 @@ fn task(t: &ecs::Task) -> TaskSnapshot {
         stopped_reason: t.stopped_reason().map(str::to_owned),
         created_at: time(t.created_at()),
         started_at: time(t.started_at()),
+        pull_started_at: time(t.pull_started_at()),
+        pull_stopped_at: time(t.pull_stopped_at()),
         stopped_at: time(t.stopped_at()),
         network,
         size: size(t),

@@ -7,12 +7,14 @@ use crate::door::{DoorOutcome, DoorTarget, DoorWriter, FrontDoor};
 use crate::endpoint::{AddressKind, ServiceProfile};
 use crate::error::{Error, Result};
 use crate::notice::{
-    ANNOUNCED_TAG, ClaimSeen, EventHandler, Notice, NoticeContext, Notifier, PlatformEvent,
-    already_announced, announced_tag, claim_on, notice_for, released, running_notice,
+    ANNOUNCED_TAG, ClaimSeen, EventHandler, Notice, NoticeContext, NoticeKind, Notifier,
+    PlatformEvent, already_announced, announced_tag, claim_on, notice_for, released,
+    running_notice,
 };
 use crate::observation::{Observation, ServiceSnapshot, TaskPhase, TaskSnapshot};
 use crate::platform::{DesiredStatus, NetworkInterface, Platform};
 use crate::readiness::{Readiness, ReadinessProbe};
+use crate::restore::restore_hold;
 use crate::service::ServiceController;
 use crate::session::{
     Activity, LEASE_TAG, STOP_TAG, Session, SessionPolicy, StopRecord, StoppedBy, Verdict, decide,
@@ -20,9 +22,10 @@ use crate::session::{
 };
 use crate::state::State;
 use crate::status::Status;
+use crate::timings::{READY_TAG, Seen, StartTimings};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,6 +83,12 @@ struct Memory {
     records: Option<KnownRecords>,
     /// Service tags this process wrote lately, and when (ECS shows them to readers later).
     written: Vec<(String, String, DateTime<Utc>)>,
+    /// Tasks not healthy at the last look, and when that look was; then when each was first
+    /// seen healthy, and how long before it may have been (for its start's timings).
+    unhealthy_at: HashMap<String, DateTime<Utc>>,
+    healthy_at: HashMap<String, (DateTime<Utc>, i64)>,
+    /// Tasks whose start's timings this process recorded on the service.
+    timed: HashSet<String>,
 }
 
 /// The name's record sets as this process last read or wrote them.
@@ -451,6 +460,9 @@ impl<P: Platform> Controller<P> {
         if obs.service.is_idle() {
             memory.public_ips.clear();
             memory.public_names.clear();
+            memory.unhealthy_at.clear();
+            memory.healthy_at.clear();
+            memory.timed.clear();
         } else {
             for task in obs.tasks.iter().filter(|t| !t.is_alive()) {
                 memory.public_ips.remove(&task.arn);
@@ -764,6 +776,77 @@ impl<P: Platform> Controller<P> {
         }
     }
 
+    /// Notes when the task was first seen healthy and, once it runs (with a door, once the
+    /// entry's grace is over), records both on the service ([`READY_TAG`]) for every instance
+    /// and later status to report the same start timings.
+    async fn time_start(&self, obs: &Observation, status: &mut Status, door: Option<&DoorOutcome>) {
+        let Some(task) = status
+            .task
+            .as_ref()
+            .and_then(|info| obs.tasks.iter().find(|t| t.id() == info.id))
+        else {
+            return;
+        };
+        let id = task.id().to_owned();
+        let now = self.platform.now();
+        let ready_at = match (status.state, door) {
+            (State::Running, Some(DoorOutcome::Open(at))) => {
+                let grace = self
+                    .door
+                    .as_ref()
+                    .map(|w| w.door().grace)
+                    .unwrap_or_default();
+                let serving = *at + chrono::Duration::from_std(grace).unwrap_or_default();
+                (now >= serving).then_some(serving)
+            }
+            (State::Running, _) => Some(now),
+            _ => None,
+        };
+        let healthy = {
+            let mut memory = self.memory();
+            if !status.healthy {
+                memory.unhealthy_at.insert(id.clone(), now);
+                return;
+            }
+            let since = memory
+                .unhealthy_at
+                .get(&id)
+                .copied()
+                .or(task.pull_stopped_at)
+                .or(task.started_at)
+                .unwrap_or(now);
+            let seen = *memory
+                .healthy_at
+                .entry(id.clone())
+                .or_insert((now, (now - since).num_milliseconds().max(0)));
+            if ready_at.is_none()
+                || memory.timed.contains(&id)
+                || Seen::read(&obs.service.tags, &id).is_some()
+            {
+                return;
+            }
+            memory.timed.insert(id.clone());
+            seen
+        };
+        let (Some(ready), Some(requested)) = (ready_at, StopRecord::started_at(&obs.service.tags))
+        else {
+            return;
+        };
+        let seen = Seen {
+            task_id: id,
+            healthy: healthy.0.min(ready),
+            healthy_within_ms: healthy.1,
+            ready,
+        };
+        status.timings = Some(StartTimings::of(requested, task, Some(&seen)));
+        if let Some(summary) = status.timings.as_ref().and_then(|t| t.summary.as_deref()) {
+            tracing::info!(timings = %summary, "start timed");
+        }
+        if let Err(e) = self.tag(&[(READY_TAG, seen.tag())]).await {
+            tracing::warn!(error = %e, "the start's timings could not be recorded on the service");
+        }
+    }
+
     /// Whether "running" may be told for what was read: readiness confirmed and, with a
     /// public name, the name leading to the task everywhere.
     async fn running_ready(&self, read: &Reading) -> bool {
@@ -785,7 +868,10 @@ impl<P: Platform> Controller<P> {
     /// points the name (a status, a reaper tick and an event all read this way).
     async fn read(&self) -> Result<Reading> {
         let (mut obs, mut early) = self.observe_with_activity().await?;
-        if obs.service.desired_count == 0 && StopRecord::start_wanted(&obs.service.tags).is_some() {
+        if obs.service.desired_count == 0
+            && StopRecord::start_wanted(&obs.service.tags).is_some()
+            && restore_hold(&obs.service.tags).is_none()
+        {
             // A start waits: every task must be seen (a cheap read lists none).
             self.forget();
             obs = self.observe().await?;
@@ -808,11 +894,17 @@ impl<P: Platform> Controller<P> {
         }
         self.remember(&obs, &status, &probes);
         let session = self.annotate(&obs, &mut status, &probes, early).await;
+        if let (Some(since), State::Stopped) = (restore_hold(&obs.service.tags), status.state) {
+            status.reason = Some(format!(
+                "Its data is being restored from a backup (since {since}): starts are refused until the restore is done."
+            ));
+        }
         let target = self.record_target(&obs, &probes, &status);
         let (door, ()) = tokio::join!(
             self.open_door(&obs, &probes, &mut status),
             self.point_name(target)
         );
+        self.time_start(&obs, &mut status, door.as_ref()).await;
         Ok(Reading {
             obs,
             status,
@@ -901,6 +993,7 @@ impl<P: Platform> EventHandler for Controller<P> {
         } else {
             notice_for(event, &ctx)
         };
+        let notice = notice.map(|n| self.with_session_figures(n, event, &obs));
         let marker = obs.service.tags.get(ANNOUNCED_TAG).map(String::as_str);
         let sent = match &notice {
             Some(notice) => self.tell(marker, notice).await?,
@@ -915,6 +1008,33 @@ impl<P: Platform> EventHandler for Controller<P> {
 }
 
 impl<P: Platform> Controller<P> {
+    /// A stop's notice with the session's minutes and cost (for its metrics).
+    fn with_session_figures(
+        &self,
+        mut notice: Notice,
+        event: &PlatformEvent,
+        obs: &Observation,
+    ) -> Notice {
+        let PlatformEvent::Task(t) = event else {
+            return notice;
+        };
+        if notice.kind != NoticeKind::Stopped {
+            return notice;
+        }
+        let task = obs.tasks.iter().find(|x| x.arn == t.task_arn);
+        let end = task
+            .and_then(|x| x.stopped_at)
+            .unwrap_or_else(|| self.platform.now());
+        if let Some(started) = t.started_at.or_else(|| task.and_then(|x| x.started_at)) {
+            let minutes = (end - started).num_seconds().max(0) as f64 / 60.0;
+            notice.session_minutes = Some((minutes * 10.0).round() / 10.0);
+        }
+        notice.session_cost = task
+            .and_then(|x| self.prices.cost(x, end))
+            .map(|c| c.so_far);
+        notice
+    }
+
     /// Sends `notice` unless it was told already (`marker`: the announced tag as read) or
     /// another instance tells it; whether this one sent it.
     async fn tell(&self, marker: Option<&str>, notice: &Notice) -> Result<bool> {
@@ -1056,6 +1176,12 @@ impl<P: Platform> ServiceController for Controller<P> {
             self.remember(&obs, &current, &probes);
             self.annotate(&obs, &mut current, &probes, None).await;
             return Ok(current);
+        }
+        // A restore holds the service: its data is being replaced under it.
+        if let Some(since) = restore_hold(&obs.service.tags) {
+            return Err(Error::Restoring {
+                since: since.to_owned(),
+            });
         }
         // One Grafana at a time on its database: while a task of the previous session still
         // shuts down (ECS counts only RUNNING and PENDING tasks, and would place a new one

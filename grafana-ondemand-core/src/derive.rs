@@ -6,8 +6,10 @@
 use crate::endpoint::{AddressKind, Endpoint, ServiceProfile};
 use crate::observation::{Health, Observation, ServiceEvent, TaskPhase, TaskSnapshot};
 use crate::readiness::{Readiness, ReadinessSource, ReadyBy};
+use crate::session::StopRecord;
 use crate::state::State;
 use crate::status::{Status, TaskInfo};
+use crate::timings::{Seen, StartTimings};
 use std::collections::BTreeMap;
 
 /// What the HTTP probe said, by task ARN (tasks not probed are absent).
@@ -174,8 +176,22 @@ fn waiting_reason(task: &TaskSnapshot, profile: &ServiceProfile, probes: &Probes
 }
 
 /// Derives the status from what the platform reports and what the HTTP probe said of the
-/// endpoints of [`probe_targets`]. Never panics, whatever the observation.
+/// endpoints of [`probe_targets`], with the start's timings so far. Never panics, whatever
+/// the observation.
 pub fn derive(obs: &Observation, profile: &ServiceProfile, probes: &Probes) -> Status {
+    let mut status = derive_state(obs, profile, probes);
+    let tags = &obs.service.tags;
+    if matches!(status.state, State::Starting | State::Running)
+        && let (Some(requested), Some(info)) = (StopRecord::started_at(tags), &status.task)
+        && let Some(task) = obs.tasks.iter().find(|t| t.id() == info.id)
+    {
+        let seen = Seen::read(tags, &info.id);
+        status.timings = Some(StartTimings::of(requested, task, seen.as_ref()));
+    }
+    status
+}
+
+fn derive_state(obs: &Observation, profile: &ServiceProfile, probes: &Probes) -> Status {
     let name = &profile.display_name;
     let svc = &obs.service;
     // Service counts lag the tasks by seconds: when tasks were read, they are the truth.
@@ -214,6 +230,7 @@ pub fn derive(obs: &Observation, profile: &ServiceProfile, probes: &Probes) -> S
         stops_at: None,
         last_activity_at: None,
         cost: None,
+        timings: None,
     };
 
     if svc.desired_count == 0 {

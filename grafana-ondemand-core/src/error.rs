@@ -74,6 +74,20 @@ pub enum Error {
         /// The IAM action whose condition failed.
         action: String,
     },
+    /// The service's data is being restored: every start is refused until it is done.
+    #[error(
+        "Grafana's data is being restored from a backup (since {since}): start it once `restore` says it is done; if that restore was abandoned, `restore --release` lets Grafana start"
+    )]
+    Restoring {
+        /// When the hold began.
+        since: String,
+    },
+    /// A restore refused to go on, or failed; the message says what to do.
+    #[error("restore: {problem}")]
+    Restore {
+        /// What happened and what to do.
+        problem: String,
+    },
     /// A setting is missing or wrong.
     #[error("invalid configuration: {setting}: {problem}")]
     InvalidConfig {

@@ -24,15 +24,18 @@ mod door;
 mod endpoint;
 mod env;
 mod error;
+mod metrics;
 mod notice;
 mod observation;
 mod platform;
 mod readiness;
+mod restore;
 mod service;
 mod session;
 mod shared;
 mod state;
 mod status;
+mod timings;
 mod wait;
 
 pub use controller::{Controller, Handled};
@@ -51,6 +54,7 @@ pub use door::{
 pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
 pub use env::setting;
 pub use error::{Error, Result};
+pub use metrics::{EmfMetrics, NAMESPACE, emf_line};
 pub use notice::{
     ANNOUNCED_TAG, ClaimSeen, ContainerState, EventHandler, Notice, NoticeContext, NoticeKind,
     Notifier, PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, claim_on,
@@ -64,6 +68,10 @@ pub use platform::{DesiredStatus, LogPage, NetworkInterface, Platform, StoreEntr
 pub use readiness::{
     HttpProbe, NoNetworkPath, Readiness, ReadinessProbe, ReadinessSource, ReadyBy, probe_for,
 };
+pub use restore::{
+    JobState, MoverState, RESTORE_TAG, RecoveryPoint, Restore, RestoreLimits, RestorePlatform,
+    Restored, Step, hold_tag, mover_exit_meaning, released_tag, restore_hold,
+};
 #[cfg(feature = "automock")]
 pub use service::MockServiceController;
 pub use service::ServiceController;
@@ -75,4 +83,5 @@ pub use session::{
 pub use shared::SharedStatus;
 pub use state::State;
 pub use status::{Status, TaskInfo};
+pub use timings::{READY_TAG, Seen, StartTimings};
 pub use wait::{poll_delay, wait_for};

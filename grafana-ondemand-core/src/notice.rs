@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::session::StopRecord;
 use crate::state::State;
 use crate::status::Status;
+use crate::timings::StartTimings;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -185,7 +186,7 @@ impl NoticeKind {
 }
 
 /// A notice for people: what happened, to which task, and the sentence to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     /// What happened.
@@ -200,6 +201,15 @@ pub struct Notice {
     /// Why, for `stopped` and `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How long the start took, for `running`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<StartTimings>,
+    /// How long the session ran, in minutes, for `stopped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_minutes: Option<f64>,
+    /// What the session cost, in USD at the configured prices, for `stopped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_cost: Option<f64>,
 }
 
 /// What the controller knows besides the event when it decides on a notice.
@@ -229,6 +239,9 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
                 text,
                 url,
                 reason,
+                timings: None,
+                session_minutes: None,
+                session_cost: None,
             };
             match (t.last_status.as_str(), t.desired_status.as_str()) {
                 ("PROVISIONING" | "PENDING" | "ACTIVATING", "RUNNING") => Some(notice(
@@ -292,6 +305,9 @@ pub fn notice_for(event: &PlatformEvent, ctx: &NoticeContext<'_>) -> Option<Noti
                 text: format!("{name} failed to start: {reason}."),
                 url: None,
                 reason: Some(reason),
+                timings: None,
+                session_minutes: None,
+                session_cost: None,
             })
         }
         PlatformEvent::Other(_) => None,
@@ -315,6 +331,9 @@ pub fn running_notice(status: &Status, display_name: &str) -> Option<Notice> {
         },
         url,
         reason: None,
+        timings: status.timings.clone(),
+        session_minutes: None,
+        session_cost: None,
     })
 }
 

@@ -210,6 +210,10 @@ pub struct TaskSnapshot {
     pub created_at: Option<DateTime<Utc>>,
     /// When its containers started running.
     pub started_at: Option<DateTime<Utc>>,
+    /// When the image pull began (`pullStartedAt`).
+    pub pull_started_at: Option<DateTime<Utc>>,
+    /// When the image pull ended (`pullStoppedAt`).
+    pub pull_stopped_at: Option<DateTime<Utc>>,
     /// When it stopped.
     pub stopped_at: Option<DateTime<Utc>>,
     /// Its network interface and addresses.
@@ -232,6 +236,8 @@ impl TaskSnapshot {
             stopped_reason: None,
             created_at: None,
             started_at: None,
+            pull_started_at: None,
+            pull_stopped_at: None,
             stopped_at: None,
             network: TaskNetwork::default(),
             size: TaskSize::default(),

@@ -435,7 +435,11 @@ impl StopRecord {
 
     /// What a start writes in [`STOP_TAG`]: no stop since `at`.
     pub fn started_tag(at: DateTime<Utc>) -> String {
-        format!("started 0 {}", lease_tag(at))
+        // To the millisecond: the start's timings count from it.
+        format!(
+            "started 0 {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
     }
 
     /// What a start writes in [`STOP_TAG`] while the previous task still shuts down: a start is

@@ -5,6 +5,7 @@ use crate::endpoint::Endpoint;
 use crate::observation::TaskPhase;
 use crate::readiness::ReadyBy;
 use crate::state::State;
+use crate::timings::StartTimings;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -57,6 +58,8 @@ pub struct Status {
     pub last_activity_at: Option<DateTime<Utc>>,
     /// What this session costs, when running and its size is known.
     pub cost: Option<Cost>,
+    /// How long this start took, phase by phase, as far as it went.
+    pub timings: Option<StartTimings>,
 }
 
 impl Status {
@@ -102,6 +105,8 @@ struct StatusBody {
     last_activity_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cost: Option<Cost>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timings: Option<StartTimings>,
 }
 
 impl From<Status> for StatusBody {
@@ -126,6 +131,7 @@ impl From<Status> for StatusBody {
             stops_at: s.stops_at,
             last_activity_at: s.last_activity_at,
             cost: s.cost,
+            timings: s.timings,
         }
     }
 }
@@ -182,6 +188,7 @@ impl From<StatusBody> for Status {
             stops_at: b.stops_at,
             last_activity_at: b.last_activity_at,
             cost: b.cost,
+            timings: b.timings,
         }
     }
 }
@@ -223,6 +230,7 @@ mod tests {
                 since: "2026-11-26T13:00:00Z".parse().unwrap(),
                 pricing: "us-east-1 list prices of 2025-01".into(),
             }),
+            timings: None,
         };
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["status"], "running");

@@ -55,6 +55,7 @@ fn running_is_told_from_a_running_status_not_from_ecs_running() {
         stops_at: None,
         last_activity_at: None,
         cost: None,
+        timings: None,
     };
     assert_eq!(
         running_notice(&status, "Grafana"),

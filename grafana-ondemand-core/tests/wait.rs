@@ -41,6 +41,7 @@ fn status(state: State) -> Status {
         stops_at: None,
         last_activity_at: None,
         cost: None,
+        timings: None,
     }
 }
 

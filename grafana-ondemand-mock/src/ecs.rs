@@ -500,6 +500,74 @@ impl SimulatedEcs {
         })
     }
 
+    // ---- AWS Backup and one-off tasks (what a restore drives) -----------------------------
+
+    /// Adds a recovery point of `resource_arn` (a file system's ARN) to `vault`, taken at
+    /// `created`, with its status (`COMPLETED`, `PARTIAL`…); returns its ARN.
+    pub fn add_recovery_point(
+        &self,
+        resource_arn: &str,
+        vault: &str,
+        created: DateTime<Utc>,
+        status: &str,
+    ) -> String {
+        let mut m = self.model();
+        let arn = format!(
+            "arn:aws:backup:{}:{}:recovery-point:{:08x}-5e1f-4a2b-8c3d-{:012x}",
+            crate::events::REGION,
+            crate::events::ACCOUNT,
+            m.backup.points.len(),
+            created.timestamp()
+        );
+        m.backup.points.push(crate::backup::SimPoint {
+            arn: arn.clone(),
+            vault: vault.into(),
+            resource_arn: resource_arn.into(),
+            created,
+            status: status.into(),
+        });
+        arn
+    }
+
+    /// How long the next restore jobs take, and how long one-off tasks run before they stop
+    /// with `exit_code`.
+    pub fn set_restore_timing(
+        &self,
+        job: std::time::Duration,
+        task: std::time::Duration,
+        exit_code: i32,
+    ) {
+        let mut m = self.model();
+        m.backup.restore_duration = job;
+        m.backup.run_duration = task;
+        m.backup.run_exit_code = exit_code;
+    }
+
+    /// The next restore job fails with this reason.
+    pub fn fail_next_restore(&self, reason: &str) {
+        self.model().backup.fail_next_job = Some(reason.into());
+    }
+
+    /// The restore jobs asked for, oldest first.
+    pub fn restore_jobs(&self) -> Vec<crate::RestoreJobRecord> {
+        self.model()
+            .backup
+            .jobs
+            .iter()
+            .map(|j| j.record.clone())
+            .collect()
+    }
+
+    /// The one-off tasks asked for, oldest first.
+    pub fn one_off_runs(&self) -> Vec<crate::OneOffRun> {
+        self.model()
+            .backup
+            .runs
+            .iter()
+            .map(|r| r.run.clone())
+            .collect()
+    }
+
     // ---- the operations, shared by the Platform impl and the wire stub ------------------
 
     /// Runs one operation against the model, counting it and applying faults.

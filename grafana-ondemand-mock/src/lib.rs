@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backup;
 mod ecs;
 #[cfg(feature = "edge")]
 pub mod edge;
@@ -36,6 +37,7 @@ mod tls;
 pub mod wire;
 mod zone;
 
+pub use backup::{OneOffRun, RestoreJobRecord};
 pub use ecs::SimulatedEcs;
 pub use events::stamped_fixture;
 pub use log_filter::LogFilter;

@@ -123,6 +123,14 @@ impl SimTask {
             .map(|(_, phase)| phase)
     }
 
+    /// When it first entered `phase`, if it did.
+    pub fn entered(&self, phase: &TaskPhase) -> Option<Instant> {
+        self.history
+            .iter()
+            .find(|(_, p)| p == phase)
+            .map(|(at, _)| *at)
+    }
+
     fn enter(&mut self, phase: TaskPhase, at: Instant) {
         self.history.push((at, phase.clone()));
         self.phase = phase;
@@ -193,6 +201,8 @@ pub(crate) struct Model {
     /// EventBridge delivery: task state changes delivered so far, by task ARN, and service
     /// actions delivered so far.
     pub delivered: (BTreeMap<String, usize>, usize),
+    /// AWS Backup's recovery points and restore jobs, and one-off tasks.
+    pub backup: crate::backup::SimBackup,
     epoch: (Instant, DateTime<Utc>),
 }
 
@@ -258,6 +268,7 @@ impl Model {
             public_dns_names: true,
             placement_failures: Vec::new(),
             delivered: (BTreeMap::new(), 0),
+            backup: Default::default(),
             epoch: (now, Utc::now()),
         };
         model.new_deployment();
@@ -737,6 +748,10 @@ impl Model {
                 .filter(|_| !task.desired_running),
             created_at: Some(self.wall(task.created)),
             started_at: task.started.map(|s| self.wall(s)),
+            // The pull is PENDING's work: it begins as the task enters it and ends as the
+            // task leaves it for ACTIVATING.
+            pull_started_at: task.entered(&TaskPhase::Pending).map(|s| self.wall(s)),
+            pull_stopped_at: task.entered(&TaskPhase::Activating).map(|s| self.wall(s)),
             stopped_at: task.stopped.map(|s| self.wall(s)),
             network: TaskNetwork {
                 eni_id: attached.then(|| task.eni_id.clone()),

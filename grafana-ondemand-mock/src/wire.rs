@@ -8,6 +8,7 @@
 //! the model's state — not with the SDK's serializers — so the real SDK clients can be pointed
 //! at [`WireStub::uri`] (`endpoint_url`, or `AWS_ENDPOINT_URL`).
 
+mod backup;
 mod kvs;
 mod route53;
 
@@ -69,6 +70,15 @@ impl WireStub {
             })
             .mount(&server)
             .await;
+        Mock::given(path_regex(
+            "^/(resources/[^/]+/recovery-points/?|backup-vaults/[^/]+/recovery-points/[^/]+/restore-metadata|restore-jobs(/[^/]+)?)$",
+        ))
+        .respond_with(backup::BackupWire {
+            ecs: ecs.clone(),
+            delay,
+        })
+        .mount(&server)
+        .await;
         WireStub { server, ecs }
     }
 
@@ -292,6 +302,8 @@ fn task_json(m: &Model, t: &TaskSnapshot) -> Value {
     if let Some(obj) = task.as_object_mut() {
         for (key, value) in [
             ("startedAt", epoch(t.started_at)),
+            ("pullStartedAt", epoch(t.pull_started_at)),
+            ("pullStoppedAt", epoch(t.pull_stopped_at)),
             ("stoppedAt", epoch(t.stopped_at)),
         ] {
             if !value.is_null() {
@@ -407,6 +419,9 @@ impl EcsWire {
                 if arns.is_empty() || arns.len() > 100 {
                     return ecs_error("InvalidParameterException", "Tasks cannot be empty.");
                 }
+                if let Some(one_offs) = backup::describe_one_offs(&self.ecs, &arns) {
+                    return ecs_ok(one_offs);
+                }
                 match self.ecs.op_describe_tasks(&arns) {
                     Ok(tasks) => {
                         let m = self.ecs.model();
@@ -444,6 +459,11 @@ impl EcsWire {
                     Err(f) => fault_response(f),
                 }
             }
+            "RunTask" => match backup::run_task(&self.ecs, body) {
+                Ok(answer) => ecs_ok(answer),
+                Err(backup::Refusal::Fault(f)) => fault_response(f),
+                Err(backup::Refusal::Refused(kind, message)) => ecs_error(&kind, &message),
+            },
             other => ecs_error("InvalidAction", &format!("{other} is not simulated")),
         }
     }

@@ -293,3 +293,65 @@ pub async fn the_running_notice_waits_for_the_door_to_propagate(world: &impl Wor
         "{notice:?}"
     );
 }
+
+/// A start's phases come from ECS's own timestamps (the pull: PENDING's work) and from what
+/// the controller saw (healthy at the first look that found it so, within the time since the
+/// look before; running once the door's grace is over), and every instance reports the same
+/// figures afterwards: they are kept on the service.
+pub async fn a_start_is_timed_from_ecs_timestamps(world: &impl World) {
+    let (c, _inbox) = door_setup(world).await;
+    c.start(None).await.unwrap();
+    let mut up = None;
+    // As the page does: a look every second.
+    for _ in 0..PATIENCE.as_secs() {
+        sleep(Duration::from_secs(1)).await;
+        let s = c.status().await.unwrap();
+        if s.state == State::Running && s.timings.as_ref().is_some_and(|t| t.ready.is_some()) {
+            up = Some(s);
+            break;
+        }
+    }
+    let up = up.expect("running, timed");
+    let t = up.timings.clone().unwrap();
+    let timing = world.ecs().timing();
+    let secs = |d: Duration| d.as_secs_f64();
+    let near = |v: Option<f64>, want: f64, slack: f64| {
+        v.is_some_and(|v| v >= want - 0.05 && v <= want + slack)
+    };
+    assert_eq!(t.pulling, Some(secs(timing.pending)), "ECS's pull: {t:?}");
+    assert!(near(t.placing, secs(timing.provisioning), 0.5), "{t:?}");
+    // Healthy at RUNNING's first health check that passes, seen at the next look: the true
+    // moment lies within `booting_within` before the one reported.
+    let healthy = secs(timing.activating + timing.healthy_after());
+    let (booting, within) = (t.booting.unwrap(), t.booting_within.unwrap());
+    assert!(
+        booting >= healthy - 0.05 && booting - within <= healthy + 0.05,
+        "{t:?}"
+    );
+    assert!(within <= 1.5, "looked every second: {t:?}");
+    assert!(near(t.front_door, secs(GRACE), 1.1), "{t:?}");
+    let sum = t.placing.unwrap() + t.pulling.unwrap() + t.booting.unwrap() + t.front_door.unwrap();
+    assert!((t.ready.unwrap() - sum).abs() < 0.35, "{t:?}");
+    let line = t.summary.clone().unwrap();
+    assert!(
+        line.starts_with("ready in ")
+            && line.contains(" s pulling, ")
+            && line.ends_with(" s front door"),
+        "{line}"
+    );
+    // Another instance, and a later look, say the same.
+    sleep(Duration::from_secs(3)).await;
+    let other = world.another_controller(ServiceProfile::grafana()).await;
+    let later = other
+        .status()
+        .await
+        .unwrap()
+        .timings
+        .expect("timings from the service");
+    assert_eq!(
+        (later.ready, later.booting, later.summary.as_deref()),
+        (t.ready, t.booting, Some(line.as_str()))
+    );
+    let again = c.status().await.unwrap().timings.unwrap();
+    assert_eq!(again.ready, t.ready);
+}

@@ -202,3 +202,8 @@ output "traffic_encryption" {
   description = "What protects traffic to Grafana, and what to do about it."
   value       = module.grafana.traffic_encryption
 }
+
+output "restore_flags" {
+  description = "The CLI's restore flags: `cargo run --example cli -- restore $(terraform output -raw restore_flags)` lists Grafana's backups; add `--from <ARN>` to put one back."
+  value       = module.grafana.restore_flags
+}

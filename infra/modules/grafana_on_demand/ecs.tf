@@ -206,12 +206,15 @@ resource "aws_ecs_service" "grafana" {
   propagate_tags = "SERVICE"
 
   lifecycle {
-    # Managed by the controller at run time: the count, a user's lease and the last stop.
+    # Managed at run time: the count, a user's lease, the last stop, the notices told, the
+    # last start's timings (the controller), a restore's hold (the CLI's restore).
     ignore_changes = [
       desired_count,
       tags["grafana-ondemand:lease-until"],
       tags["grafana-ondemand:stopped"],
       tags["grafana-ondemand:announced"],
+      tags["grafana-ondemand:ready"],
+      tags["grafana-ondemand:restoring"],
     ]
   }
 

@@ -82,3 +82,20 @@ output "grafana_root_url" {
   description = "Grafana's root_url: the front door's, so its login, redirects and links stay on the door."
   value       = local.root_url
 }
+
+output "efs_file_system_arn" {
+  description = "The EFS file system holding Grafana's data, for the CLI's restore (null when persistent_storage is false)."
+  value       = var.persistent_storage ? aws_efs_file_system.grafana[0].arn : null
+}
+
+output "restore_flags" {
+  description = "The CLI's restore flags for this deployment: `cargo run --example cli -- restore $(terraform output -raw restore_flags)` lists the backups, and with `--from <ARN>` puts one back (null without efs_backup)."
+  value = local.restore ? join(" ", [
+    "--region", local.region,
+    "--cluster", aws_ecs_cluster.this.name,
+    "--service", aws_ecs_service.grafana.name,
+    "--file-system", aws_efs_file_system.grafana[0].arn,
+    "--backup-role", aws_iam_role.backup_restore[0].arn,
+    "--task-definition", aws_ecs_task_definition.restore[0].family,
+  ]) : null
+}

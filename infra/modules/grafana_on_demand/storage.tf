@@ -81,7 +81,7 @@ resource "aws_efs_file_system_policy" "grafana" {
   file_system_id = aws_efs_file_system.grafana[0].id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Sid       = "TaskThroughAccessPointOverTls"
         Effect    = "Allow"
@@ -93,6 +93,17 @@ resource "aws_efs_file_system_policy" "grafana" {
           StringEquals = { "elasticfilesystem:AccessPointArn" = aws_efs_access_point.grafana[0].arn }
         }
       }
-    ]
+      ],
+      # The restore's one-off task (restore.tf), at the root, as root: it moves AWS Backup's
+      # restored directory into the access point's place.
+      local.restore ? [{
+        Sid       = "RestoreTaskAtTheRootOverTls"
+        Effect    = "Allow"
+        Principal = { AWS = aws_iam_role.restore_task[0].arn }
+        Action    = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite", "elasticfilesystem:ClientRootAccess"]
+        Resource  = aws_efs_file_system.grafana[0].arn
+        Condition = { Bool = { "aws:SecureTransport" = "true" } }
+      }] : [],
+    )
   })
 }

@@ -1,5 +1,5 @@
 //! The command line: `status`, `start [--wait] [--for 2h]`, `extend 1h`, `stop [--wait]`,
-//! `url`, `reap`.
+//! `url`, `reap`, and on AWS `restore` (Grafana's data from AWS Backup).
 //!
 //! ```sh
 //! cargo run --example cli -- status
@@ -12,6 +12,8 @@
 //! policy says so, for a cron on any machine.
 //!
 //! Exit codes: 0 done; 1 error (the message says what to do); 2 timed out, still on its way.
+
+mod restore;
 
 use clap::{Parser, Subcommand};
 use grafana_ondemand::backend::{BackendKind, Settings, connect};
@@ -90,6 +92,9 @@ enum Command {
     },
     /// Print Grafana's URL, or exit 1 when it is not running.
     Url,
+    /// List Grafana's backups (AWS Backup recovery points), or put one back with --from:
+    /// Grafana must be stopped, and starts are refused until the restore ends. AWS only.
+    Restore(restore::RestoreArgs),
 }
 
 fn parse_backend(s: &str) -> Result<BackendKind, String> {
@@ -136,7 +141,11 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         simulated_by_default: true,
         readiness: None,
         webhook: None,
+        emf_metrics: false,
     };
+    if let Command::Restore(args) = cli.command {
+        return restore_on_aws(args, settings, cli.api.is_some(), cli.json).await;
+    }
     // A simulated world lives as long as its backend: held until the end of the command.
     let mut _backend = None;
     let controller: Arc<dyn ServiceController> = match &cli.api {
@@ -183,6 +192,8 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Stop { wait, timeout } => {
             (c.stop().await?, wait.then_some(State::Stopped), timeout)
         }
+        // Handled before any backend is connected.
+        Command::Restore(_) => return Ok(FAILED),
     };
     let status = match target {
         Some(target) if status.state != target => {
@@ -201,6 +212,38 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     })
 }
 
+/// `restore` drives AWS Backup and ECS directly: never through an API, never simulated.
+async fn restore_on_aws(
+    args: restore::RestoreArgs,
+    settings: Settings,
+    through_api: bool,
+    json: bool,
+) -> Result<u8, Error> {
+    let refuse = |problem: &str| Err(Error::invalid_config("restore", problem));
+    if through_api {
+        return refuse(
+            "works on AWS only, with AWS credentials: drop --api, set --cluster and --service (`terraform output -raw restore_flags` gives every flag)",
+        );
+    }
+    if settings.kind == Some(BackendKind::Simulated) {
+        return refuse(
+            "the simulated ECS keeps no backups: restore works on AWS (`terraform output -raw restore_flags`)",
+        );
+    }
+    let cluster = settings
+        .cluster
+        .or_else(|| grafana_ondemand::setting("CLUSTER_NAME"));
+    let service = settings
+        .service
+        .or_else(|| grafana_ondemand::setting("SERVICE_NAME"));
+    let (Some(cluster), Some(service)) = (cluster, service) else {
+        return refuse(
+            "needs the service: set --cluster and --service (or CLUSTER_NAME and SERVICE_NAME); `terraform output -raw restore_flags` gives every flag",
+        );
+    };
+    restore::run(args, cluster, service, settings.region, json).await
+}
+
 fn print(s: &Status, json: bool) {
     if json {
         println!("{}", serde_json::to_string(s).unwrap_or_default());
@@ -215,6 +258,9 @@ fn print(s: &Status, json: bool) {
             "  stops at {} unless used",
             at.with_timezone(&chrono::Local).format("%H:%M")
         );
+    }
+    if let Some(timed) = s.timings.as_ref().and_then(|t| t.summary.as_deref()) {
+        println!("  {timed}");
     }
     if let Some(cost) = &s.cost {
         println!("  this session: {}", cost.summary(chrono::Utc::now()));
