@@ -1,5 +1,5 @@
 //! The command line: `status`, `start [--wait] [--for 2h]`, `extend 1h`, `stop [--wait]`,
-//! `url`, `reap`, and on AWS `restore` (Grafana's data from AWS Backup).
+//! `url`, `reap`, and on AWS `restore` (Grafana's data from AWS Backup) and `doctor`.
 //!
 //! ```sh
 //! cargo run --example cli -- status
@@ -13,6 +13,7 @@
 //!
 //! Exit codes: 0 done; 1 error (the message says what to do); 2 timed out, still on its way.
 
+mod doctor;
 mod restore;
 
 use clap::{Parser, Subcommand};
@@ -95,6 +96,10 @@ enum Command {
     /// List Grafana's backups (AWS Backup recovery points), or put one back with --from:
     /// Grafana must be stopped, and starts are refused until the restore ends. AWS only.
     Restore(restore::RestoreArgs),
+    /// Check the deployment (read-only): the service, its task definition and images, the
+    /// subnets' routes, the VPC's DNS names, the front door's way in, capacity, the door's
+    /// entry. Exit 0 when no check failed. AWS only.
+    Doctor,
 }
 
 fn parse_backend(s: &str) -> Result<BackendKind, String> {
@@ -143,8 +148,16 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         webhook: None,
         emf_metrics: false,
     };
-    if let Command::Restore(args) = cli.command {
-        return restore_on_aws(args, settings, cli.api.is_some(), cli.json).await;
+    match cli.command {
+        Command::Restore(args) => {
+            let (cluster, service, region) = on_aws(settings, cli.api.is_some(), "restore")?;
+            return restore::run(args, cluster, service, region, cli.json).await;
+        }
+        Command::Doctor => {
+            let (cluster, service, region) = on_aws(settings, cli.api.is_some(), "doctor")?;
+            return doctor::run(cluster, service, region, cli.json).await;
+        }
+        _ => {}
     }
     // A simulated world lives as long as its backend: held until the end of the command.
     let mut _backend = None;
@@ -193,7 +206,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             (c.stop().await?, wait.then_some(State::Stopped), timeout)
         }
         // Handled before any backend is connected.
-        Command::Restore(_) => return Ok(FAILED),
+        Command::Restore(_) | Command::Doctor => return Ok(FAILED),
     };
     let status = match target {
         Some(target) if status.state != target => {
@@ -212,23 +225,23 @@ async fn run(cli: Cli) -> Result<u8, Error> {
     })
 }
 
-/// `restore` drives AWS Backup and ECS directly: never through an API, never simulated.
-async fn restore_on_aws(
-    args: restore::RestoreArgs,
+/// The service an operator command (`restore`, `doctor`) acts on: it drives AWS directly,
+/// never through an API, never simulated.
+fn on_aws(
     settings: Settings,
     through_api: bool,
-    json: bool,
-) -> Result<u8, Error> {
-    let refuse = |problem: &str| Err(Error::invalid_config("restore", problem));
+    command: &str,
+) -> Result<(String, String, Option<String>), Error> {
+    let refuse = |problem: String| Err(Error::invalid_config(command, problem));
     if through_api {
         return refuse(
-            "works on AWS only, with AWS credentials: drop --api, set --cluster and --service (`terraform output -raw restore_flags` gives every flag)",
+            "works on AWS only, with AWS credentials: drop --api, set --cluster and --service (`terraform output -raw restore_flags` gives every flag)".into(),
         );
     }
     if settings.kind == Some(BackendKind::Simulated) {
-        return refuse(
-            "the simulated ECS keeps no backups: restore works on AWS (`terraform output -raw restore_flags`)",
-        );
+        return refuse(format!(
+            "the simulated ECS keeps no backups and has no deployment to check: {command} works on AWS (`terraform output -raw restore_flags`)"
+        ));
     }
     let cluster = settings
         .cluster
@@ -238,10 +251,10 @@ async fn restore_on_aws(
         .or_else(|| grafana_ondemand::setting("SERVICE_NAME"));
     let (Some(cluster), Some(service)) = (cluster, service) else {
         return refuse(
-            "needs the service: set --cluster and --service (or CLUSTER_NAME and SERVICE_NAME); `terraform output -raw restore_flags` gives every flag",
+            "needs the service: set --cluster and --service (or CLUSTER_NAME and SERVICE_NAME); `terraform output -raw restore_flags` gives every flag".into(),
         );
     };
-    restore::run(args, cluster, service, settings.region, json).await
+    Ok((cluster, service, settings.region))
 }
 
 fn print(s: &Status, json: bool) {

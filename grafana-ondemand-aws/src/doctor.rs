@@ -51,8 +51,18 @@ pub struct Doctor {
     platform: EcsPlatform,
     ecs: aws_sdk_ecs::Client,
     ec2: aws_sdk_ec2::Client,
+    efs: aws_sdk_efs::Client,
     door: Option<FrontDoor>,
     calls: AtomicU32,
+}
+
+/// What the task definition says that later checks need.
+#[derive(Debug, Default)]
+struct TaskSeen {
+    /// Grafana's container port.
+    port: Option<i32>,
+    /// The EFS file system it mounts.
+    file_system: Option<String>,
 }
 
 /// CloudFront's origin-facing servers, as a managed prefix list.
@@ -69,6 +79,7 @@ impl Doctor {
             platform,
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
+            efs: aws_sdk_efs::Client::new(sdk),
             door,
             calls: AtomicU32::new(0),
         }
@@ -100,10 +111,13 @@ impl Doctor {
             .network_configuration()
             .and_then(|n| n.awsvpc_configuration())
             .cloned();
-        self.task_definition(&service, &mut checks).await;
+        let task = self.task_definition(&service, &mut checks).await;
         if let Some(vpc) = &network {
             self.routes(vpc, &mut checks).await;
-            self.door_ingress(vpc, &mut checks).await;
+            self.door_ingress(vpc, task.port, &mut checks).await;
+            if let Some(fs) = &task.file_system {
+                self.mount_targets(vpc, fs, &mut checks).await;
+            }
         }
         self.spot(&service, &mut checks);
         if self.door.is_some() {
@@ -162,7 +176,8 @@ impl Doctor {
         }
     }
 
-    async fn task_definition(&self, service: &ecs::Service, checks: &mut Vec<Check>) {
+    /// Checks the task definition and its images; returns what later checks need of it.
+    async fn task_definition(&self, service: &ecs::Service, checks: &mut Vec<Check>) -> TaskSeen {
         let name = "its task definition exists";
         let Some(arn) = service.task_definition() else {
             checks.push(check(
@@ -171,7 +186,7 @@ impl Doctor {
                 "the service names none".into(),
                 Some("`terraform apply`"),
             ));
-            return;
+            return TaskSeen::default();
         };
         self.count();
         let out = self
@@ -187,7 +202,7 @@ impl Doctor {
                 format!("{arn} could not be read"),
                 Some("`terraform apply` registers it again; check ecs:DescribeTaskDefinition"),
             ));
-            return;
+            return TaskSeen::default();
         };
         checks.push(check(
             name,
@@ -219,6 +234,20 @@ impl Doctor {
                 format!("{} from Docker Hub, which limits anonymous pulls per IP address (Fargate's addresses are shared: a start may fail with toomanyrequests)", docker_hub.join(", ")),
                 Some("use the same image from public.ecr.aws (grafana_image = \"public.ecr.aws/…\") or an ECR pull-through cache"),
             ));
+        }
+        let containers = def.container_definitions();
+        TaskSeen {
+            port: containers
+                .iter()
+                .find(|c| c.name() == Some("grafana"))
+                .or_else(|| containers.iter().find(|c| !c.port_mappings().is_empty()))
+                .and_then(|c| c.port_mappings().first())
+                .and_then(|p| p.container_port()),
+            file_system: def
+                .volumes()
+                .iter()
+                .find_map(|v| v.efs_volume_configuration())
+                .map(|e| e.file_system_id().to_owned()),
         }
     }
 
@@ -378,7 +407,12 @@ impl Doctor {
     }
 
     /// The task's security group admits CloudFront's origin-facing servers on its port.
-    async fn door_ingress(&self, vpc: &ecs::AwsVpcConfiguration, checks: &mut Vec<Check>) {
+    async fn door_ingress(
+        &self,
+        vpc: &ecs::AwsVpcConfiguration,
+        port: Option<i32>,
+        checks: &mut Vec<Check>,
+    ) {
         let name = "the front door can reach Grafana";
         self.count();
         let list = self
@@ -419,7 +453,6 @@ impl Doctor {
                 return;
             }
         };
-        let port = self.door.as_ref().map(|d| i32::from(d.port));
         let admitted: Vec<i32> = groups
             .iter()
             .flat_map(|g| g.ip_permissions())
@@ -447,6 +480,150 @@ impl Doctor {
                 Verdict::Fail,
                 format!("no rule of {} admits {CLOUDFRONT_PREFIX_LIST}{}: the door's requests to Grafana time out", vpc.security_groups().join(", "), port.map(|p| format!(" on port {p}")).unwrap_or_default()),
                 Some("the module adds that rule (grafana_from_the_door): `terraform apply` puts it back"),
+            ));
+        }
+    }
+
+    /// A mount target of the file system in every zone the task may run in, each admitting
+    /// the task's security group on NFS (2049): else the task fails to mount and never runs.
+    async fn mount_targets(
+        &self,
+        vpc: &ecs::AwsVpcConfiguration,
+        fs: &str,
+        checks: &mut Vec<Check>,
+    ) {
+        let name = "Grafana's file system is mountable from every subnet";
+        self.count();
+        let zones: Vec<(String, String)> = match self
+            .ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(vpc.subnets().to_vec()))
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .subnets()
+                .iter()
+                .filter_map(|s| {
+                    Some((s.subnet_id()?.to_owned(), s.availability_zone()?.to_owned()))
+                })
+                .collect(),
+            Err(e) => {
+                let e = map(e, "ec2:DescribeSubnets", &self.names());
+                checks.push(check(
+                    name,
+                    Verdict::Fail,
+                    e.to_string(),
+                    Some("give the CLI's identity ec2:DescribeSubnets"),
+                ));
+                return;
+            }
+        };
+        self.count();
+        let targets = match self
+            .efs
+            .describe_mount_targets()
+            .file_system_id(fs)
+            .send()
+            .await
+        {
+            Ok(out) => out.mount_targets().to_vec(),
+            Err(e) => {
+                let e = map(e, "elasticfilesystem:DescribeMountTargets", &self.names());
+                checks.push(check(
+                    name,
+                    Verdict::Fail,
+                    e.to_string(),
+                    Some("give the CLI's identity elasticfilesystem:DescribeMountTargets"),
+                ));
+                return;
+            }
+        };
+        let mut problems = Vec::new();
+        let mut target_groups = Vec::new();
+        for (subnet, zone) in &zones {
+            match targets
+                .iter()
+                .find(|t| t.availability_zone_name() == Some(zone.as_str()))
+            {
+                None => problems.push(format!("no mount target in {zone} (subnet {subnet})")),
+                Some(t) => {
+                    let id = t.mount_target_id().to_owned();
+                    if target_groups.iter().any(|(m, _)| m == &id) {
+                        continue;
+                    }
+                    self.count();
+                    let groups = self
+                        .efs
+                        .describe_mount_target_security_groups()
+                        .mount_target_id(&id)
+                        .send()
+                        .await
+                        .map(|o| o.security_groups().to_vec())
+                        .unwrap_or_default();
+                    target_groups.push((id, groups));
+                }
+            }
+        }
+        let mut all: Vec<String> = target_groups.iter().flat_map(|(_, g)| g.clone()).collect();
+        all.sort();
+        all.dedup();
+        if !all.is_empty() {
+            self.count();
+            let rules = match self
+                .ec2
+                .describe_security_groups()
+                .set_group_ids(Some(all))
+                .send()
+                .await
+            {
+                Ok(o) => o.security_groups().to_vec(),
+                Err(e) => {
+                    let e = map(e, "ec2:DescribeSecurityGroups", &self.names());
+                    checks.push(check(
+                        name,
+                        Verdict::Fail,
+                        e.to_string(),
+                        Some("give the CLI's identity ec2:DescribeSecurityGroups"),
+                    ));
+                    return;
+                }
+            };
+            for (target, groups) in &target_groups {
+                let admits = rules
+                    .iter()
+                    .filter(|g| {
+                        g.group_id()
+                            .is_some_and(|id| groups.iter().any(|x| x == id))
+                    })
+                    .flat_map(|g| g.ip_permissions())
+                    .any(|p| {
+                        let nfs = p.ip_protocol() == Some("-1")
+                            || (p.from_port().unwrap_or(0) <= 2049
+                                && p.to_port().unwrap_or(0) >= 2049);
+                        nfs && p.user_id_group_pairs().iter().any(|pair| {
+                            pair.group_id()
+                                .is_some_and(|g| vpc.security_groups().iter().any(|t| t == g))
+                        })
+                    });
+                if !admits {
+                    problems.push(format!("mount target {target} does not admit the task's security group on NFS (2049)"));
+                }
+            }
+        }
+        if problems.is_empty() {
+            checks.push(check(
+                name,
+                Verdict::Pass,
+                format!("{fs}: a mount target in each zone, admitting the task"),
+                None,
+            ));
+        } else {
+            checks.push(check(
+                name,
+                Verdict::Fail,
+                format!("{fs}: {}: the task cannot mount Grafana's data, and never runs", problems.join("; ")),
+                Some("the module makes one mount target per subnet (subnet_ids) with an NFS rule from the task: `terraform apply` puts them back"),
             ));
         }
     }

@@ -8,7 +8,7 @@ moto_start() {
   local log="$1"
   moto_port="$(free_port)"
   moto_url="http://127.0.0.1:$moto_port"
-  MOTO_ACM_VALIDATION_WAIT=0 "$py" "$repo/infra/test/moto_server.py" -H 127.0.0.1 -p "$moto_port" >"$log" 2>&1 &
+  MOTO_ACM_VALIDATION_WAIT=0 MOTO_RUST_CALL_DELAY_MS=30 "$py" "$repo/infra/test/moto_server.py" -H 127.0.0.1 -p "$moto_port" >"$log" 2>&1 &
   moto_pid=$!
   for _ in $(seq 1 100); do
     curl -sf "$moto_url/moto-api/" >/dev/null 2>&1 && return 0

@@ -1,13 +1,17 @@
 """moto_server, with what moto 5.2 leaves out and AWS does: an API Gateway custom domain's
 regional target name and hosted zone (an alias record is made to them) and its status; and
 EFS's DeleteFileSystemPolicy (without it, `terraform destroy` waits for ever on the policy).
-Run as `python3 moto_server.py -H 127.0.0.1 -p PORT`, like moto_server; test use only."""
+With MOTO_RUST_CALL_DELAY_MS, each call of an AWS SDK for Rust client (the CLI; not Terraform's,
+not boto3's) waits that long first: a stand-in for a round trip to a region. Run as `python3 moto_server.py -H 127.0.0.1 -p PORT`, like moto_server; test use only."""
 
 import hashlib
+import os
 import sys
+import time
 
 from moto.apigatewayv2 import models
 from moto.efs.responses import EFSResponse
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
 # API Gateway's regional hosted zones (AWS General Reference, API Gateway endpoints).
@@ -42,6 +46,18 @@ def delete_file_system_policy(self):
 
 
 EFSResponse.delete_file_system_policy = delete_file_system_policy
+
+RUST_DELAY = float(os.environ.get("MOTO_RUST_CALL_DELAY_MS", "0")) / 1000
+answer = DomainDispatcherApplication.__call__
+
+
+def delayed(self, environ, start_response):
+    if RUST_DELAY and "aws-sdk-rust" in environ.get("HTTP_USER_AGENT", ""):
+        time.sleep(RUST_DELAY)
+    return answer(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = delayed
 
 if __name__ == "__main__":
     sys.exit(main())
