@@ -307,3 +307,99 @@ fn the_module_s_mover_swaps_the_restored_directory_in_and_keeps_the_old_one() {
     assert_eq!(read("grafana/grafana.db"), "yesterday");
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// `doctor` on the wire stub: the checks the stub models (the service, its task definition
+/// and images, capacity, the front door's entry) say what they found; the door's entry that
+/// routes to a task while the service is stopped fails with its fix. The network checks need
+/// EC2 calls the stub does not serve: they fail saying so (moto runs them, infra/test/moto-apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
+    use crate::scenarios::STORE;
+    let ecs = SimulatedEcs::named("ondemand", "grafana", Timing::fargate().scaled(0.02));
+    ecs.add_key_value_store(STORE);
+    let stub = WireStub::start(ecs.clone()).await;
+    let doctor = |stub: &WireStub| {
+        let mut c = command("cli");
+        c.args([
+            "--backend",
+            "aws",
+            "--region",
+            "eu-west-3",
+            "--cluster",
+            "ondemand",
+            "--service",
+            "grafana",
+            "--json",
+            "doctor",
+        ])
+        .env("PUBLIC_NAME", "grafana.example.com")
+        .env("DOOR_KVS_ARN", STORE)
+        .env("AWS_ENDPOINT_URL", stub.uri())
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        );
+        tokio::task::spawn_blocking(move || c.output().expect("cli runs"))
+    };
+    let verdicts = |out: &Output| -> std::collections::BTreeMap<String, (String, String)> {
+        let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        d["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["check"].as_str().unwrap().to_owned(),
+                    (
+                        c["verdict"].as_str().unwrap().to_owned(),
+                        c["fix"].as_str().unwrap_or_default().to_owned(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    // Stopped, the door asleep (as the controller leaves it).
+    ecs.write_store_by_hand(
+        STORE,
+        grafana_ondemand::DOOR_KEY,
+        Some(r#"{"state":"asleep","generation":6}"#),
+    );
+    let out = doctor(&stub).await.unwrap();
+    let v = verdicts(&out);
+    assert_eq!(v["the ECS service exists"].0, "pass", "{v:?}");
+    assert_eq!(
+        v["its task definition exists"].0,
+        "pass",
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(v["its images' registry"].0, "warn", "Docker Hub: {v:?}");
+    assert_eq!(v["capacity"].0, "pass");
+    assert_eq!(
+        v["the front door's entry agrees with the service"].0, "pass",
+        "{v:?}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the stub serves no route table: that check fails"
+    );
+    // Someone routes the door to a task while Grafana is stopped.
+    ecs.write_store_by_hand(
+        STORE,
+        grafana_ondemand::DOOR_KEY,
+        Some(r#"{"state":"running","generation":7,"origin":"ec2-203-0-113-7.eu-west-3.compute.amazonaws.com","host":"grafana.example.com","protocol":"http","port":3000}"#),
+    );
+    let v = verdicts(&doctor(&stub).await.unwrap());
+    let (verdict, fix) = &v["the front door's entry agrees with the service"];
+    assert_eq!(verdict, "fail", "{v:?}");
+    assert!(fix.contains("any status puts it right"), "{fix}");
+    let before = ecs.total_calls();
+    let _ = doctor(&stub).await.unwrap();
+    assert!(
+        ecs.total_calls() - before <= 6,
+        "read-only and bounded: {}",
+        ecs.total_calls() - before
+    );
+}

@@ -195,11 +195,15 @@ impl Doctor {
             .task_definition(arn)
             .send()
             .await;
-        let Some(def) = out.ok().and_then(|o| o.task_definition().cloned()) else {
+        let read = out
+            .map_err(|e| map(e, "ecs:DescribeTaskDefinition", &self.names()))
+            .map(|o| o.task_definition().cloned());
+        let Ok(Some(def)) = read else {
+            let why = read.err().map(|e| format!(": {e}")).unwrap_or_default();
             checks.push(check(
                 name,
                 Verdict::Fail,
-                format!("{arn} could not be read"),
+                format!("{arn} could not be read{why}"),
                 Some("`terraform apply` registers it again; check ecs:DescribeTaskDefinition"),
             ));
             return TaskSeen::default();

@@ -335,6 +335,9 @@ impl EcsWire {
         if op == "TagResource" {
             return self.tag_resource(body);
         }
+        if op == "DescribeTaskDefinition" {
+            return self.describe_task_definition(body);
+        }
         let cluster_given = body.get("cluster").and_then(Value::as_str);
         if !names(cluster_given.or(Some("default")), &cluster) {
             return ecs_error("ClusterNotFoundException", "Cluster not found.");
@@ -470,6 +473,38 @@ impl EcsWire {
 }
 
 impl EcsWire {
+    /// ECS DescribeTaskDefinition (no cluster in the request): the service's, as the model
+    /// names it.
+    fn describe_task_definition(&self, body: &Value) -> ResponseTemplate {
+        let asked = body
+            .get("taskDefinition")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let m = self.ecs.model();
+        let arn = m.task_definition();
+        let family = format!("{}:{}", m.service, m.revision);
+        if asked != arn && asked != family && asked != m.service {
+            return ecs_error("ClientException", "Unable to describe task definition.");
+        }
+        ecs_ok(json!({"taskDefinition": {
+            "taskDefinitionArn": arn,
+            "family": m.service,
+            "revision": m.revision,
+            "status": "ACTIVE",
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256",
+            "memory": "512",
+            "containerDefinitions": [{
+                "name": "grafana",
+                "image": "grafana/grafana-oss:11.3.0",
+                "essential": true,
+                "portMappings": [{"containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}]
+            }],
+            "volumes": []
+        }}))
+    }
+
     /// ECS TagResource: only this service's ARN is known; tags are `[{key, value}]`.
     fn tag_resource(&self, body: &Value) -> ResponseTemplate {
         let arn = body.get("resourceArn").and_then(Value::as_str);

@@ -80,6 +80,8 @@ resource "aws_ecs_task_definition" "restore" {
     command     = [file("${path.module}/restore.sh")]
     environment = [{ name = "DATA_ROOT", value = "/mnt/efs" }]
     mountPoints = [{ sourceVolume = "efs-root", containerPath = "/mnt/efs", readOnly = false }]
+    # It writes only to the file system.
+    readonlyRootFilesystem = true
     logConfiguration = merge(local.log_configuration, {
       options = merge(local.log_configuration.options, { "awslogs-stream-prefix" = "restore" })
     })
