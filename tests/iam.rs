@@ -227,79 +227,10 @@ pub fn call(request: &wiremock::Request) -> Call {
     }
 }
 
-fn one_or_many(v: &Value) -> Vec<String> {
-    match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// IAM's wildcard match: `*` any run, `?` one character; actions case-insensitively.
-fn matches(pattern: &str, value: &str) -> bool {
-    fn go(p: &[u8], v: &[u8]) -> bool {
-        match (p.first(), v.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &v[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), value.as_bytes())
-}
-
-fn conditions_hold(conditions: &Value, context: &BTreeMap<String, String>) -> bool {
-    let Some(conditions) = conditions.as_object() else {
-        return true;
-    };
-    conditions.iter().all(|(operator, keys)| {
-        keys.as_object().is_some_and(|keys| {
-            keys.iter().all(|(key, wanted)| {
-                let Some(actual) = context.get(key) else {
-                    return false; // a key the request lacks fails the condition
-                };
-                let wanted = one_or_many(wanted);
-                match operator.as_str() {
-                    "ArnEquals" | "StringEquals" => wanted.iter().any(|w| w == actual),
-                    "ArnLike" | "StringLike" => wanted.iter().any(|w| matches(w, actual)),
-                    // Every value the request carries is one of those listed.
-                    "ForAllValues:StringEquals" => {
-                        actual.lines().all(|v| wanted.iter().any(|w| w == v))
-                    }
-                    other => panic!("condition operator {other} is not evaluated here"),
-                }
-            })
-        })
-    })
-}
-
-/// Whether `policy` allows `call` on every resource: an explicit deny wins, no allow denies.
+/// Whether `policy` allows `call` on every resource: the mock crate's evaluator (the same
+/// the wire stub's `iam:SimulatePrincipalPolicy` answers with).
 pub fn allows(policy: &Value, call: &Call) -> bool {
-    let statements = match &policy["Statement"] {
-        Value::Array(a) => a.clone(),
-        other => vec![other.clone()],
-    };
-    let applies = |s: &Value, resource: &str| {
-        one_or_many(&s["Action"])
-            .iter()
-            .any(|a| matches(&a.to_ascii_lowercase(), &call.action.to_ascii_lowercase()))
-            && one_or_many(&s["Resource"])
-                .iter()
-                .any(|r| matches(r, resource))
-            && conditions_hold(&s["Condition"], &call.context)
-    };
-    call.resources.iter().all(|resource| {
-        let effect = |e: &str| {
-            statements
-                .iter()
-                .any(|s| s["Effect"] == e && applies(s, resource))
-        };
-        !effect("Deny") && effect("Allow")
-    })
+    grafana_ondemand::mock::iam::allows(policy, &call.action, &call.resources, &call.context)
 }
 
 fn crate_policy() -> Value {

@@ -359,6 +359,31 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
             })
             .collect()
     };
+    // The roles as the module writes them (iam.tf): the execution role writes the task's log
+    // streams and reads its password; the task role mounts through the access point.
+    let exec_role = "arn:aws:iam::123456789012:role/grafana-exec";
+    let task_role = "arn:aws:iam::123456789012:role/grafana-task";
+    let execution = |log_actions: &[&str]| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": log_actions,
+             "Resource": ["arn:aws:logs:eu-west-3:123456789012:log-group:/ecs/grafana:*"]},
+            {"Effect": "Allow", "Action": ["ssm:GetParameters"],
+             "Resource": ["arn:aws:ssm:eu-west-3:123456789012:parameter/grafana/admin-password"]}
+        ]})
+    };
+    let task = |access_point: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+             "Resource": "arn:aws:elasticfilesystem:eu-west-3:123456789012:file-system/fs-0123456789abcdef0",
+             "Condition": {"StringEquals": {"elasticfilesystem:AccessPointArn":
+                 format!("arn:aws:elasticfilesystem:eu-west-3:123456789012:access-point/{access_point}")}}}
+        ]})
+    };
+    stub.serve_role_policy(
+        exec_role,
+        execution(&["logs:CreateLogStream", "logs:PutLogEvents"]),
+    );
+    stub.serve_role_policy(task_role, task("fsap-0123456789abcdef0"));
     // Stopped, the door asleep (as the controller leaves it).
     ecs.write_store_by_hand(
         STORE,
@@ -376,6 +401,14 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
     );
     assert_eq!(v["its images' registry"].0, "warn", "Docker Hub: {v:?}");
     assert_eq!(v["capacity"].0, "pass");
+    assert_eq!(
+        v["the execution role can start the task"].0, "pass",
+        "{v:?}"
+    );
+    assert_eq!(
+        v["the task role can mount Grafana's data"].0, "pass",
+        "{v:?}"
+    );
     assert_eq!(
         v["the front door's entry agrees with the service"].0, "pass",
         "{v:?}"
@@ -395,6 +428,24 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
     let (verdict, fix) = &v["the front door's entry agrees with the service"];
     assert_eq!(verdict, "fail", "{v:?}");
     assert!(fix.contains("any status puts it right"), "{fix}");
+    // A role that lost a permission, and one whose condition names another access point.
+    stub.serve_role_policy(exec_role, execution(&["logs:PutLogEvents"]));
+    stub.serve_role_policy(task_role, task("fsap-0000000000other"));
+    let out = doctor(&stub).await.unwrap();
+    let v = verdicts(&out);
+    let (verdict, fix) = &v["the execution role can start the task"];
+    assert_eq!(verdict, "fail", "{v:?}");
+    assert!(fix.contains("aws_iam_role_policy.execution"), "{fix}");
+    let said = text(&out.stdout);
+    assert!(said.contains("logs:CreateLogStream on arn:aws:logs:eu-west-3:123456789012:log-group:/ecs/grafana:log-stream:grafana/grafana/0 (implicitDeny)"), "{said}");
+    assert!(
+        !said.contains("logs:PutLogEvents on"),
+        "only what is denied: {said}"
+    );
+    assert_eq!(
+        v["the task role can mount Grafana's data"].0, "fail",
+        "{v:?}"
+    );
     let before = ecs.total_calls();
     let _ = doctor(&stub).await.unwrap();
     assert!(

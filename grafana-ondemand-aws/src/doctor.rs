@@ -52,6 +52,7 @@ pub struct Doctor {
     ecs: aws_sdk_ecs::Client,
     ec2: aws_sdk_ec2::Client,
     efs: aws_sdk_efs::Client,
+    iam: aws_sdk_iam::Client,
     door: Option<FrontDoor>,
     calls: AtomicU32,
 }
@@ -59,11 +60,24 @@ pub struct Doctor {
 /// What the task definition says that later checks need.
 #[derive(Debug, Default)]
 struct TaskSeen {
+    /// Its ARN (its partition, region and account name the resources of its permissions).
+    arn: String,
     /// Grafana's container port.
     port: Option<i32>,
-    /// The EFS file system it mounts.
+    /// The EFS file system it mounts, and through which access point.
     file_system: Option<String>,
+    access_point: Option<String>,
+    /// The roles ECS starts it with and it runs as.
+    execution_role: Option<String>,
+    task_role: Option<String>,
+    /// Its containers' log groups and stream prefixes (awslogs).
+    logs: Vec<(String, String)>,
+    /// Its containers' secrets (`valueFrom`).
+    secrets: Vec<String>,
 }
+
+/// One simulation: these actions, on this resource, with these context keys and values.
+type Ask = (Vec<&'static str>, String, Vec<(&'static str, String)>);
 
 /// CloudFront's origin-facing servers, as a managed prefix list.
 const CLOUDFRONT_PREFIX_LIST: &str = "com.amazonaws.global.cloudfront.origin-facing";
@@ -80,6 +94,7 @@ impl Doctor {
             ecs: aws_sdk_ecs::Client::new(sdk),
             ec2: aws_sdk_ec2::Client::new(sdk),
             efs: aws_sdk_efs::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
             door,
             calls: AtomicU32::new(0),
         }
@@ -119,6 +134,7 @@ impl Doctor {
                 self.mount_targets(vpc, fs, &mut checks).await;
             }
         }
+        self.permissions(&task, &mut checks).await;
         self.spot(&service, &mut checks);
         if self.door.is_some() {
             self.entry(&service, &mut checks).await;
@@ -240,18 +256,43 @@ impl Doctor {
             ));
         }
         let containers = def.container_definitions();
+        let efs = def
+            .volumes()
+            .iter()
+            .find_map(|v| v.efs_volume_configuration());
         TaskSeen {
+            arn: arn.to_owned(),
+            access_point: efs
+                .and_then(|e| e.authorization_config())
+                .and_then(|a| a.access_point_id())
+                .map(str::to_owned),
+            execution_role: def.execution_role_arn().map(str::to_owned),
+            task_role: def.task_role_arn().map(str::to_owned),
+            logs: containers
+                .iter()
+                .filter_map(|c| {
+                    let options = c.log_configuration()?.options()?;
+                    Some((
+                        options.get("awslogs-group")?.clone(),
+                        options
+                            .get("awslogs-stream-prefix")
+                            .cloned()
+                            .unwrap_or_default(),
+                    ))
+                })
+                .collect(),
+            secrets: containers
+                .iter()
+                .flat_map(|c| c.secrets())
+                .map(|s| s.value_from().to_owned())
+                .collect(),
             port: containers
                 .iter()
                 .find(|c| c.name() == Some("grafana"))
                 .or_else(|| containers.iter().find(|c| !c.port_mappings().is_empty()))
                 .and_then(|c| c.port_mappings().first())
                 .and_then(|p| p.container_port()),
-            file_system: def
-                .volumes()
-                .iter()
-                .find_map(|v| v.efs_volume_configuration())
-                .map(|e| e.file_system_id().to_owned()),
+            file_system: efs.map(|e| e.file_system_id().to_owned()),
         }
     }
 
@@ -628,6 +669,161 @@ impl Doctor {
                 Verdict::Fail,
                 format!("{fs}: {}: the task cannot mount Grafana's data, and never runs", problems.join("; ")),
                 Some("the module makes one mount target per subnet (subnet_ids) with an NFS rule from the task: `terraform apply` puts them back"),
+            ));
+        }
+    }
+
+    /// What the roles may do, as IAM decides it (`iam:SimulatePrincipalPolicy`, policies,
+    /// boundaries and conditions included): the execution role creates the task's log streams
+    /// and reads its secrets; the task role mounts Grafana's data through its access point.
+    async fn permissions(&self, task: &TaskSeen, checks: &mut Vec<Check>) {
+        // arn:<partition>:ecs:<region>:<account>:task-definition/…
+        let mut parts = task.arn.split(':').skip(1);
+        let (Some(partition), _, Some(region), Some(account)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return;
+        };
+        if let Some(role) = &task.execution_role {
+            let mut asks: Vec<Ask> = task
+                .logs
+                .iter()
+                .map(|(group, prefix)| {
+                    (
+                        vec!["logs:CreateLogStream", "logs:PutLogEvents"],
+                        format!("arn:{partition}:logs:{region}:{account}:log-group:{group}:log-stream:{prefix}/grafana/0"),
+                        Vec::new(),
+                    )
+                })
+                .collect();
+            for secret in &task.secrets {
+                let arn = if secret.starts_with("arn:") {
+                    secret.clone()
+                } else {
+                    format!(
+                        "arn:{partition}:ssm:{region}:{account}:parameter/{}",
+                        secret.trim_start_matches('/')
+                    )
+                };
+                let action = if arn.contains(":secretsmanager:") {
+                    "secretsmanager:GetSecretValue"
+                } else {
+                    "ssm:GetParameters"
+                };
+                asks.push((vec![action], arn, Vec::new()));
+            }
+            self.simulate(
+                "the execution role can start the task",
+                role,
+                &asks,
+                "aws_iam_role_policy.execution",
+                checks,
+            )
+            .await;
+        }
+        if let (Some(role), Some(fs)) = (&task.task_role, &task.file_system) {
+            let fs_arn =
+                format!("arn:{partition}:elasticfilesystem:{region}:{account}:file-system/{fs}");
+            let context = task
+                .access_point
+                .iter()
+                .map(|ap| {
+                    (
+                        "elasticfilesystem:AccessPointArn",
+                        format!(
+                            "arn:{partition}:elasticfilesystem:{region}:{account}:access-point/{ap}"
+                        ),
+                    )
+                })
+                .collect();
+            let asks = vec![(
+                vec![
+                    "elasticfilesystem:ClientMount",
+                    "elasticfilesystem:ClientWrite",
+                ],
+                fs_arn,
+                context,
+            )];
+            self.simulate(
+                "the task role can mount Grafana's data",
+                role,
+                &asks,
+                "aws_iam_role_policy.task",
+                checks,
+            )
+            .await;
+        }
+    }
+
+    /// One check of `role`: each ask (actions, a resource, context keys) simulated.
+    async fn simulate(
+        &self,
+        name: &str,
+        role: &str,
+        asks: &[Ask],
+        module_policy: &str,
+        checks: &mut Vec<Check>,
+    ) {
+        use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum, PolicyEvaluationDecisionType};
+        let mut denied = Vec::new();
+        for (actions, resource, context) in asks {
+            self.count();
+            let entries: Vec<ContextEntry> = context
+                .iter()
+                .map(|(k, v)| {
+                    ContextEntry::builder()
+                        .context_key_name(*k)
+                        .context_key_values(v)
+                        .context_key_type(ContextKeyTypeEnum::String)
+                        .build()
+                })
+                .collect();
+            let out = self
+                .iam
+                .simulate_principal_policy()
+                .policy_source_arn(role)
+                .set_action_names(Some(actions.iter().map(|a| (*a).to_owned()).collect()))
+                .resource_arns(resource)
+                .set_context_entries((!entries.is_empty()).then_some(entries))
+                .send()
+                .await;
+            match out {
+                Ok(out) => {
+                    for r in out.evaluation_results() {
+                        if r.eval_decision() != &PolicyEvaluationDecisionType::Allowed {
+                            denied.push(format!(
+                                "{} on {resource} ({})",
+                                r.eval_action_name(),
+                                r.eval_decision().as_str()
+                            ));
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = map(e, "iam:SimulatePrincipalPolicy", &self.names());
+                    checks.push(check(
+                        name,
+                        Verdict::Warn,
+                        format!("{role}: could not be checked: {e}"),
+                        Some("give the CLI's identity iam:SimulatePrincipalPolicy on the role (moto has none)"),
+                    ));
+                    return;
+                }
+            }
+        }
+        if denied.is_empty() {
+            checks.push(check(
+                name,
+                Verdict::Pass,
+                format!("{role}: every action it needs is allowed"),
+                None,
+            ));
+        } else {
+            checks.push(check(
+                name,
+                Verdict::Fail,
+                format!("{role} may not: {}", denied.join("; ")),
+                Some(format!("allow them in the role's policy (the module's {module_policy}: `terraform apply` puts it back); a permissions boundary or an SCP may deny them too").as_str()),
             ));
         }
     }

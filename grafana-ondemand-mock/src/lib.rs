@@ -23,6 +23,7 @@ mod ecs;
 #[cfg(feature = "edge")]
 pub mod edge;
 mod events;
+pub mod iam;
 mod kvs;
 mod log_filter;
 mod model;

@@ -9,6 +9,7 @@
 //! at [`WireStub::uri`] (`endpoint_url`, or `AWS_ENDPOINT_URL`).
 
 mod backup;
+mod iam;
 mod kvs;
 mod route53;
 
@@ -27,6 +28,7 @@ use crate::events::{ACCOUNT, REGION};
 pub struct WireStub {
     server: MockServer,
     ecs: SimulatedEcs,
+    roles: iam::RolePolicies,
 }
 
 impl WireStub {
@@ -79,7 +81,25 @@ impl WireStub {
         })
         .mount(&server)
         .await;
-        WireStub { server, ecs }
+        let roles = iam::RolePolicies::default();
+        Mock::given(method("POST"))
+            .and(body_string_contains("Action=SimulatePrincipalPolicy"))
+            .respond_with(iam::IamWire {
+                policies: roles.clone(),
+                delay,
+            })
+            .mount(&server)
+            .await;
+        WireStub { server, ecs, roles }
+    }
+
+    /// Gives the role `role_arn` this policy (a policy document's JSON), for
+    /// `iam:SimulatePrincipalPolicy`; a role never given one does not exist.
+    pub fn serve_role_policy(&self, role_arn: &str, policy: Value) {
+        self.roles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(role_arn.to_owned(), policy);
     }
 
     /// The base URL to point the SDK at.
@@ -495,13 +515,29 @@ impl EcsWire {
             "requiresCompatibilities": ["FARGATE"],
             "cpu": "256",
             "memory": "512",
+            "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/{}-exec", m.service),
+            "taskRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/{}-task", m.service),
             "containerDefinitions": [{
                 "name": "grafana",
                 "image": "grafana/grafana-oss:11.3.0",
                 "essential": true,
-                "portMappings": [{"containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}]
+                "portMappings": [{"containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}],
+                "secrets": [{
+                    "name": "GF_SECURITY_ADMIN_PASSWORD",
+                    "valueFrom": format!("arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{}/admin-password", m.service)
+                }],
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": format!("/ecs/{}", m.service),
+                    "awslogs-region": REGION,
+                    "awslogs-stream-prefix": "grafana"
+                }},
+                "mountPoints": [{"sourceVolume": "grafana-data", "containerPath": "/var/lib/grafana"}]
             }],
-            "volumes": []
+            "volumes": [{"name": "grafana-data", "efsVolumeConfiguration": {
+                "fileSystemId": "fs-0123456789abcdef0",
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"accessPointId": "fsap-0123456789abcdef0", "iam": "ENABLED"}
+            }}]
         }}))
     }
 
