@@ -20,8 +20,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The CLI against the stub, with the module's restore flags.
-async fn cli(stub: &WireStub, args: &[&str]) -> Output {
+/// The CLI on the AWS backend, pointed at the stub, with `env` and the module's restore flags.
+async fn run_cli(stub: &WireStub, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = command("cli");
     c.args(args)
         .args([
@@ -42,10 +42,24 @@ async fn cli(stub: &WireStub, args: &[&str]) -> Output {
         .env(
             "AWS_SECRET_ACCESS_KEY",
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        );
+        )
+        .envs(env.iter().copied());
     tokio::task::spawn_blocking(move || c.output().expect("cli runs"))
         .await
         .expect("joined")
+}
+
+async fn cli(stub: &WireStub, args: &[&str]) -> Output {
+    run_cli(stub, args, &[]).await
+}
+
+/// `doctor --json` with the front door's settings.
+async fn doctor(stub: &WireStub) -> Output {
+    let door = [
+        ("PUBLIC_NAME", "grafana.example.com"),
+        ("DOOR_KVS_ARN", crate::scenarios::STORE),
+    ];
+    run_cli(stub, &["--json", "doctor"], &door).await
 }
 
 fn hold(ecs: &SimulatedEcs) -> String {
@@ -318,30 +332,6 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
     let ecs = SimulatedEcs::named("ondemand", "grafana", Timing::fargate().scaled(0.02));
     ecs.add_key_value_store(STORE);
     let stub = WireStub::start(ecs.clone()).await;
-    let doctor = |stub: &WireStub| {
-        let mut c = command("cli");
-        c.args([
-            "--backend",
-            "aws",
-            "--region",
-            "eu-west-3",
-            "--cluster",
-            "ondemand",
-            "--service",
-            "grafana",
-            "--json",
-            "doctor",
-        ])
-        .env("PUBLIC_NAME", "grafana.example.com")
-        .env("DOOR_KVS_ARN", STORE)
-        .env("AWS_ENDPOINT_URL", stub.uri())
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        );
-        tokio::task::spawn_blocking(move || c.output().expect("cli runs"))
-    };
     let verdicts = |out: &Output| -> std::collections::BTreeMap<String, (String, String)> {
         let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
         d["checks"]
@@ -390,7 +380,7 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
         grafana_ondemand::DOOR_KEY,
         Some(r#"{"state":"asleep","generation":6}"#),
     );
-    let out = doctor(&stub).await.unwrap();
+    let out = doctor(&stub).await;
     let v = verdicts(&out);
     assert_eq!(v["the ECS service exists"].0, "pass", "{v:?}");
     assert_eq!(
@@ -424,14 +414,14 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
         grafana_ondemand::DOOR_KEY,
         Some(r#"{"state":"running","generation":7,"origin":"ec2-203-0-113-7.eu-west-3.compute.amazonaws.com","host":"grafana.example.com","protocol":"http","port":3000}"#),
     );
-    let v = verdicts(&doctor(&stub).await.unwrap());
+    let v = verdicts(&doctor(&stub).await);
     let (verdict, fix) = &v["the front door's entry agrees with the service"];
     assert_eq!(verdict, "fail", "{v:?}");
     assert!(fix.contains("any status puts it right"), "{fix}");
     // A role that lost a permission, and one whose condition names another access point.
     stub.serve_role_policy(exec_role, execution(&["logs:PutLogEvents"]));
     stub.serve_role_policy(task_role, task("fsap-0000000000other"));
-    let out = doctor(&stub).await.unwrap();
+    let out = doctor(&stub).await;
     let v = verdicts(&out);
     let (verdict, fix) = &v["the execution role can start the task"];
     assert_eq!(verdict, "fail", "{v:?}");
@@ -447,7 +437,7 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
         "{v:?}"
     );
     let before = ecs.total_calls();
-    let _ = doctor(&stub).await.unwrap();
+    let _ = doctor(&stub).await;
     assert!(
         ecs.total_calls() - before <= 6,
         "read-only and bounded: {}",

@@ -36,6 +36,18 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
+/// A check that could not run: the call it needs failed (refused, throttled, unreachable).
+fn unreadable(name: &str, e: &grafana_ondemand_core::Error, call: &str) -> Check {
+    check(
+        name,
+        Verdict::Fail,
+        e.to_string(),
+        Some(&format!(
+            "this check needs {call}: give the CLI's identity that permission, or try again if AWS was busy"
+        )),
+    )
+}
+
 fn check(name: &str, verdict: Verdict, detail: String, fix: Option<&str>) -> Check {
     Check {
         check: name.into(),
@@ -181,12 +193,7 @@ impl Doctor {
                 }
             },
             Err(e) => {
-                checks.push(check(
-                    name,
-                    Verdict::Fail,
-                    e.to_string(),
-                    Some("give the CLI's identity ecs:DescribeServices on the service"),
-                ));
+                checks.push(unreadable(name, &e, "ecs:DescribeServices on the service"));
                 None
             }
         }
@@ -317,12 +324,7 @@ impl Doctor {
                 .and_then(|s| s.vpc_id())
                 .map(str::to_owned),
             Err(e) => {
-                checks.push(check(
-                    name,
-                    Verdict::Fail,
-                    e.to_string(),
-                    Some("give the CLI's identity ec2:DescribeSubnets"),
-                ));
+                checks.push(unreadable(name, &e, "ec2:DescribeSubnets"));
                 return;
             }
         };
@@ -346,12 +348,7 @@ impl Doctor {
             Ok(out) => out.route_tables().to_vec(),
             Err(e) => {
                 let e = map(e, "ec2:DescribeRouteTables", &self.names());
-                checks.push(check(
-                    name,
-                    Verdict::Fail,
-                    e.to_string(),
-                    Some("give the CLI's identity ec2:DescribeRouteTables"),
-                ));
+                checks.push(unreadable(name, &e, "ec2:DescribeRouteTables"));
                 return;
             }
         };
@@ -489,12 +486,7 @@ impl Doctor {
         let groups = match groups {
             Ok(out) => out.security_groups().to_vec(),
             Err(e) => {
-                checks.push(check(
-                    name,
-                    Verdict::Fail,
-                    e.to_string(),
-                    Some("give the CLI's identity ec2:DescribeSecurityGroups"),
-                ));
+                checks.push(unreadable(name, &e, "ec2:DescribeSecurityGroups"));
                 return;
             }
         };
@@ -555,12 +547,7 @@ impl Doctor {
                 .collect(),
             Err(e) => {
                 let e = map(e, "ec2:DescribeSubnets", &self.names());
-                checks.push(check(
-                    name,
-                    Verdict::Fail,
-                    e.to_string(),
-                    Some("give the CLI's identity ec2:DescribeSubnets"),
-                ));
+                checks.push(unreadable(name, &e, "ec2:DescribeSubnets"));
                 return;
             }
         };
@@ -575,11 +562,10 @@ impl Doctor {
             Ok(out) => out.mount_targets().to_vec(),
             Err(e) => {
                 let e = map(e, "elasticfilesystem:DescribeMountTargets", &self.names());
-                checks.push(check(
+                checks.push(unreadable(
                     name,
-                    Verdict::Fail,
-                    e.to_string(),
-                    Some("give the CLI's identity elasticfilesystem:DescribeMountTargets"),
+                    &e,
+                    "elasticfilesystem:DescribeMountTargets",
                 ));
                 return;
             }
@@ -625,12 +611,7 @@ impl Doctor {
                 Ok(o) => o.security_groups().to_vec(),
                 Err(e) => {
                     let e = map(e, "ec2:DescribeSecurityGroups", &self.names());
-                    checks.push(check(
-                        name,
-                        Verdict::Fail,
-                        e.to_string(),
-                        Some("give the CLI's identity ec2:DescribeSecurityGroups"),
-                    ));
+                    checks.push(unreadable(name, &e, "ec2:DescribeSecurityGroups"));
                     return;
                 }
             };
@@ -865,7 +846,11 @@ impl Doctor {
         let entry = match read {
             Ok(e) => e.value.as_deref().and_then(DoorEntry::parse),
             Err(e) => {
-                checks.push(check(name, Verdict::Fail, e.to_string(), Some("give the CLI's identity cloudfront-keyvaluestore:DescribeKeyValueStore and GetKey on the store")));
+                checks.push(unreadable(
+                    name,
+                    &e,
+                    "cloudfront-keyvaluestore:DescribeKeyValueStore and GetKey on the store",
+                ));
                 return;
             }
         };

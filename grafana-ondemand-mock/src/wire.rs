@@ -166,6 +166,18 @@ fn ecs_error(kind: &str, message: &str) -> ResponseTemplate {
         )
 }
 
+/// A REST-JSON error as AWS's services send it: its type in `x-amzn-ErrorType` (what the SDK
+/// reads), its type and message in the body.
+fn rest_json_error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("x-amzn-ErrorType", kind)
+        .insert_header("x-amzn-RequestId", "5d1e2f3a-4b5c-4d6e-8f9a-0b1c2d3e4f5a")
+        .set_body_raw(
+            json!({ "Code": kind, "Message": message }).to_string(),
+            "application/json",
+        )
+}
+
 fn ecs_ok(body: Value) -> ResponseTemplate {
     ResponseTemplate::new(200)
         .insert_header("x-amzn-RequestId", "3c5e2f0a-7b1d-4e2c-8a9f-0d1e2f3a4b5c")

@@ -8,7 +8,7 @@
 //! ARNs percent-encoded in the path as the SDK sends them, timestamps in epoch seconds,
 //! errors with `x-amzn-ErrorType` and a JSON `Message`.
 
-use super::{epoch, percent_decoded};
+use super::{epoch, percent_decoded, rest_json_error as error};
 use crate::backup::{JobSeen, OneOffRun, RestoreJobRecord, SimJob, SimRun};
 use crate::ecs::SimulatedEcs;
 use crate::events::{ACCOUNT, REGION};
@@ -22,16 +22,6 @@ use wiremock::{Request, Respond, ResponseTemplate};
 pub(super) struct BackupWire {
     pub ecs: SimulatedEcs,
     pub delay: Duration,
-}
-
-fn error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .insert_header("x-amzn-ErrorType", kind)
-        .insert_header("x-amzn-RequestId", "7f3a4b5c-6d7e-4f8a-9b0c-1d2e3f4a5b6c")
-        .set_body_raw(
-            json!({ "Code": kind, "Message": message }).to_string(),
-            "application/json",
-        )
 }
 
 fn fault(f: CallFault, action: &str) -> ResponseTemplate {

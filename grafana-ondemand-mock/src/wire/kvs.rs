@@ -4,6 +4,7 @@
 //! `If-Match`), the ARN and key percent-encoded in the path as the SDK sends them; errors
 //! with `x-amzn-ErrorType` and a JSON `Message`, in the status codes AWS gives them.
 
+use super::rest_json_error as error;
 use crate::ecs::SimulatedEcs;
 use crate::model::CallFault;
 use serde_json::json;
@@ -14,16 +15,6 @@ use wiremock::{Request, Respond, ResponseTemplate};
 pub(super) struct KvsWire {
     pub ecs: SimulatedEcs,
     pub delay: Duration,
-}
-
-fn error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .insert_header("x-amzn-ErrorType", kind)
-        .insert_header("x-amzn-RequestId", "5d1e2f3a-4b5c-4d6e-8f9a-0b1c2d3e4f5a")
-        .set_body_raw(
-            json!({ "Message": message }).to_string(),
-            "application/json",
-        )
 }
 
 fn fault(f: CallFault, action: &str) -> ResponseTemplate {
