@@ -276,7 +276,7 @@ fn fixture(name: &str) -> Value {
 }
 
 /// SSM GetParameter answering a SecureString.
-async fn serve_parameter(stub: &WireStub, name: &str, value: &str) {
+pub(crate) async fn serve_parameter(stub: &WireStub, name: &str, value: &str) {
     use wiremock::matchers::{body_partial_json, header};
     wiremock::Mock::given(header("x-amz-target", "AmazonSSM.GetParameter"))
         .and(body_partial_json(json!({"Name": name, "WithDecryption": true})))

@@ -8,6 +8,7 @@ mod api_contract;
 mod aws_wire;
 mod cli;
 mod docs;
+mod doctor;
 mod door;
 mod iam;
 mod lambda_runtime;

@@ -21,7 +21,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// The CLI on the AWS backend, pointed at the stub, with `env` and the module's restore flags.
-async fn run_cli(stub: &WireStub, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) async fn run_cli(stub: &WireStub, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = command("cli");
     c.args(args)
         .args([
@@ -51,15 +51,6 @@ async fn run_cli(stub: &WireStub, args: &[&str], env: &[(&str, &str)]) -> Output
 
 async fn cli(stub: &WireStub, args: &[&str]) -> Output {
     run_cli(stub, args, &[]).await
-}
-
-/// `doctor --json` with the front door's settings.
-async fn doctor(stub: &WireStub) -> Output {
-    let door = [
-        ("PUBLIC_NAME", "grafana.example.com"),
-        ("DOOR_KVS_ARN", crate::scenarios::STORE),
-    ];
-    run_cli(stub, &["--json", "doctor"], &door).await
 }
 
 fn hold(ecs: &SimulatedEcs) -> String {
@@ -320,127 +311,4 @@ fn the_module_s_mover_swaps_the_restored_directory_in_and_keeps_the_old_one() {
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(read("grafana/grafana.db"), "yesterday");
     std::fs::remove_dir_all(&root).ok();
-}
-
-/// `doctor` on the wire stub: the checks the stub models (the service, its task definition
-/// and images, capacity, the front door's entry) say what they found; the door's entry that
-/// routes to a task while the service is stopped fails with its fix. The network checks need
-/// EC2 calls the stub does not serve: they fail saying so (moto runs them, infra/test/moto-apply).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
-    use crate::scenarios::STORE;
-    let ecs = SimulatedEcs::named("ondemand", "grafana", Timing::fargate().scaled(0.02));
-    ecs.add_key_value_store(STORE);
-    let stub = WireStub::start(ecs.clone()).await;
-    let verdicts = |out: &Output| -> std::collections::BTreeMap<String, (String, String)> {
-        let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
-        d["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| {
-                (
-                    c["check"].as_str().unwrap().to_owned(),
-                    (
-                        c["verdict"].as_str().unwrap().to_owned(),
-                        c["fix"].as_str().unwrap_or_default().to_owned(),
-                    ),
-                )
-            })
-            .collect()
-    };
-    // The roles as the module writes them (iam.tf): the execution role writes the task's log
-    // streams and reads its password; the task role mounts through the access point.
-    let exec_role = "arn:aws:iam::123456789012:role/grafana-exec";
-    let task_role = "arn:aws:iam::123456789012:role/grafana-task";
-    let execution = |log_actions: &[&str]| {
-        serde_json::json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": log_actions,
-             "Resource": ["arn:aws:logs:eu-west-3:123456789012:log-group:/ecs/grafana:*"]},
-            {"Effect": "Allow", "Action": ["ssm:GetParameters"],
-             "Resource": ["arn:aws:ssm:eu-west-3:123456789012:parameter/grafana/admin-password"]}
-        ]})
-    };
-    let task = |access_point: &str| {
-        serde_json::json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
-             "Resource": "arn:aws:elasticfilesystem:eu-west-3:123456789012:file-system/fs-0123456789abcdef0",
-             "Condition": {"StringEquals": {"elasticfilesystem:AccessPointArn":
-                 format!("arn:aws:elasticfilesystem:eu-west-3:123456789012:access-point/{access_point}")}}}
-        ]})
-    };
-    stub.serve_role_policy(
-        exec_role,
-        execution(&["logs:CreateLogStream", "logs:PutLogEvents"]),
-    );
-    stub.serve_role_policy(task_role, task("fsap-0123456789abcdef0"));
-    // Stopped, the door asleep (as the controller leaves it).
-    ecs.write_store_by_hand(
-        STORE,
-        grafana_ondemand::DOOR_KEY,
-        Some(r#"{"state":"asleep","generation":6}"#),
-    );
-    let out = doctor(&stub).await;
-    let v = verdicts(&out);
-    assert_eq!(v["the ECS service exists"].0, "pass", "{v:?}");
-    assert_eq!(
-        v["its task definition exists"].0,
-        "pass",
-        "{}",
-        text(&out.stdout)
-    );
-    assert_eq!(v["its images' registry"].0, "warn", "Docker Hub: {v:?}");
-    assert_eq!(v["capacity"].0, "pass");
-    assert_eq!(
-        v["the execution role can start the task"].0, "pass",
-        "{v:?}"
-    );
-    assert_eq!(
-        v["the task role can mount Grafana's data"].0, "pass",
-        "{v:?}"
-    );
-    assert_eq!(
-        v["the front door's entry agrees with the service"].0, "pass",
-        "{v:?}"
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the stub serves no route table: that check fails"
-    );
-    // Someone routes the door to a task while Grafana is stopped.
-    ecs.write_store_by_hand(
-        STORE,
-        grafana_ondemand::DOOR_KEY,
-        Some(r#"{"state":"running","generation":7,"origin":"ec2-203-0-113-7.eu-west-3.compute.amazonaws.com","host":"grafana.example.com","protocol":"http","port":3000}"#),
-    );
-    let v = verdicts(&doctor(&stub).await);
-    let (verdict, fix) = &v["the front door's entry agrees with the service"];
-    assert_eq!(verdict, "fail", "{v:?}");
-    assert!(fix.contains("any status puts it right"), "{fix}");
-    // A role that lost a permission, and one whose condition names another access point.
-    stub.serve_role_policy(exec_role, execution(&["logs:PutLogEvents"]));
-    stub.serve_role_policy(task_role, task("fsap-0000000000other"));
-    let out = doctor(&stub).await;
-    let v = verdicts(&out);
-    let (verdict, fix) = &v["the execution role can start the task"];
-    assert_eq!(verdict, "fail", "{v:?}");
-    assert!(fix.contains("aws_iam_role_policy.execution"), "{fix}");
-    let said = text(&out.stdout);
-    assert!(said.contains("logs:CreateLogStream on arn:aws:logs:eu-west-3:123456789012:log-group:/ecs/grafana:log-stream:grafana/grafana/0 (implicitDeny)"), "{said}");
-    assert!(
-        !said.contains("logs:PutLogEvents on"),
-        "only what is denied: {said}"
-    );
-    assert_eq!(
-        v["the task role can mount Grafana's data"].0, "fail",
-        "{v:?}"
-    );
-    let before = ecs.total_calls();
-    let _ = doctor(&stub).await;
-    assert!(
-        ecs.total_calls() - before <= 6,
-        "read-only and bounded: {}",
-        ecs.total_calls() - before
-    );
 }

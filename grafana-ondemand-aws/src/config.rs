@@ -251,7 +251,11 @@ impl Builder {
     pub async fn build_doctor(self) -> Result<crate::Doctor> {
         let door = self.door.clone();
         let (platform, sdk) = self.build_with_sdk().await?;
-        Ok(crate::Doctor::new(&sdk, platform, door))
+        let doctor = crate::Doctor::new(&sdk, platform, door);
+        Ok(match grafana_ondemand_core::setting("CHECKIP_URL") {
+            Some(url) => doctor.checkip(url),
+            None => doctor,
+        })
     }
 
     /// Builds a controller over the platform, with the probe its readiness calls for.

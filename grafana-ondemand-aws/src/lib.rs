@@ -28,7 +28,10 @@ mod restore;
 
 pub use config::{Builder, request_log_from_env};
 #[cfg(feature = "doctor")]
-pub use doctor::{Check, Doctor, Verdict};
+pub use doctor::{
+    CHECKIP_URL, CONTROLLER_ROLE_TAG, Check, DOOR_TAG, Doctor, GRAFANA_URL_TAG, NAME_TAG, Verdict,
+    ZONE_TAG,
+};
 pub use notify::SnsTopic;
 pub use platform::{Clock, EcsPlatform, RequestLog};
 #[cfg(feature = "restore")]

@@ -203,6 +203,14 @@ impl SimulatedEcs {
         self.model().task_size = size;
     }
 
+    /// Tags the service as Terraform does when it applies the module (the controller's role,
+    /// the door's store, the name): seen by every reader at once.
+    pub fn tag_service(&self, key: &str, value: &str) {
+        self.model()
+            .tags
+            .set_settled(key.to_owned(), value.to_owned());
+    }
+
     /// When the next call of `op` (such as `FilterLogEvents`) is in flight, another client
     /// sets this service tag: what a start or an extend through another Lambda instance
     /// does while this one decides.

@@ -903,6 +903,11 @@ impl ServiceTags {
         self.recent.push_back((at, key, value));
     }
 
+    /// A tag every reader sees at once: one set when the service was made (Terraform's).
+    pub fn set_settled(&mut self, key: String, value: String) {
+        self.settled.insert(key, value);
+    }
+
     /// The tags as they are, every write applied (what the platform holds, not what a reader
     /// sees yet).
     pub fn current(&self) -> BTreeMap<String, String> {

@@ -82,9 +82,16 @@ impl WireStub {
         .mount(&server)
         .await;
         let roles = iam::RolePolicies::default();
+        roles.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            iam::ECS_SERVICE_LINKED_ROLE.into(),
+            serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+        );
         Mock::given(method("POST"))
-            .and(body_string_contains("Action=SimulatePrincipalPolicy"))
+            .and(wiremock::matchers::body_string_contains(
+                "Version=2010-05-08",
+            ))
             .respond_with(iam::IamWire {
+                ecs: ecs.clone(),
                 policies: roles.clone(),
                 delay,
             })
@@ -100,6 +107,15 @@ impl WireStub {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(role_arn.to_owned(), policy);
+    }
+
+    /// Deletes the role named `name` (the last part of its ARN): ECS's service-linked role,
+    /// `AWSServiceRoleForECS`, which the stub's account has until then.
+    pub fn delete_role(&self, name: &str) {
+        self.roles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|arn, _| arn.rsplit('/').next() != Some(name));
     }
 
     /// The base URL to point the SDK at.

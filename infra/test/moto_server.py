@@ -1,6 +1,8 @@
 """moto_server, with what moto 5.2 leaves out and AWS does: an API Gateway custom domain's
 regional target name and hosted zone (an alias record is made to them) and its status; and
-EFS's DeleteFileSystemPolicy (without it, `terraform destroy` waits for ever on the policy).
+EFS's DeleteFileSystemPolicy (without it, `terraform destroy` waits for ever on the policy);
+ECS's service-linked role, which ECS creates in an account at its first CreateCluster, under
+the name IAM gives it (AWSServiceRoleForECS; moto spells it AWSServiceRoleForecs).
 With MOTO_RUST_CALL_DELAY_MS, each call of an AWS SDK for Rust client (the CLI; not Terraform's,
 not boto3's) waits that long first: a stand-in for a round trip to a region. Run as `python3 moto_server.py -H 127.0.0.1 -p PORT`, like moto_server; test use only."""
 
@@ -10,7 +12,9 @@ import sys
 import time
 
 from moto.apigatewayv2 import models
+from moto.ecs.models import EC2ContainerServiceBackend
 from moto.efs.responses import EFSResponse
+from moto.iam import models as iam_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
 
@@ -46,6 +50,19 @@ def delete_file_system_policy(self):
 
 
 EFSResponse.delete_file_system_policy = delete_file_system_policy
+
+iam_models.SERVICE_NAME_CONVERSION["ecs"] = "ECS"
+made_cluster = EC2ContainerServiceBackend.create_cluster
+
+
+def with_service_linked_role(self, *args, **kwargs):
+    iam = iam_models.iam_backends[self.account_id][self.partition]
+    if not any(r.name == "AWSServiceRoleForECS" for r in iam.get_roles()):
+        iam.create_service_linked_role("ecs.amazonaws.com", "ECS's own role", "")
+    return made_cluster(self, *args, **kwargs)
+
+
+EC2ContainerServiceBackend.create_cluster = with_service_linked_role
 
 RUST_DELAY = float(os.environ.get("MOTO_RUST_CALL_DELAY_MS", "0")) / 1000
 answer = DomainDispatcherApplication.__call__

@@ -1,7 +1,8 @@
-//! IAM's `SimulatePrincipalPolicy` (query protocol: a form, XML answers) over the role
-//! policies a test registers ([`WireStub::serve_role_policy`](super::WireStub::serve_role_policy)),
+//! IAM's `SimulatePrincipalPolicy` and `GetRole` (query protocol: a form, XML answers) over
+//! the roles a test registers ([`WireStub::serve_role_policy`](super::WireStub::serve_role_policy)),
 //! decided by [`crate::iam`]'s evaluator: one result per action and resource, as IAM gives
-//! them when each call names one resource.
+//! them when each call names one resource. The account has ECS's service-linked role, as any
+//! account with an ECS service does, until a test deletes it.
 
 use super::form_value;
 use crate::iam::decide;
@@ -14,8 +15,13 @@ use wiremock::{Request, Respond, ResponseTemplate};
 /// Role ARN → its policy (the union of its statements).
 pub(super) type RolePolicies = Arc<Mutex<BTreeMap<String, Value>>>;
 
+/// ECS's service-linked role, as IAM names it.
+pub(super) const ECS_SERVICE_LINKED_ROLE: &str =
+    "arn:aws:iam::123456789012:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS";
+
 #[derive(Debug)]
 pub(super) struct IamWire {
+    pub ecs: crate::SimulatedEcs,
     pub policies: RolePolicies,
     pub delay: Duration,
 }
@@ -35,9 +41,48 @@ fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
     )
 }
 
+/// `GetRole`: the role of that name (the last part of its ARN), or NoSuchEntity.
+fn get_role(
+    policies: &RolePolicies,
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> ResponseTemplate {
+    let Some(name) = form_value(body, "RoleName") else {
+        return error(400, "ValidationError", "RoleName is required");
+    };
+    let found = policies
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .keys()
+        .find(|arn| arn.rsplit('/').next() == Some(name.as_str()))
+        .cloned();
+    let Some(arn) = found else {
+        return error(
+            404,
+            "NoSuchEntity",
+            &format!("The role with name {name} cannot be found."),
+        );
+    };
+    // Made when the account's first ECS service was, long before this call.
+    let created = (now - chrono::Duration::days(400)).format("%Y-%m-%dT%H:%M:%SZ");
+    let path = arn
+        .split_once(":role")
+        .map(|(_, p)| p.trim_end_matches(name.as_str()))
+        .unwrap_or("/");
+    ResponseTemplate::new(200).set_body_raw(
+        format!(
+            "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><Role><Path>{path}</Path><RoleName>{name}</RoleName><RoleId>AROAEXAMPLE0123456789</RoleId><Arn>{arn}</Arn><CreateDate>{created}</CreateDate></Role></GetRoleResult><ResponseMetadata><RequestId>5d6e7f80-91a2-4b3c-8d4e-f5a6b7c8d9e0</RequestId></ResponseMetadata></GetRoleResponse>"
+        ),
+        "text/xml",
+    )
+}
+
 impl Respond for IamWire {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body = &request.body;
+        if form_value(body, "Action").as_deref() == Some("GetRole") {
+            return get_role(&self.policies, body, self.ecs.now()).set_delay(self.delay);
+        }
         let Some(role) = form_value(body, "PolicySourceArn") else {
             return error(400, "ValidationError", "PolicySourceArn is required")
                 .set_delay(self.delay);

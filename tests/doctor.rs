@@ -1,0 +1,320 @@
+//! `doctor` on the wire stub: the CLI on the AWS backend, reading the deployment as the
+//! module leaves it (the service's tags name the controller's role and the door's store), IAM's
+//! answers decided by the same evaluator `tests/iam.rs` replays every call against. The
+//! network checks need EC2 calls the stub does not serve; moto runs them
+//! (`infra/test/moto-apply`).
+
+use crate::restore::run_cli;
+use grafana_ondemand::aws::{CONTROLLER_ROLE_TAG, DOOR_TAG};
+use grafana_ondemand::mock::wire::WireStub;
+use grafana_ondemand::mock::{SimulatedEcs, Timing};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::process::Output;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `doctor --json`, told nothing but the cluster and the service (README step 5).
+async fn doctor(stub: &WireStub) -> Output {
+    run_cli(stub, &["--json", "doctor"], &[]).await
+}
+
+/// Each check's verdict and fix, by name.
+fn verdicts(out: &Output) -> BTreeMap<String, (String, String)> {
+    let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    d["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["check"].as_str().unwrap().to_owned(),
+                (
+                    c["verdict"].as_str().unwrap().to_owned(),
+                    c["fix"].as_str().unwrap_or_default().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The controller's role as the module renders it (its template, with the door's store),
+/// for the stub's task definition, which logs to `/ecs/grafana`.
+fn controller_policy() -> Value {
+    let policy =
+        crate::iam::module_policy_with(&[("door_kvs_arn", crate::scenarios::STORE.to_owned())]);
+    serde_json::from_str(
+        &policy
+            .to_string()
+            .replace("/ecs/grafana-ondemand", "/ecs/grafana"),
+    )
+    .unwrap()
+}
+
+/// The checks the stub models (the service, its task definition and images, the roles,
+/// capacity, the front door's entry found through the service's tag) pass on the module's
+/// deployment; each broken one way fails with its fix: the door's entry routed to a task while
+/// Grafana is stopped, the execution role without `logs:CreateLogStream`, the task role's
+/// condition naming another access point, the controller's role without `ecs:UpdateService`,
+/// the account without ECS's service-linked role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
+    use crate::scenarios::STORE;
+    let ecs = SimulatedEcs::named("ondemand", "grafana", Timing::fargate().scaled(0.02));
+    ecs.add_key_value_store(STORE);
+    let stub = WireStub::start(ecs.clone()).await;
+    // The module's tags on the service: the controller's role and the door's store.
+    let controller_role = "arn:aws:iam::123456789012:role/grafana-ctl-20250101";
+    ecs.tag_service(CONTROLLER_ROLE_TAG, controller_role);
+    ecs.tag_service(DOOR_TAG, STORE);
+    stub.serve_role_policy(controller_role, controller_policy());
+    // The roles as the module writes them (iam.tf): the execution role writes the task's log
+    // streams and reads its password; the task role mounts through the access point.
+    let exec_role = "arn:aws:iam::123456789012:role/grafana-exec";
+    let task_role = "arn:aws:iam::123456789012:role/grafana-task";
+    let execution = |log_actions: &[&str]| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": log_actions,
+             "Resource": ["arn:aws:logs:eu-west-3:123456789012:log-group:/ecs/grafana:*"]},
+            {"Effect": "Allow", "Action": ["ssm:GetParameters"],
+             "Resource": ["arn:aws:ssm:eu-west-3:123456789012:parameter/grafana/admin-password"]}
+        ]})
+    };
+    let task = |access_point: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+             "Resource": "arn:aws:elasticfilesystem:eu-west-3:123456789012:file-system/fs-0123456789abcdef0",
+             "Condition": {"StringEquals": {"elasticfilesystem:AccessPointArn":
+                 format!("arn:aws:elasticfilesystem:eu-west-3:123456789012:access-point/{access_point}")}}}
+        ]})
+    };
+    stub.serve_role_policy(
+        exec_role,
+        execution(&["logs:CreateLogStream", "logs:PutLogEvents"]),
+    );
+    stub.serve_role_policy(task_role, task("fsap-0123456789abcdef0"));
+    // Stopped, the door asleep (as the controller leaves it).
+    ecs.write_store_by_hand(
+        STORE,
+        grafana_ondemand::DOOR_KEY,
+        Some(r#"{"state":"asleep","generation":6}"#),
+    );
+    let out = doctor(&stub).await;
+    let v = verdicts(&out);
+    assert_eq!(v["the ECS service exists"].0, "pass", "{v:?}");
+    assert_eq!(
+        v["its task definition exists"].0,
+        "pass",
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(v["its images' registry"].0, "warn", "Docker Hub: {v:?}");
+    assert_eq!(v["capacity"].0, "pass");
+    assert_eq!(
+        v["the execution role can start the task"].0, "pass",
+        "{v:?}"
+    );
+    assert_eq!(
+        v["the task role can mount Grafana's data"].0, "pass",
+        "{v:?}"
+    );
+    assert_eq!(
+        v["the front door's entry agrees with the service"].0, "pass",
+        "{v:?}"
+    );
+    assert_eq!(
+        v["the controller's role can start and stop Grafana"].0, "pass",
+        "{v:?}"
+    );
+    assert_eq!(v["ECS's service-linked role exists"].0, "pass", "{v:?}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the stub serves no route table: that check fails"
+    );
+    // Someone routes the door to a task while Grafana is stopped.
+    ecs.write_store_by_hand(
+        STORE,
+        grafana_ondemand::DOOR_KEY,
+        Some(r#"{"state":"running","generation":7,"origin":"ec2-203-0-113-7.eu-west-3.compute.amazonaws.com","host":"grafana.example.com","protocol":"http","port":3000}"#),
+    );
+    let v = verdicts(&doctor(&stub).await);
+    let (verdict, fix) = &v["the front door's entry agrees with the service"];
+    assert_eq!(verdict, "fail", "{v:?}");
+    assert!(fix.contains("any status puts it right"), "{fix}");
+    // A role that lost a permission, and one whose condition names another access point.
+    stub.serve_role_policy(exec_role, execution(&["logs:PutLogEvents"]));
+    stub.serve_role_policy(task_role, task("fsap-0000000000other"));
+    let out = doctor(&stub).await;
+    let v = verdicts(&out);
+    let (verdict, fix) = &v["the execution role can start the task"];
+    assert_eq!(verdict, "fail", "{v:?}");
+    assert!(fix.contains("aws_iam_role_policy.execution"), "{fix}");
+    let said = text(&out.stdout);
+    assert!(said.contains("logs:CreateLogStream on arn:aws:logs:eu-west-3:123456789012:log-group:/ecs/grafana:log-stream:grafana/grafana/0 (implicitDeny)"), "{said}");
+    assert!(
+        !said.contains("logs:PutLogEvents on"),
+        "only what is denied: {said}"
+    );
+    assert_eq!(
+        v["the task role can mount Grafana's data"].0, "fail",
+        "{v:?}"
+    );
+    // The controller's role without UpdateService: a start would be refused.
+    let mut policy = controller_policy();
+    for statement in policy["Statement"].as_array_mut().unwrap() {
+        if statement["Sid"] == "StartStopAndReadTheService" {
+            statement["Action"] = serde_json::json!(["ecs:DescribeServices"]);
+        }
+    }
+    stub.serve_role_policy(controller_role, policy);
+    stub.delete_role("AWSServiceRoleForECS");
+    let out = doctor(&stub).await;
+    let v = verdicts(&out);
+    let (verdict, fix) = &v["the controller's role can start and stop Grafana"];
+    assert_eq!(verdict, "fail", "{v:?}");
+    assert!(fix.contains("aws_iam_role_policy.controller"), "{fix}");
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("ecs:UpdateService on arn:aws:ecs:eu-west-3:123456789012:service/ondemand/grafana (implicitDeny)"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("ecs:DescribeServices on"),
+        "only what is denied: {said}"
+    );
+    let (verdict, fix) = &v["ECS's service-linked role exists"];
+    assert_eq!(verdict, "fail", "{v:?}");
+    assert!(
+        fix.contains("create_ecs_service_linked_role = true")
+            && fix.contains(
+                "aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com"
+            ),
+        "{fix}"
+    );
+    let before = ecs.total_calls();
+    let _ = doctor(&stub).await;
+    assert!(
+        ecs.total_calls() - before <= 6,
+        "read-only and bounded: {}",
+        ecs.total_calls() - before
+    );
+}
+
+/// Each check's detail, by name.
+fn details(out: &Output) -> BTreeMap<String, String> {
+    let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    d["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["check"].as_str().unwrap().to_owned(),
+                c["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// What sleeps with Grafana: while it runs, doctor counts its alert rules through Grafana's
+/// own API, as its admin (the password read from Parameter Store, as the task reads it), and
+/// says they do not run while it sleeps; while it sleeps, it says it could not count them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_says_which_alert_rules_sleep_with_grafana() {
+    use grafana_ondemand::Platform;
+    use grafana_ondemand::aws::GRAFANA_URL_TAG;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    const CHECK: &str = "no alert rules sleep with Grafana";
+    let ecs = SimulatedEcs::named("ondemand", "grafana", Timing::fargate().scaled(0.02));
+    let stub = WireStub::start(ecs.clone()).await;
+    let password = "correct horse battery staple";
+    crate::lambda_runtime::serve_parameter(
+        &stub,
+        "arn:aws:ssm:eu-west-3:123456789012:parameter/grafana/admin-password",
+        password,
+    )
+    .await;
+    // Grafana's API at its address (the door's, in the service's tag): two alert rules.
+    let grafana = wiremock::MockServer::start().await;
+    let rules = |titles: &[&str]| {
+        let list: Vec<Value> = titles
+            .iter()
+            .map(|t| serde_json::json!({"uid": "r1", "title": t, "folderUID": "f", "ruleGroup": "g"}))
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/api/v1/provisioning/alert-rules"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(list))
+    };
+    rules(&["Disk almost full", "5xx rate"])
+        .mount(&grafana)
+        .await;
+    ecs.tag_service(GRAFANA_URL_TAG, &grafana.uri());
+
+    // Asleep: not counted, and said why.
+    let out = doctor(&stub).await;
+    assert_eq!(verdicts(&out)[CHECK].0, "warn");
+    assert!(
+        details(&out)[CHECK].contains("not counted: Grafana sleeps"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        grafana.received_requests().await.unwrap().is_empty(),
+        "nothing asked of a Grafana that sleeps"
+    );
+
+    // Running: counted as its admin, and said.
+    Platform::update_service(&ecs, 1, false).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ecs.describe_service().await.unwrap().running_count == 0 {
+        assert!(std::time::Instant::now() < deadline, "the task never ran");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = doctor(&stub).await;
+    let (verdict, fix) = &verdicts(&out)[CHECK];
+    assert_eq!(verdict, "warn", "{}", text(&out.stdout));
+    assert!(
+        details(&out)[CHECK].starts_with(
+            "2 alert rules (Disk almost full, 5xx rate): not evaluated while Grafana sleeps"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(fix.contains("CloudWatch alarms"), "{fix}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a warning fails nothing; the stub's missing EC2 calls do"
+    );
+    let asked = grafana.received_requests().await.unwrap();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].headers.get("authorization").unwrap(),
+        // base64 of "admin:correct horse battery staple"
+        "Basic YWRtaW46Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ=="
+    );
+
+    // None: it passes.
+    grafana.reset().await;
+    rules(&[]).mount(&grafana).await;
+    let out = doctor(&stub).await;
+    assert_eq!(verdicts(&out)[CHECK].0, "pass", "{}", text(&out.stdout));
+
+    // Grafana refuses (the password was changed in Grafana): not counted, and why.
+    grafana.reset().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&grafana)
+        .await;
+    let out = doctor(&stub).await;
+    assert_eq!(verdicts(&out)[CHECK].0, "warn");
+    assert!(
+        details(&out)[CHECK].contains("Grafana answered 401"),
+        "{}",
+        text(&out.stdout)
+    );
+}
