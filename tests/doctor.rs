@@ -21,8 +21,8 @@ async fn doctor(stub: &WireStub) -> Output {
     run_cli(stub, &["--json", "doctor"], &[]).await
 }
 
-/// Each check's verdict and fix, by name.
-fn verdicts(out: &Output) -> BTreeMap<String, (String, String)> {
+/// Each check's `field` (`verdict`, `detail`, `fix`), by name.
+fn field(out: &Output, field: &str) -> BTreeMap<String, String> {
     let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
     d["checks"]
         .as_array()
@@ -31,13 +31,27 @@ fn verdicts(out: &Output) -> BTreeMap<String, (String, String)> {
         .map(|c| {
             (
                 c["check"].as_str().unwrap().to_owned(),
-                (
-                    c["verdict"].as_str().unwrap().to_owned(),
-                    c["fix"].as_str().unwrap_or_default().to_owned(),
-                ),
+                c[field].as_str().unwrap_or_default().to_owned(),
             )
         })
         .collect()
+}
+
+/// Each check's verdict and fix, by name.
+fn verdicts(out: &Output) -> BTreeMap<String, (String, String)> {
+    let fixes = field(out, "fix");
+    field(out, "verdict")
+        .into_iter()
+        .map(|(check, verdict)| {
+            let fix = fixes.get(&check).cloned().unwrap_or_default();
+            (check, (verdict, fix))
+        })
+        .collect()
+}
+
+/// Each check's detail, by name.
+fn details(out: &Output) -> BTreeMap<String, String> {
+    field(out, "detail")
 }
 
 /// The controller's role as the module renders it (its template, with the door's store),
@@ -203,22 +217,6 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
     );
 }
 
-/// Each check's detail, by name.
-fn details(out: &Output) -> BTreeMap<String, String> {
-    let d: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
-    d["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["check"].as_str().unwrap().to_owned(),
-                c["detail"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 /// What sleeps with Grafana: while it runs, doctor counts its alert rules through Grafana's
 /// own API, as its admin (the password read from Parameter Store, as the task reads it), and
 /// says they do not run while it sleeps; while it sleeps, it says it could not count them.
@@ -317,4 +315,138 @@ async fn doctor_says_which_alert_rules_sleep_with_grafana() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// The front door's certificate, as ACM describes it (in us-east-1, whatever the service's
+/// region): issued with time left passes; not issued, a renewal ACM cannot finish, one close to
+/// its end, and one deleted fail or warn with what to do. The name's hosted zone has no CAA
+/// records: that check passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reads_the_front_doors_certificate() {
+    use grafana_ondemand::aws::{CERTIFICATE_TAG, NAME_TAG, ZONE_TAG};
+    use wiremock::matchers::header;
+    use wiremock::{Mock, ResponseTemplate};
+    const CHECK: &str = "the front door's certificate is valid";
+    const CERT: &str =
+        "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b";
+    let ecs = SimulatedEcs::named("ondemand", "grafana", Timing::fargate().scaled(0.02));
+    ecs.add_hosted_zone(crate::scenarios::ZONE, "example.com");
+    let stub = WireStub::start(ecs.clone()).await;
+    ecs.tag_service(NAME_TAG, "grafana.example.com");
+    ecs.tag_service(ZONE_TAG, crate::scenarios::ZONE);
+    ecs.tag_service(CERTIFICATE_TAG, CERT);
+    // Whole days and an hour: the CLI reads the clock a little later than the test.
+    let day = 86_400;
+    let now = ecs.now().timestamp();
+    // ACM's DescribeCertificate (JSON 1.1), answering what `acm` holds.
+    let acm = std::sync::Arc::new(std::sync::Mutex::new(ResponseTemplate::new(500)));
+    let answer = acm.clone();
+    Mock::given(header(
+        "x-amz-target",
+        "CertificateManager.DescribeCertificate",
+    ))
+    .respond_with(move |_: &wiremock::Request| answer.lock().unwrap().clone())
+    .with_priority(1)
+    .mount(stub.server())
+    .await;
+    let serve = |template: ResponseTemplate| *acm.lock().unwrap() = template;
+    let described = |extra: Value| {
+        let mut cert = serde_json::json!({
+            "CertificateArn": CERT, "DomainName": "grafana.example.com",
+            "SubjectAlternativeNames": ["grafana.example.com"], "Type": "AMAZON_ISSUED",
+            "Status": "ISSUED", "NotBefore": now - 65 * day, "NotAfter": now + 300 * day + 3600,
+            "InUseBy": ["arn:aws:cloudfront::123456789012:distribution/E2EXAMPLE0DOOR"],
+            "RenewalEligibility": "ELIGIBLE"
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            cert[k] = v.clone();
+        }
+        ResponseTemplate::new(200).set_body_raw(
+            serde_json::json!({ "Certificate": cert }).to_string(),
+            "application/x-amz-json-1.1",
+        )
+    };
+    let said = |out: &Output| {
+        (
+            verdicts(out)[CHECK].clone(),
+            details(out)[CHECK].clone(),
+            text(&out.stdout),
+        )
+    };
+
+    serve(described(serde_json::json!({})));
+    let out = doctor(&stub).await;
+    let ((verdict, _), detail, all) = said(&out);
+    assert_eq!(verdict, "pass", "{all}");
+    assert_eq!(detail, "ISSUED for grafana.example.com, 300 days left");
+    assert_eq!(
+        verdicts(&out)["the name's CAA records allow its certificates"].0,
+        "pass",
+        "{all}"
+    );
+    let asked: Vec<_> = stub
+        .server()
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.headers.get("x-amz-target").map(|v| v.as_bytes())
+                == Some(b"CertificateManager.DescribeCertificate")
+        })
+        .collect();
+    assert_eq!(asked.len(), 1);
+    assert!(
+        asked[0]
+            .headers
+            .get("authorization")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("/us-east-1/acm/aws4_request"),
+        "ACM is asked in the certificate's region"
+    );
+
+    serve(described(
+        serde_json::json!({"Status": "PENDING_VALIDATION"}),
+    ));
+    let ((verdict, fix), detail, all) = said(&doctor(&stub).await);
+    assert_eq!(verdict, "fail", "{all}");
+    assert!(
+        detail.contains("is PENDING_VALIDATION, not ISSUED"),
+        "{detail}"
+    );
+    assert!(fix.contains("validation record"), "{fix}");
+
+    serve(described(serde_json::json!({
+        "NotAfter": now + 45 * day + 3600,
+        "RenewalSummary": {"RenewalStatus": "PENDING_VALIDATION", "RenewalStatusReason": "CAA_ERROR",
+                           "DomainValidationOptions": [], "UpdatedAt": now - day}
+    })));
+    let ((verdict, _), detail, all) = said(&doctor(&stub).await);
+    assert_eq!(verdict, "fail", "{all}");
+    assert!(
+        detail.contains("ACM cannot renew it: its renewal is PENDING_VALIDATION (CAA_ERROR), 45 days before it expires"),
+        "{detail}"
+    );
+
+    serve(described(
+        serde_json::json!({"NotAfter": now + 20 * day + 3600}),
+    ));
+    let ((verdict, _), detail, all) = said(&doctor(&stub).await);
+    assert_eq!(verdict, "warn", "{all}");
+    assert!(detail.starts_with("it expires in 20 days"), "{detail}");
+
+    serve(
+        ResponseTemplate::new(400).set_body_raw(
+            serde_json::json!({"__type": "ResourceNotFoundException",
+            "message": format!("Could not find certificate {CERT}.")})
+            .to_string(),
+            "application/x-amz-json-1.1",
+        ),
+    );
+    let ((verdict, fix), detail, all) = said(&doctor(&stub).await);
+    assert_eq!(verdict, "fail", "{all}");
+    assert!(detail.contains("does not exist"), "{detail}");
+    assert!(fix.contains("aws_acm_certificate.name"), "{fix}");
 }

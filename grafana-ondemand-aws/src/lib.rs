@@ -29,8 +29,8 @@ mod restore;
 pub use config::{Builder, request_log_from_env};
 #[cfg(feature = "doctor")]
 pub use doctor::{
-    CHECKIP_URL, CONTROLLER_ROLE_TAG, Check, DOOR_TAG, Doctor, GRAFANA_URL_TAG, NAME_TAG, Verdict,
-    ZONE_TAG,
+    CERTIFICATE_TAG, CHECKIP_URL, CONTROLLER_ROLE_TAG, Check, DOOR_TAG, Doctor, GRAFANA_URL_TAG,
+    NAME_TAG, Verdict, ZONE_TAG,
 };
 pub use notify::SnsTopic;
 pub use platform::{Clock, EcsPlatform, RequestLog};

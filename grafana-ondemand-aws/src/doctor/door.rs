@@ -1,5 +1,5 @@
-//! The front door: its entry against the service, and the CAA records that decide whether
-//! the name's two certificates can be issued.
+//! The front door: its entry against the service, its certificate (ACM's), and the CAA
+//! records that decide whether the name's two certificates can be issued.
 
 use super::{Check, Doctor, Verdict, check, unreadable};
 use crate::errors::map;
@@ -113,6 +113,126 @@ impl Doctor {
                 )),
             )),
         }
+    }
+    /// The door's certificate (ACM, in us-east-1 as CloudFront wants it) is issued for the
+    /// name, and ACM can renew it: DNS-validated, it renews 60 days before it expires, as long
+    /// as its validation record stays and the CAA records allow Amazon.
+    pub(super) async fn certificate(&self, arn: &str, name: &str, checks: &mut Vec<Check>) {
+        use aws_sdk_acm::types::{CertificateStatus, RenewalStatus};
+        let check_name = "the front door's certificate is valid";
+        self.count();
+        let cert = match self
+            .acm(arn)
+            .describe_certificate()
+            .certificate_arn(arn)
+            .send()
+            .await
+        {
+            Ok(o) => o.certificate().cloned(),
+            Err(e) => {
+                let missing = e
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception());
+                if missing {
+                    checks.push(check(
+                        check_name,
+                        Verdict::Fail,
+                        format!("{arn} does not exist: the door serves no certificate for {name}"),
+                        Some("`terraform apply` requests it again (the module's aws_acm_certificate.name)"),
+                    ));
+                } else {
+                    let e = map(e, "acm:DescribeCertificate", &self.names());
+                    checks.push(unreadable(
+                        check_name,
+                        &e,
+                        "acm:DescribeCertificate on the certificate",
+                    ));
+                }
+                return;
+            }
+        };
+        let Some(cert) = cert else { return };
+        let covers = cert.domain_name() == Some(name)
+            || cert.subject_alternative_names().iter().any(|n| n == name);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let days_left = cert.not_after().map(|t| (t.secs() - now) / 86_400);
+        let renewal = cert.renewal_summary().filter(|r| {
+            matches!(
+                r.renewal_status(),
+                RenewalStatus::Failed | RenewalStatus::PendingValidation
+            )
+        });
+        let validation = "its DNS validation record (the CNAME the module writes in the hosted zone) must stay, and the CAA records allow Amazon: `terraform apply` puts the record back";
+        let (verdict, detail, fix) = if cert.status() != Some(&CertificateStatus::Issued) {
+            let reason = cert
+                .failure_reason()
+                .map(|r| format!(" ({})", r.as_str()))
+                .unwrap_or_default();
+            (
+                Verdict::Fail,
+                format!(
+                    "{arn} is {}{reason}, not ISSUED: the door cannot serve {name}",
+                    cert.status().map(|s| s.as_str()).unwrap_or("of no status")
+                ),
+                Some(validation),
+            )
+        } else if !covers {
+            (
+                Verdict::Fail,
+                format!(
+                    "{arn} is for {}, not {name}",
+                    cert.domain_name().unwrap_or("another name")
+                ),
+                Some("`terraform apply` requests one for public_name"),
+            )
+        } else if let Some(r) = renewal {
+            let reason = r
+                .renewal_status_reason()
+                .map(|r| format!(" ({})", r.as_str()))
+                .unwrap_or_default();
+            (
+                Verdict::Fail,
+                format!(
+                    "ACM cannot renew it: its renewal is {}{reason}, {} days before it expires",
+                    r.renewal_status().as_str(),
+                    days_left.unwrap_or_default()
+                ),
+                Some(validation),
+            )
+        } else if let Some(days) = days_left.filter(|d| *d < 30) {
+            (
+                Verdict::Warn,
+                format!(
+                    "it expires in {days} days, and ACM renews 60 days ahead: its renewal has not happened"
+                ),
+                Some(validation),
+            )
+        } else {
+            (
+                Verdict::Pass,
+                format!(
+                    "ISSUED for {name}{}",
+                    days_left
+                        .map(|d| format!(", {d} days left"))
+                        .unwrap_or_default()
+                ),
+                None,
+            )
+        };
+        checks.push(check(check_name, verdict, detail, fix));
+    }
+
+    /// ACM in the certificate's region (us-east-1 for CloudFront's).
+    fn acm(&self, arn: &str) -> aws_sdk_acm::Client {
+        let region = arn.split(':').nth(3).unwrap_or("us-east-1").to_owned();
+        aws_sdk_acm::Client::from_conf(
+            aws_sdk_acm::config::Builder::from(&self.sdk)
+                .region(aws_sdk_acm::config::Region::new(region))
+                .build(),
+        )
     }
 }
 

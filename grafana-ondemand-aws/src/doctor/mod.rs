@@ -73,6 +73,8 @@ pub const NAME_TAG: &str = "grafana-ondemand:name";
 /// The tag on the service naming Grafana's address (the door's), where doctor counts its
 /// alert rules while it runs (the module sets it).
 pub const GRAFANA_URL_TAG: &str = "grafana-ondemand:url";
+/// The tag on the service naming the front door's ACM certificate (the module sets it).
+pub const CERTIFICATE_TAG: &str = "grafana-ondemand:certificate";
 /// The tag on the service naming the name's Route 53 hosted zone (the module sets it).
 pub const ZONE_TAG: &str = "grafana-ondemand:hosted-zone";
 
@@ -95,6 +97,8 @@ pub struct Doctor {
     efs: aws_sdk_efs::Client,
     iam: aws_sdk_iam::Client,
     route53: aws_sdk_route53::Client,
+    /// The SDK's configuration, for clients of another region (ACM's us-east-1).
+    sdk: aws_config::SdkConfig,
     ssm: aws_sdk_ssm::Client,
     door: Option<FrontDoor>,
     /// Where the caller's own public address is learnt (AWS's checkip service).
@@ -141,6 +145,7 @@ impl Doctor {
             efs: aws_sdk_efs::Client::new(sdk),
             iam: aws_sdk_iam::Client::new(sdk),
             route53: aws_sdk_route53::Client::new(sdk),
+            sdk: sdk.clone(),
             ssm: aws_sdk_ssm::Client::new(sdk),
             door,
             checkip: CHECKIP_URL.into(),
@@ -201,8 +206,13 @@ impl Doctor {
         if let Some(store) = &store {
             self.entry(&service, store, &mut checks).await;
         }
-        if let (Some(name), Some(zone)) = (tag(&service, NAME_TAG), tag(&service, ZONE_TAG)) {
-            self.caa(&name, &zone, &mut checks).await;
+        if let Some(name) = tag(&service, NAME_TAG) {
+            if let Some(certificate) = tag(&service, CERTIFICATE_TAG) {
+                self.certificate(&certificate, &name, &mut checks).await;
+            }
+            if let Some(zone) = tag(&service, ZONE_TAG) {
+                self.caa(&name, &zone, &mut checks).await;
+            }
         }
         self.alert_rules(&service, &task, &mut checks).await;
         checks

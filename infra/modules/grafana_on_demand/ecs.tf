@@ -223,11 +223,16 @@ resource "aws_ecs_service" "grafana" {
   # What `doctor` reads of the deployment, so that the cluster and the service are all it is
   # told: the controller's role (whose permissions it checks), Grafana's address (where it
   # counts alert rules while Grafana runs), the door's store (whose entry it reads), the
-  # public name and its hosted zone (whose CAA records it reads).
+  # public name, its certificate (ACM's status and renewal) and its hosted zone (whose CAA
+  # records it reads).
   tags = merge(
     local.tags,
     { "grafana-ondemand:controller-role" = aws_iam_role.controller.arn, "grafana-ondemand:url" = local.door_url },
     local.door_kvs_arn != "" ? { "grafana-ondemand:door" = local.door_kvs_arn } : {},
-    local.named ? { "grafana-ondemand:name" = var.public_name, "grafana-ondemand:hosted-zone" = local.zone_id } : {},
+    local.named ? {
+      "grafana-ondemand:name"        = var.public_name,
+      "grafana-ondemand:hosted-zone" = local.zone_id,
+      "grafana-ondemand:certificate" = aws_acm_certificate.name[0].arn,
+    } : {},
   )
 }
