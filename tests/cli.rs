@@ -1,6 +1,7 @@
 //! The CLI, run as a binary: outputs and exit codes, on the simulated backend and on the AWS
 //! backend over the wire stub.
 
+use crate::support::text;
 use crate::support::{Killed, command, free_port};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, Timing};
@@ -15,10 +16,6 @@ fn simulated(args: &[&str], scale: &str) -> Output {
         .env("SERVICE_PORT", free_port().to_string())
         .output()
         .expect("cli runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

@@ -5,16 +5,13 @@
 //! (`infra/test/moto-apply`).
 
 use crate::restore::run_cli;
+use crate::support::text;
 use grafana_ondemand::aws::{CONTROLLER_ROLE_TAG, DOOR_TAG};
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, Timing};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Output;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `doctor --json`, told nothing but the cluster and the service (README step 5).
 async fn doctor(stub: &WireStub) -> Output {

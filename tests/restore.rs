@@ -3,6 +3,7 @@
 //! laid out as AWS Backup leaves a file system.
 
 use crate::support::command;
+use crate::support::text;
 use grafana_ondemand::RESTORE_TAG;
 use grafana_ondemand::mock::wire::WireStub;
 use grafana_ondemand::mock::{SimulatedEcs, Timing};
@@ -15,10 +16,6 @@ const FILE_SYSTEM: &str =
     "arn:aws:elasticfilesystem:eu-west-3:123456789012:file-system/fs-0123456789abcdef0";
 const ROLE: &str = "arn:aws:iam::123456789012:role/grafana-ondemand-bkrestore-0123";
 const VAULT: &str = "aws/efs/automatic-backup-vault";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The CLI on the AWS backend, pointed at the stub, with `env` and the module's restore flags.
 pub(crate) async fn run_cli(stub: &WireStub, args: &[&str], env: &[(&str, &str)]) -> Output {

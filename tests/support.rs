@@ -37,6 +37,11 @@ pub fn example(name: &str) -> PathBuf {
     profile_dir.join("examples").join(name)
 }
 
+/// A process's output as text (lossy: a test shows what it got, whatever it is).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// A port free on loopback now (and so, almost surely, on 127.0.0.10 to .25 too).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,6 +1,7 @@
 //! `doctor`: read-only checks of a deployed service, each saying what was checked, whether it
-//! holds, and for what does not, what to change. Only Describe calls: nothing it does changes
-//! or bills anything. Only the CLI links it (feature `doctor`).
+//! holds, and for what does not, what to change. Only Describe, Get, List and Simulate calls
+//! (and two plain GETs: the caller's address, and Grafana's alert rules while it runs): nothing
+//! it does changes or bills anything. Only the CLI links it (feature `doctor`).
 
 use crate::errors::{Names, map};
 use crate::platform::EcsPlatform;
@@ -8,11 +9,12 @@ use aws_sdk_ecs::types as ecs;
 use grafana_ondemand_core::FrontDoor;
 use serde::Serialize;
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 mod door;
 mod grafana;
 mod network;
 mod roles;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -188,10 +190,11 @@ impl Doctor {
             .cloned();
         let task = self.task_definition(&service, &mut checks).await;
         if let Some(vpc) = &network {
-            self.routes(vpc, &mut checks).await;
+            let subnets = self.subnets(vpc).await;
+            self.routes(vpc, &subnets, &mut checks).await;
             self.door_ingress(vpc, task.port, &mut checks).await;
             if let Some(fs) = &task.file_system {
-                self.mount_targets(vpc, fs, &mut checks).await;
+                self.mount_targets(vpc, &subnets, fs, &mut checks).await;
             }
         }
         let store = self
@@ -375,9 +378,7 @@ impl Doctor {
                 .flat_map(|c| c.secrets())
                 .map(|s| s.value_from().to_owned())
                 .collect(),
-            port: containers
-                .iter()
-                .find(|c| c.name() == Some("grafana"))
+            port: grafana
                 .or_else(|| containers.iter().find(|c| !c.port_mappings().is_empty()))
                 .and_then(|c| c.port_mappings().first())
                 .and_then(|p| p.container_port()),

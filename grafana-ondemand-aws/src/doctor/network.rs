@@ -3,34 +3,43 @@
 
 use super::{Check, Doctor, Verdict, check, unreadable};
 use crate::errors::map;
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{Filter, Subnet};
 use aws_sdk_ecs::types as ecs;
 
 /// CloudFront's origin-facing servers, as a managed prefix list.
 const CLOUDFRONT_PREFIX_LIST: &str = "com.amazonaws.global.cloudfront.origin-facing";
 
+/// The service's subnets as EC2 describes them (one call, for the routes and the mount targets).
+pub(super) type Subnets = Result<Vec<Subnet>, grafana_ondemand_core::Error>;
+
 impl Doctor {
+    /// The service's subnets, read once for the checks that need them.
+    pub(super) async fn subnets(&self, vpc: &ecs::AwsVpcConfiguration) -> Subnets {
+        self.count();
+        self.ec2
+            .describe_subnets()
+            .set_subnet_ids(Some(vpc.subnets().to_vec()))
+            .send()
+            .await
+            .map(|out| out.subnets().to_vec())
+            .map_err(|e| map(e, "ec2:DescribeSubnets", &self.names()))
+    }
+
+    /// Each subnet's route to the internet, against `assignPublicIp`: a public IP needs an
     /// internet gateway (the image pull and the logs go through it), no public IP a NAT.
-    pub(super) async fn routes(&self, vpc: &ecs::AwsVpcConfiguration, checks: &mut Vec<Check>) {
+    pub(super) async fn routes(
+        &self,
+        vpc: &ecs::AwsVpcConfiguration,
+        described: &Subnets,
+        checks: &mut Vec<Check>,
+    ) {
         let name = "the subnets reach ECR and CloudWatch Logs";
         let public = vpc.assign_public_ip() == Some(&ecs::AssignPublicIp::Enabled);
         let subnets = vpc.subnets();
-        self.count();
-        let described = self
-            .ec2
-            .describe_subnets()
-            .set_subnet_ids(Some(subnets.to_vec()))
-            .send()
-            .await
-            .map_err(|e| map(e, "ec2:DescribeSubnets", &self.names()));
         let vpc_id = match described {
-            Ok(out) => out
-                .subnets()
-                .first()
-                .and_then(|s| s.vpc_id())
-                .map(str::to_owned),
+            Ok(found) => found.first().and_then(|s| s.vpc_id()).map(str::to_owned),
             Err(e) => {
-                checks.push(unreadable(name, &e, "ec2:DescribeSubnets"));
+                checks.push(unreadable(name, e, "ec2:DescribeSubnets"));
                 return;
             }
         };
@@ -325,28 +334,20 @@ impl Doctor {
     pub(super) async fn mount_targets(
         &self,
         vpc: &ecs::AwsVpcConfiguration,
+        described: &Subnets,
         fs: &str,
         checks: &mut Vec<Check>,
     ) {
         let name = "Grafana's file system is mountable from every subnet";
-        self.count();
-        let zones: Vec<(String, String)> = match self
-            .ec2
-            .describe_subnets()
-            .set_subnet_ids(Some(vpc.subnets().to_vec()))
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .subnets()
+        let zones: Vec<(String, String)> = match described {
+            Ok(found) => found
                 .iter()
                 .filter_map(|s| {
                     Some((s.subnet_id()?.to_owned(), s.availability_zone()?.to_owned()))
                 })
                 .collect(),
             Err(e) => {
-                let e = map(e, "ec2:DescribeSubnets", &self.names());
-                checks.push(unreadable(name, &e, "ec2:DescribeSubnets"));
+                checks.push(unreadable(name, e, "ec2:DescribeSubnets"));
                 return;
             }
         };
