@@ -13,10 +13,13 @@
 //! ```
 
 use grafana_ondemand::api::{Access, Api, MARKER};
-use grafana_ondemand::mock::edge::{EdgeLocation, Origins};
+use grafana_ondemand::lambda::InProcess;
+use grafana_ondemand::mock::edge::{
+    DoorWorld, FrontDoorConfig, SIMULATED_API_DOMAIN, SIMULATED_EXECUTION_ARN, SimulatedFrontDoor,
+};
 use grafana_ondemand::mock::{SimulatedEcs, SimulatedProbe, StandIn, Timing};
 use grafana_ondemand::{
-    Controller, FrontDoor, OriginProtocol, ServiceProfile, SessionPolicy, SharedStatus, web,
+    Controller, FrontDoor, OriginProtocol, ServiceProfile, SessionPolicy, SharedStatus,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,23 +63,28 @@ async fn one(propagation_s: f64, scale: f64) -> Result<Run, Box<dyn std::error::
         Duration::from_secs_f64(scale),
     ));
     let api = Api::new(shared, Access::default()).through_door(SECRET, &SessionPolicy::default());
-    let origin = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let controller_addr = origin.local_addr()?;
-    tokio::spawn(async move { axum::serve(origin, web::router(api)).await });
-    let edge = EdgeLocation::spawn(
+    // The door as the module deploys it: the edge, then API Gateway's routes, then the
+    // controller's function.
+    let module = FrontDoorConfig::from_module(
+        "token",
+        SIMULATED_EXECUTION_ARN,
+        SIMULATED_API_DOMAIN,
+        SECRET,
+    )?;
+    let front_door = SimulatedFrontDoor::spawn(
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        Origins {
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        module,
+        Arc::new(InProcess(api)),
+        DoorWorld {
             ecs: ecs.clone(),
             store_arn: STORE.into(),
             propagation: Duration::from_secs_f64(propagation_s * scale),
-            controller: controller_addr,
-            controller_host: "api.execute-api.eu-west-3.amazonaws.com".into(),
-            door_secret: Some(SECRET.into()),
             service_port: port,
             origin_ca_pem: None,
         },
     )?;
-    let door = format!("http://{}", edge.addr());
+    let door = format!("http://{}", front_door.edge_addr());
     let browser = reqwest::Client::builder()
         .user_agent("Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0")
         .pool_max_idle_per_host(1)

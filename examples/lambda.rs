@@ -24,20 +24,14 @@
 //! cargo lambda build --release --x86-64 --example lambda --output-format zip
 //! ```
 
-use grafana_ondemand::api::{Access, Api, DEFAULT_BUDGET, Signed};
+use grafana_ondemand::api::{Access, Api};
 use grafana_ondemand::backend::{Settings, connect};
+use grafana_ondemand::lambda::{answer, budget};
 use grafana_ondemand::{EventHandler, PlatformEvent, ReadinessSource};
-use lambda_http::lambda_runtime::{self, Context, LambdaEvent};
-use lambda_http::request::{LambdaRequest, RequestContext};
-use lambda_http::tower::Service;
-use lambda_http::{Adapter, Body, Request, RequestExt, Response, service_fn};
+use lambda_http::lambda_runtime::{self, LambdaEvent};
+use lambda_http::request::LambdaRequest;
 use serde_json::{Value, json};
-use std::convert::Infallible;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::Instrument;
-
-/// Kept back from the invocation's deadline to send the answer.
-const ANSWER_MARGIN: Duration = Duration::from_millis(1500);
 /// What the schedule sends (the module's `aws_scheduler_schedule` input).
 const SCHEDULED: &str = "grafana-ondemand";
 
@@ -72,49 +66,6 @@ impl<'de> serde::Deserialize<'de> for Invocation {
     }
 }
 
-/// The time an invocation has left, less the margin to answer, within the API's budget.
-fn budget(context: &Context) -> Duration {
-    let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
-    Some(
-        deadline
-            .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(ANSWER_MARGIN),
-    )
-    .filter(|b| !b.is_zero())
-    .unwrap_or(DEFAULT_BUDGET)
-    .min(DEFAULT_BUDGET)
-}
-
-/// Whether API Gateway checked the request's SigV4 signature: its IAM authorizer's context.
-fn signed_by_gateway(context: &RequestContext) -> bool {
-    #[allow(unreachable_patterns)] // the variants of lambda_http's other features
-    match context {
-        RequestContext::ApiGatewayV2(c) => c.authorizer.as_ref().is_some_and(|a| a.iam.is_some()),
-        RequestContext::ApiGatewayV1(c) => c.identity.user_arn.is_some(),
-        _ => false,
-    }
-}
-
-/// Parse → call → render, all in [`Api::handle_within`]; this only converts the event, marks
-/// what API Gateway authorized, and passes down the time the invocation has left.
-async fn handler(api: &Api, event: Request) -> Result<Response<Body>, Infallible> {
-    let context = event.lambda_context_ref();
-    let request_id = context.map(|c| c.request_id.clone()).unwrap_or_default();
-    let budget = context.map(budget).unwrap_or(DEFAULT_BUDGET);
-    let signed = event.request_context_ref().is_some_and(signed_by_gateway);
-    let (mut parts, body) = event.into_parts();
-    if signed {
-        parts.extensions.insert(Signed);
-    }
-    let request = http::Request::from_parts(parts, bytes::Bytes::copy_from_slice(body.as_ref()));
-    let answer = api
-        .handle_within(request, budget)
-        .instrument(tracing::info_span!("request", %request_id))
-        .await;
-    Ok(answer.map(Body::Text))
-}
-
 /// One invocation: an HTTP request is answered in API Gateway's shape; the schedule's tick
 /// reaps and answers what it did (a failed tick is logged, and the next one tries again); an
 /// ECS event is handled, and a failure is the invocation's, so that Lambda delivers the
@@ -144,14 +95,7 @@ async fn invoke(
                 "sent": handled.sent,
             }))
         }
-        Invocation::Http(request) => {
-            let mut adapter = Adapter::from(service_fn(|r| handler(api, r)));
-            let response = adapter
-                .call(LambdaEvent::new(*request, context))
-                .await
-                .map_err(|e| match e {})?;
-            Ok(serde_json::to_value(response).unwrap_or(Value::Null))
-        }
+        Invocation::Http(request) => Ok(answer(api, *request, context).await),
         Invocation::Reap => {
             let span = tracing::info_span!("reap", request_id = %context.request_id);
             let reaped = tokio::time::timeout(budget(&context), api.controller().reap())
@@ -268,15 +212,32 @@ mod tests {
         Api::new(Arc::new(mock), access)
     }
 
+    /// The fixture through the function's own answer path: the event parsed as Lambda hands
+    /// it over, the answer as API Gateway reads it.
     async fn send(api: &Api, fixture: &str) -> (u16, http::HeaderMap, serde_json::Value) {
-        let event = lambda_http::request::from_str(fixture).expect("fixture parses");
-        let response = handler(api, event).await.unwrap();
-        let code = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = match response.body() {
-            Body::Text(t) => t.clone(),
-            other => panic!("expected text, got {other:?}"),
-        };
+        let request: LambdaRequest = serde_json::from_str(fixture).expect("fixture parses");
+        let out = answer(api, request, Default::default()).await;
+        let code = u16::try_from(out["statusCode"].as_u64().unwrap()).unwrap();
+        let mut headers = http::HeaderMap::new();
+        let value = |v: &Value| http::HeaderValue::from_str(v.as_str().unwrap()).unwrap();
+        for (k, v) in out["headers"].as_object().into_iter().flatten() {
+            headers.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                value(v),
+            );
+        }
+        for (k, vs) in out["multiValueHeaders"].as_object().into_iter().flatten() {
+            let name = http::HeaderName::from_bytes(k.as_bytes()).unwrap();
+            if !headers.contains_key(&name) {
+                for v in vs.as_array().unwrap() {
+                    headers.append(name.clone(), value(v));
+                }
+            }
+        }
+        for cookie in out["cookies"].as_array().into_iter().flatten() {
+            headers.append(http::header::SET_COOKIE, value(cookie));
+        }
+        let body = out["body"].as_str().unwrap_or_default().to_owned();
         let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
         (code, headers, json)
     }

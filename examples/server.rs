@@ -13,8 +13,10 @@
 //! notices are posted. With `PUBLIC_NAME`, the simulated world also has what the module
 //! deploys for it and a browser needs to open it: the front door, a CloudFront edge location
 //! that runs the door's function over HTTPS (`SIMULATED_NAME_LISTEN`, default a free port on
-//! 127.0.0.1) in front of this server's API (`SIMULATED_API_LISTEN`) and the tasks, each
-//! write of its entry reaching it `SIMULATED_PROPAGATION_S` seconds later (default 2); and a
+//! 127.0.0.1) in front of the tasks and of an API Gateway HTTP API (`SIMULATED_API_LISTEN`)
+//! that invokes this server's controller as the Lambda's code does, both configured as the
+//! module deploys them (`infra/test/front-door.json`, the `API_AUTH` variant), each write of
+//! the door's entry reaching the edge `SIMULATED_PROPAGATION_S` seconds later (default 2); and a
 //! proxy that resolves the name as its DNS would (`SIMULATED_PROXY_LISTEN`): `chromium
 //! --proxy-server=http://<it>` opens `https://<name>/` asleep or awake; the certificates come
 //! from a CA of this run, written to `SIMULATED_CA_FILE`. With `SERVICE_ADDRESS=private` and
@@ -22,7 +24,8 @@
 
 use grafana_ondemand::api::{Access, Api};
 use grafana_ondemand::backend::{BackendKind, Settings, SimulatedWorld, connect};
-use grafana_ondemand::mock::edge::{EdgeLocation, Origins};
+use grafana_ondemand::lambda::InProcess;
+use grafana_ondemand::mock::edge::{DoorWorld, FrontDoorConfig, SimulatedFrontDoor};
 use grafana_ondemand::mock::{NameProxy, SimulatedEcs, TlsListener};
 use grafana_ondemand::{EventHandler, PlatformEvent, ServiceController, parse_limit, web};
 use std::process::ExitCode;
@@ -116,7 +119,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(secret) = &secret {
         api = api.through_door(secret, &backend.policy);
     }
-    let app = web::router(api);
+    let app = web::router(api.clone());
     let listener = bind("LISTEN", "127.0.0.1:8080").await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, backend = %backend.description, "serving the control page");
@@ -126,7 +129,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     let _network = match (&backend.simulated, &backend.public_name) {
         (Some(world), Some(name)) => {
-            simulated_network(world, name, &app, secret, backend.time_scale).await?
+            simulated_network(world, name, &api, secret, backend.time_scale).await?
         }
         _ => None,
     };
@@ -165,7 +168,7 @@ fn run_secret() -> String {
 #[allow(dead_code)] // held for their lifetimes
 struct Network {
     proxy: NameProxy,
-    edge: Option<EdgeLocation>,
+    door: Option<SimulatedFrontDoor>,
 }
 
 /// What the module deploys for a public name, in the simulated world, and the network that
@@ -176,7 +179,7 @@ struct Network {
 async fn simulated_network(
     world: &SimulatedWorld,
     name: &str,
-    app: &axum::Router,
+    api: &Api,
     secret: Option<String>,
     time_scale: f64,
 ) -> Result<Option<Network>, Box<dyn std::error::Error>> {
@@ -184,13 +187,8 @@ async fn simulated_network(
         return Ok(None);
     };
     let front = bind("SIMULATED_NAME_LISTEN", "127.0.0.1:0").await?;
-    let mut edge = None;
+    let mut front_door = None;
     if let Some(door) = &world.door {
-        // The controller's origin: the API on loopback, plain HTTP as API Gateway's edge
-        // would be reached by CloudFront's.
-        let origin = bind("SIMULATED_API_LISTEN", "127.0.0.1:0").await?;
-        let controller = origin.local_addr()?;
-        tokio::spawn(serve(origin, app.clone()));
         let propagation = match std::env::var("SIMULATED_PROPAGATION_S") {
             Ok(v) => v
                 .parse::<f64>()
@@ -201,24 +199,38 @@ async fn simulated_network(
                 })?,
             Err(_) => 2.0,
         };
+        let api_auth = std::env::var("API_AUTH").unwrap_or_else(|_| "token".into());
+        let secret = secret.ok_or("the simulated door has no secret")?;
+        // The distribution and the API as the module configures them.
+        let module = FrontDoorConfig::from_module(
+            &api_auth,
+            grafana_ondemand::mock::edge::SIMULATED_EXECUTION_ARN,
+            grafana_ondemand::mock::edge::SIMULATED_API_DOMAIN,
+            &secret,
+        )?;
         world.ecs.add_custom_domain(
             &door.distribution.dns_name,
             &door.distribution.hosted_zone_id,
             Some(front.local_addr()?),
         );
-        edge = Some(EdgeLocation::spawn(
+        let spawned = SimulatedFrontDoor::spawn(
             TlsListener::new(front, cert)?,
-            Origins {
+            bind("SIMULATED_API_LISTEN", "127.0.0.1:0").await?,
+            module,
+            Arc::new(InProcess(api.clone())),
+            DoorWorld {
                 ecs: world.ecs.clone(),
                 store_arn: door.store_arn.clone(),
                 propagation: Duration::from_secs_f64(propagation * time_scale),
-                controller,
-                controller_host: "api.execute-api.eu-west-3.amazonaws.com".into(),
-                door_secret: secret,
                 service_port: world.service_port,
                 origin_ca_pem: Some(cert.ca_pem.clone()),
             },
-        )?);
+        )?;
+        println!(
+            "Simulated API Gateway: http://{} (the module's routes, api_auth = {api_auth})",
+            spawned.api_addr()
+        );
+        front_door = Some(spawned);
     } else {
         // A private name: its record leads to the task, and there is no wake page at it.
         drop(front);
@@ -238,7 +250,10 @@ async fn simulated_network(
             .as_ref()
             .map_or("(none)".into(), |p| p.display().to_string())
     );
-    Ok(Some(Network { proxy, edge }))
+    Ok(Some(Network {
+        proxy,
+        door: front_door,
+    }))
 }
 
 /// How long a client has to send its request's headers: a client that opens connections

@@ -2,7 +2,7 @@
 //! it. This facade re-exports the core and, behind features, the backends — `aws`
 //! ([`aws`]) and `mock` ([`mock`]) — and what the frontends share: the HTTP contract
 //! ([`api`]), the web router ([`web`]), backend selection ([`backend`]) and a controller
-//! over a deployed API ([`remote`]).
+//! over a deployed API ([`remote`]), and the contract inside a Lambda function (`lambda`).
 //!
 //! ```
 //! use grafana_ondemand::{ServiceProfile, State};
@@ -16,6 +16,8 @@ pub use grafana_ondemand_core::*;
 pub mod api;
 #[cfg(all(feature = "aws", feature = "mock"))]
 pub mod backend;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod remote;
 #[cfg(feature = "web")]
 pub mod web;

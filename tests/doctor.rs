@@ -212,6 +212,24 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
         "read-only and bounded: {}",
         ecs.total_calls() - before
     );
+    // Credentials with a version 1 session token (STS's global endpoint): KeyValueStore's
+    // SigV4A refuses them, and doctor says what to do about the credentials, not a permission.
+    ecs.refuse_session_tokens();
+    let out = run_cli(
+        &stub,
+        &["--json", "doctor"],
+        &[("AWS_SESSION_TOKEN", "FQoGZXIvYXdzEXAMPLEv1")],
+    )
+    .await;
+    let v = verdicts(&out);
+    let (verdict, fix) = &v["the front door's entry agrees with the service"];
+    assert_eq!(verdict, "fail", "{v:?}");
+    let detail = &details(&out)["the front door's entry agrees with the service"];
+    assert!(
+        detail.contains("SigV4A") && detail.contains("AWS_STS_REGIONAL_ENDPOINTS=regional"),
+        "{detail}"
+    );
+    assert!(!fix.contains("permission"), "{fix}");
 }
 
 /// What sleeps with Grafana: while it runs, doctor counts its alert rules through Grafana's

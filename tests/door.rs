@@ -2,7 +2,9 @@
 //! the simulated edge uses: where each request goes, asleep and awake, and what CloudFront's
 //! runtime would refuse in the file.
 
-use grafana_ondemand::mock::edge::{DOOR_JS, Door, Entry, Routed, ViewerRequest, check};
+use grafana_ondemand::mock::edge::{
+    DOOR_JS, Door, Entry, Routed, VALIDATION_ERROR, ViewerRequest, check, check_origin,
+};
 
 fn door() -> Door {
     Door::load(DOOR_JS).expect("the door's function loads")
@@ -147,7 +149,8 @@ fn awake_every_request_goes_to_the_serving_task_as_the_entry_says() {
                 "domainName": "ec2-203-0-113-7.eu-west-3.compute.amazonaws.com",
                 "hostHeader": "grafana.example.com",
                 "originAccessControlConfig": { "enabled": false },
-                "customOriginConfig": { "port": 443, "protocol": "https-only", "sslProtocols": ["TLSv1.2"] },
+                "customOriginConfig": { "port": 443, "protocol": "https", "sslProtocols": ["TLSv1.2"] },
+                "customHeaders": {},
                 "sni": "grafana.example.com",
                 "allowedCertificateNames": ["grafana.example.com"],
             })),
@@ -164,7 +167,8 @@ fn awake_every_request_goes_to_the_serving_task_as_the_entry_says() {
             "domainName": "ec2-203-0-113-8.eu-west-3.compute.amazonaws.com",
             "hostHeader": "d111111abcdef8.cloudfront.net",
             "originAccessControlConfig": { "enabled": false },
-            "customOriginConfig": { "port": 3000, "protocol": "http-only", "sslProtocols": ["TLSv1.2"] },
+            "customOriginConfig": { "port": 3000, "protocol": "http", "sslProtocols": ["TLSv1.2"] },
+            "customHeaders": {},
         }))
     );
 }
@@ -189,4 +193,225 @@ fn the_controllers_paths_always_reach_the_controller() {
     // A path that only begins alike is Grafana's.
     let request = ViewerRequest::new("GET", "/_ondemandx", &[("sec-fetch-mode", "cors")]);
     asleep_answer(&door.route(&request, &Entry::Missing).unwrap());
+}
+
+/// An entry CloudFront would refuse as an origin is asleep, as the file's header promises for
+/// malformed entries: never a call AWS answers with a 502.
+#[test]
+fn an_entry_cloudfront_would_refuse_as_an_origin_is_asleep() {
+    let door = door();
+    let long = format!("{}.example.com", "a".repeat(250));
+    let long_host = format!("{}.example.com", "g".repeat(60));
+    for (origin, host, protocol, port) in [
+        ("203.0.113.7", "grafana.example.com", "https", 443),
+        (
+            "ec2-203-0-113-7.compute.amazonaws.com:3000",
+            "grafana.example.com",
+            "http",
+            3000,
+        ),
+        (long.as_str(), "grafana.example.com", "https", 443),
+        // Pinned as the certificate's name: 64 characters at most.
+        (
+            "ec2-203-0-113-7.compute.amazonaws.com",
+            long_host.as_str(),
+            "https",
+            443,
+        ),
+        (
+            "ec2-203-0-113-7.compute.amazonaws.com",
+            "grafana.example.com",
+            "https",
+            8,
+        ),
+        (
+            "ec2-203-0-113-7.compute.amazonaws.com",
+            "[::1]",
+            "http",
+            3000,
+        ),
+    ] {
+        let entry = serde_json::json!({
+            "state": "running", "generation": 4, "origin": origin, "host": host,
+            "protocol": protocol, "port": port,
+        });
+        let routed = door
+            .route(&navigation("/d/abc"), &Entry::Value(entry.to_string()))
+            .unwrap();
+        assert_eq!(routed, Routed::Controller, "{entry}");
+    }
+    // A host over 64 characters is fine where nothing pins it (plain HTTP).
+    let entry = serde_json::json!({
+        "state": "running", "generation": 4, "origin": "ec2-203-0-113-7.compute.amazonaws.com",
+        "host": long_host, "protocol": "http", "port": 3000,
+    });
+    let routed = door
+        .route(&navigation("/"), &Entry::Value(entry.to_string()))
+        .unwrap();
+    assert!(matches!(routed, Routed::Origin(_)), "{routed:?}");
+}
+
+/// Media types are case-insensitive (RFC 9110, 8.3.1): an old browser's `TEXT/HTML` is a
+/// person too.
+#[test]
+fn accept_is_read_case_insensitively() {
+    let old = ViewerRequest::new("GET", "/d/abc", &[("accept", "TEXT/HTML,*/*")]);
+    assert_eq!(
+        door().route(&old, &Entry::Missing).unwrap(),
+        Routed::Controller
+    );
+}
+
+/// The edge checks every `updateRequestOrigin` call against AWS's documented schema, as
+/// CloudFront does at run time: the door's own calls pass, and what AWS refuses is refused.
+#[test]
+fn the_edge_refuses_what_cloudfront_refuses_in_update_request_origin() {
+    let good = serde_json::json!({
+        "domainName": "ec2-203-0-113-7.eu-west-3.compute.amazonaws.com",
+        "hostHeader": "grafana.example.com",
+        "originAccessControlConfig": { "enabled": false },
+        "customOriginConfig": { "port": 443, "protocol": "https", "sslProtocols": ["TLSv1.2"] },
+        "customHeaders": {},
+        "sni": "grafana.example.com",
+        "allowedCertificateNames": ["grafana.example.com"],
+        "connectionAttempts": 3,
+        "timeouts": { "readTimeout": 120, "connectionTimeout": 10, "keepAliveTimeout": 5 },
+        "originPath": "/grafana",
+    });
+    let chosen = check_origin(&good).unwrap();
+    assert_eq!(chosen.port_and_https, Some((443, true)));
+    assert_eq!(chosen.custom_headers, Some(Default::default()));
+    let with = |path: &str, value: serde_json::Value| {
+        let mut v = good.clone();
+        let mut at = &mut v;
+        let parts: Vec<&str> = path.split('.').collect();
+        for p in &parts[..parts.len() - 1] {
+            at = &mut at[*p];
+        }
+        at[parts[parts.len() - 1]] = value;
+        v
+    };
+    let without = |path: &str| {
+        let mut v = good.clone();
+        let (parent, field) = path.rsplit_once('.').unwrap_or(("", path));
+        let at = if parent.is_empty() {
+            &mut v
+        } else {
+            &mut v[parent]
+        };
+        at.as_object_mut().unwrap().remove(field);
+        v
+    };
+    let refused = [
+        (
+            with("customOriginConfig.protocol", "https-only".into()),
+            "protocol",
+        ),
+        (
+            with("customOriginConfig.protocol", "http-only".into()),
+            "protocol",
+        ),
+        (with("customOriginConfig.port", 22.into()), "port"),
+        (with("customOriginConfig.port", 70000.into()), "port"),
+        (with("customOriginConfig.port", "443".into()), "port"),
+        (without("customOriginConfig.sslProtocols"), "sslProtocols"),
+        (
+            with(
+                "customOriginConfig.sslProtocols",
+                serde_json::json!(["TLSv1.3"]),
+            ),
+            "sslProtocols",
+        ),
+        (without("customOriginConfig.port"), "port"),
+        (with("domainName", "203.0.113.7".into()), "IP address"),
+        (
+            with("domainName", "ec2-x.compute.amazonaws.com:3000".into()),
+            "colon",
+        ),
+        (with("hostHeader", "x".repeat(254).into()), "253"),
+        (with("sni", "::1".into()), "colon"),
+        (
+            with(
+                "allowedCertificateNames",
+                serde_json::json!([format!("{}.example.com", "g".repeat(60))]),
+            ),
+            "64",
+        ),
+        (
+            with(
+                "allowedCertificateNames",
+                serde_json::json!(vec!["a.example.com"; 21]),
+            ),
+            "20",
+        ),
+        (with("connectionAttempts", 4.into()), "connectionAttempts"),
+        (with("timeouts.readTimeout", 121.into()), "readTimeout"),
+        (
+            with("timeouts.connectionTimeout", 11.into()),
+            "connectionTimeout",
+        ),
+        (
+            with("customHeaders", serde_json::json!({"host": "x"})),
+            "host",
+        ),
+        (
+            with("customHeaders", serde_json::json!({"x-secret": 1})),
+            "string",
+        ),
+        (with("originPath", "grafana/".into()), "originPath"),
+        (
+            with(
+                "originAccessControlConfig",
+                serde_json::json!({"enabled": true}),
+            ),
+            "signingBehavior",
+        ),
+        (with("protocol", "https".into()), "not a field"),
+    ];
+    for (arg, says) in refused {
+        let why = check_origin(&arg).expect_err(&format!("accepted: {arg}"));
+        assert!(why.contains(says), "{says}: {why}");
+    }
+}
+
+/// The door before this check: `https-only` is a distribution's word, not this helper's;
+/// CloudFront refuses the call at run time with a 502, and so does the simulated edge.
+#[test]
+fn a_function_passing_what_aws_refuses_is_cloudfronts_502_not_a_fallback() {
+    let broken = DOOR_JS.replace(
+        "protocol: entry.protocol,",
+        "protocol: entry.protocol + '-only',",
+    );
+    assert_ne!(broken, DOOR_JS);
+    let door = Door::load(&broken).unwrap();
+    match door
+        .route(&navigation("/d/abc"), &Entry::Value(RUNNING_HTTPS.into()))
+        .unwrap()
+    {
+        Routed::Refused { error, why } => {
+            assert_eq!(error, VALIDATION_ERROR);
+            assert!(why.contains("https-only"), "{why}");
+        }
+        other => panic!("CloudFront's validation error expected: {other:?}"),
+    }
+    // A function that throws is CloudFront's execution error.
+    let throwing = DOOR_JS.replace(
+        "const request = event.request;",
+        "const request = event.request; throw new Error('boom');",
+    );
+    assert_ne!(throwing, DOOR_JS);
+    let routed = Door::load(&throwing)
+        .unwrap()
+        .route(&navigation("/"), &Entry::Missing)
+        .unwrap();
+    assert!(
+        matches!(
+            routed,
+            Routed::Refused {
+                error: "FunctionExecutionError",
+                ..
+            }
+        ),
+        "{routed:?}"
+    );
 }

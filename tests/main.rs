@@ -5,6 +5,7 @@ mod scenarios;
 mod support;
 
 mod api_contract;
+mod api_gateway;
 mod aws_wire;
 mod cli;
 mod docs;

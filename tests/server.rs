@@ -671,6 +671,25 @@ async fn a_dashboard_link_wakes_grafana_at_a_click_and_lands_on_the_dashboard() 
         took.as_secs_f64(),
     );
     assert_eq!(status().await, "running");
+    // Stopped, the same link leads back to the wake page, through the same door: the entry
+    // says asleep once it reaches the edge, and the navigation goes to API Gateway's $default
+    // route and the controller again.
+    let stopped: serde_json::Value = reqwest::Client::new()
+        .post(&bench.page)
+        .json(&serde_json::json!({"action": "stop", "wait": 25}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stopped["status"], "stopped", "{stopped}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bench.browser.goto(LINK).await.unwrap();
+    wait_until("the wake page again", Duration::from_secs(10), || async {
+        bench.text("title").await == "Grafana is asleep"
+    })
+    .await;
     bench.browser.clone().close().await.unwrap();
 }
 
@@ -792,13 +811,29 @@ async fn the_wake_pages_token_is_kept_where_grafanas_scripts_cannot_read_it() {
 /// shows no button that could only fail, and says how to wake it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_iam_the_wake_page_says_how_to_wake_it_and_shows_no_button() {
+    let api = format!("127.0.0.1:{}", free_port());
     let bench = Bench::launch(&[
         ("SIMULATED_TIME_SCALE", "0.05"),
         ("PUBLIC_NAME", "grafana.example.test"),
         ("DNS_ZONE_ID", "Z0DEMO"),
         ("API_AUTH", "iam"),
+        ("SIMULATED_API_LISTEN", &api),
     ])
     .await;
+    // The contract's own routes, on the API's own domain, still refuse an unsigned request:
+    // API Gateway answers it itself (the module's iam variant: AWS_IAM on /grafana).
+    let unsigned = reqwest::Client::new()
+        .post(format!("http://{api}/grafana"))
+        .json(&serde_json::json!({"action": "start"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    assert_eq!(
+        unsigned.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!({"message": "Forbidden"})
+    );
+    assert_eq!(bench.status().await["status"], "stopped", "nothing started");
     bench
         .open_asleep("https://grafana.example.test/d/abc")
         .await;

@@ -23,6 +23,35 @@ fn mentions(err: &(dyn std::error::Error + 'static), word: &str) -> bool {
     false
 }
 
+/// The errors KeyValueStore's API gives when it cannot take the caller's credentials for a
+/// SigV4A signature (version 1 session tokens, from STS's global endpoint, among them).
+const SIGV4A_REFUSALS: [&str; 5] = [
+    "InvalidSignatureException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "IncompleteSignatureException",
+    "SignatureDoesNotMatch",
+];
+
+/// What is wrong with credentials KeyValueStore's API refused, and what to do.
+pub(crate) const SIGV4A_CREDENTIALS: &str = "were refused by CloudFront KeyValueStore's API, which is signed with SigV4A: it takes long-term keys, SSO, or session tokens from a regional STS endpoint, and refuses version 1 session tokens from STS's global endpoint. Set AWS_STS_REGIONAL_ENDPOINTS=regional (or sts_regional_endpoints = regional in ~/.aws/config), get new credentials, and try again";
+
+/// Maps an SDK error of one of KeyValueStore's actions: as [`map`], but credentials its
+/// SigV4A signature refused say so, and how to get credentials it takes.
+pub(crate) fn map_kvs<E>(err: SdkError<E, HttpResponse>, action: &str, names: &Names) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let refused = err.code().is_some_and(|c| SIGV4A_REFUSALS.contains(&c))
+        || err
+            .message()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("security token"));
+    if refused {
+        return Error::invalid_config("AWS credentials", SIGV4A_CREDENTIALS);
+    }
+    map(err, action, names)
+}
+
 /// Maps an SDK error of IAM action `action` (such as `ecs:UpdateService`).
 pub(crate) fn map<E>(err: SdkError<E, HttpResponse>, action: &str, names: &Names) -> Error
 where

@@ -1,6 +1,6 @@
 //! [`EcsPlatform`]: each [`Platform`] operation translated to one AWS call and back.
 
-use crate::errors::{Names, map};
+use crate::errors::{Names, map, map_kvs};
 use async_trait::async_trait;
 use aws_sdk_ecs::types as ecs;
 use chrono::{DateTime, Utc};
@@ -559,7 +559,7 @@ impl Platform for EcsPlatform {
             .send()
             .await
             .map_err(|e| {
-                map(
+                map_kvs(
                     e,
                     "cloudfront-keyvaluestore:DescribeKeyValueStore",
                     &self.names,
@@ -574,7 +574,7 @@ impl Platform for EcsPlatform {
             {
                 None
             }
-            Err(e) => return Err(map(e, "cloudfront-keyvaluestore:GetKey", &self.names)),
+            Err(e) => return Err(map_kvs(e, "cloudfront-keyvaluestore:GetKey", &self.names)),
         };
         Ok(StoreEntry {
             etag: described.e_tag().to_owned(),
@@ -609,7 +609,7 @@ impl Platform for EcsPlatform {
                     action: action.into(),
                 })
             }
-            Err(e) => Err(map(e, action, &self.names)),
+            Err(e) => Err(map_kvs(e, action, &self.names)),
         }
     }
 

@@ -48,8 +48,8 @@ pub use dns::{
     RecordType, changes, check_name, fqdn,
 };
 pub use door::{
-    DEFAULT_PROPAGATION_GRACE, DOOR_KEY, DoorEntry, DoorOutcome, DoorState, DoorTarget, FrontDoor,
-    OriginProtocol,
+    DEFAULT_PROPAGATION_GRACE, DOOR_KEY, DoorEntry, DoorOutcome, DoorState, DoorTarget,
+    ENTRY_RECHECK, FrontDoor, OriginProtocol,
 };
 pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
 pub use env::setting;

@@ -229,6 +229,29 @@ impl SimulatedEcs {
         self.model().record_request(ip, method, path, 200)
     }
 
+    /// From now on KeyValueStore's API refuses requests signed with a session token, as it
+    /// refuses version 1 tokens from STS's global endpoint (SigV4A takes only regional ones).
+    pub fn refuse_session_tokens(&self) {
+        self.model().kvs_refuses_session_tokens = true;
+    }
+
+    /// Whether KeyValueStore's API refuses session tokens ([`SimulatedEcs::refuse_session_tokens`]).
+    pub fn refuses_session_tokens(&self) -> bool {
+        self.model().kvs_refuses_session_tokens
+    }
+
+    /// Counts a request that reached a task with the front door's secret (the stand-in
+    /// refuses it).
+    pub fn count_leaked_door_secret(&self) {
+        self.model().leaked_door_secret += 1;
+    }
+
+    /// How many requests reached a task with the front door's secret: always 0 when the door
+    /// keeps it for the controller.
+    pub fn leaked_door_secrets(&self) -> u64 {
+        self.model().leaked_door_secret
+    }
+
     /// The platform's clock: tokio's, as wall-clock time.
     pub fn now(&self) -> DateTime<Utc> {
         let m = self.model();

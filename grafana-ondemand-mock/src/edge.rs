@@ -6,18 +6,40 @@
 //!
 //! The harness does what other emulators do: it drops the `import` line and gives the code a
 //! `cf` of its own, whose `kvs().get` reads one entry (missing, a value, or failing) and whose
-//! `updateRequestOrigin` records what it was given.
+//! `updateRequestOrigin` records what it was given. What it was given is then checked against
+//! AWS's documented schema ([`check_origin`]), and a function that throws or passes what AWS
+//! refuses is answered as CloudFront answers it ([`Routed::Refused`]): never a kinder fallback.
 
 use std::collections::BTreeMap;
 
+mod apigw;
+mod front_door;
 mod location;
+mod module;
+mod origin;
+pub use apigw::{
+    Authorization, HttpApi, HttpApiConfig, LambdaFunction, MAX_INTEGRATION_TIMEOUT, Route,
+    source_arn_allows,
+};
+pub use front_door::{
+    DoorWorld, SIMULATED_API_DOMAIN, SIMULATED_EXECUTION_ARN, SimulatedFrontDoor,
+};
 pub use location::{DOOR_SECRET_HEADER, EdgeLocation, Origins};
+pub use module::{
+    FrontDoorConfig, MODULE_FRONT_DOOR, ModuleBehavior, ModuleDistribution, ModuleOrigin,
+};
+pub use origin::{ChosenOrigin, check_origin};
 
 /// The function's source, as the module deploys it.
 pub const DOOR_JS: &str = include_str!("../../infra/modules/grafana_on_demand/door.js");
 
 /// CloudFront's limit on a function's code.
 pub const MAX_CODE_BYTES: usize = 10 * 1024;
+
+/// CloudFront's error when a function throws.
+pub const EXECUTION_ERROR: &str = "FunctionExecutionError";
+/// CloudFront's error when a function gives a helper what AWS refuses.
+pub const VALIDATION_ERROR: &str = "FunctionValidationError";
 
 /// The one import CloudFront Functions allow.
 const IMPORT: &str = "import cf from 'cloudfront';";
@@ -129,8 +151,17 @@ impl ViewerRequest {
 pub enum Routed {
     /// On to the behaviour's own origin: the controller's API.
     Controller,
-    /// On to another origin: what `cf.updateRequestOrigin` was given.
+    /// On to another origin: what `cf.updateRequestOrigin` was given (checked: AWS takes it).
     Origin(serde_json::Value),
+    /// What CloudFront answers itself, with a 502, when the function throws
+    /// (`FunctionExecutionError`) or gives a helper what AWS refuses
+    /// (`FunctionValidationError`).
+    Refused {
+        /// CloudFront's error: `FunctionExecutionError` or `FunctionValidationError`.
+        error: &'static str,
+        /// Why, for the test or the log (CloudFront shows the viewer none of it).
+        why: String,
+    },
     /// Answered at the edge: nothing behind it runs.
     Answered {
         /// The status code.
@@ -226,7 +257,10 @@ impl Door {
             serde_json::from_str(&out.ok_or("the handler's promise never settled")?)
                 .map_err(|e| e.to_string())?;
         if let Some(error) = out.get("error") {
-            return Err(format!("the function threw: {error}"));
+            return Ok(Routed::Refused {
+                error: EXECUTION_ERROR,
+                why: format!("the function threw: {error}"),
+            });
         }
         let returned = &out["returned"];
         if let Some(status) = returned.get("statusCode").and_then(|s| s.as_u64()) {
@@ -251,7 +285,13 @@ impl Door {
         }
         match &out["origin"] {
             serde_json::Value::Null => Ok(Routed::Controller),
-            origin => Ok(Routed::Origin(origin.clone())),
+            origin => match check_origin(origin) {
+                Ok(_) => Ok(Routed::Origin(origin.clone())),
+                Err(why) => Ok(Routed::Refused {
+                    error: VALIDATION_ERROR,
+                    why: format!("updateRequestOrigin({origin}): {why}"),
+                }),
+            },
         }
     }
 }

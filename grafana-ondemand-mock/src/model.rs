@@ -169,6 +169,10 @@ pub(crate) struct Model {
     pub request_message: String,
     /// Deployments ever created, the first included.
     pub deployments_created: u64,
+    /// Requests that reached a task with the front door's secret.
+    pub leaked_door_secret: u64,
+    /// KeyValueStore's API refuses session tokens (version 1 tokens, in AWS).
+    pub kvs_refuses_session_tokens: bool,
     pub calls: BTreeMap<String, u64>,
     pub serial: u64,
     pub revision: u32,
@@ -245,6 +249,8 @@ impl Model {
             log_empty_pages: 0,
             request_message: "Request Completed".into(),
             deployments_created: 0,
+            leaked_door_secret: 0,
+            kvs_refuses_session_tokens: false,
             calls: BTreeMap::new(),
             serial: 0,
             revision: 1,

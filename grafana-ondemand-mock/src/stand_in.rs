@@ -98,13 +98,25 @@ async fn health(State((ecs, ip)): State<(SimulatedEcs, IpAddr)>) -> impl IntoRes
     }
 }
 
+/// The front door's secret header: only the controller may ever receive it.
+const DOOR_SECRET_HEADER: &str = "x-grafana-ondemand-door";
+
 /// Logs every request as Grafana does (router logging on), into the simulated task's log
-/// stream: what the controller reads the service's use from.
+/// stream: what the controller reads the service's use from. A request that carries the
+/// front door's secret is refused (421) and counted: the door leaked it to the task.
 async fn log_request(
     State((ecs, ip)): State<(SimulatedEcs, IpAddr)>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    if request.headers().contains_key(DOOR_SECRET_HEADER) {
+        ecs.count_leaked_door_secret();
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "the front door's secret reached the task: only the controller's origin may receive it\n",
+        )
+            .into_response();
+    }
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;

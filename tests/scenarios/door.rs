@@ -5,8 +5,8 @@
 use super::names::{Inbox, NAME, Watcher, deliver};
 use super::{PATIENCE, World};
 use grafana_ondemand::{
-    DOOR_KEY, DoorEntry, DoorState, FrontDoor, NoticeKind, OriginProtocol, ServiceProfile, State,
-    wait_for,
+    DOOR_KEY, DoorEntry, DoorState, ENTRY_RECHECK, FrontDoor, NoticeKind, OriginProtocol,
+    ServiceProfile, State, wait_for,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,13 +91,15 @@ pub async fn two_controllers_racing_the_door_write_it_once(world: &impl World) {
     assert_eq!(world.calls("PutKey"), puts);
     assert_eq!(door_entry(world).unwrap().generation, 1);
 
-    // Someone else writes another key between the read and the write: retried, and wins.
+    // Someone else writes another key between the read and the write: retried, and wins
+    // (once the controller reads the store again: it trusts what it wrote for ENTRY_RECHECK).
     world.ecs().write_store_by_hand(
         STORE,
         DOOR_KEY,
         Some(r#"{"state":"asleep","generation":1}"#),
     );
     world.ecs().race_next_store_writes(1);
+    sleep(ENTRY_RECHECK).await;
     let s = a.status().await.unwrap();
     assert_eq!(s.state, State::Running, "{s:?}");
     assert_eq!(door_entry(world).unwrap().generation, 2);
@@ -115,6 +117,7 @@ pub async fn two_controllers_racing_the_door_write_it_once(world: &impl World) {
         DOOR_KEY,
         r#"{"state":"asleep","generation":7}"#,
     );
+    sleep(ENTRY_RECHECK).await;
     let s = a.status().await.unwrap();
     assert_eq!(
         s.state,
@@ -195,7 +198,9 @@ pub async fn a_task_without_a_public_dns_name_is_a_clear_failure(world: &impl Wo
 }
 
 /// The entry changed by someone else (deleted, or pointed elsewhere) is written back by the
-/// next status, one generation above what it found.
+/// first status once the controller's trust in what it wrote has run out ([`ENTRY_RECHECK`]:
+/// the store's API calls are billed), one generation above what it found; before that, a
+/// status reads nothing from the store.
 pub async fn a_door_changed_by_hand_is_put_right_by_the_next_status(world: &impl World) {
     let (c, _) = door_setup(world).await;
     c.start(None).await.unwrap();
@@ -209,7 +214,25 @@ pub async fn a_door_changed_by_hand_is_put_right_by_the_next_status(world: &impl
         DOOR_KEY,
         Some(r#"{"state":"running","generation":41,"origin":"ec2-192-0-2-1.eu-west-3.compute.amazonaws.com","host":"grafana.example.com","protocol":"http","port":3000}"#),
     );
+    let reads = world.ecs().call_count("GetKey");
     assert_eq!(c.status().await.unwrap().state, State::Running);
+    assert_eq!(
+        world.ecs().call_count("GetKey"),
+        reads,
+        "trusted: no read of the store"
+    );
+    assert_eq!(
+        door_entry(world).unwrap().generation,
+        41,
+        "not yet put right"
+    );
+    sleep(ENTRY_RECHECK).await;
+    assert_eq!(c.status().await.unwrap().state, State::Running);
+    assert_eq!(
+        world.ecs().call_count("GetKey"),
+        reads + 1,
+        "read once the trust ran out"
+    );
     let fixed = door_entry(world).unwrap();
     assert!(
         fixed.routes_like(&DoorEntry {
@@ -221,6 +244,7 @@ pub async fn a_door_changed_by_hand_is_put_right_by_the_next_status(world: &impl
     assert_eq!(fixed.generation, 42);
 
     world.ecs().write_store_by_hand(STORE, DOOR_KEY, None);
+    sleep(ENTRY_RECHECK).await;
     assert_eq!(c.status().await.unwrap().state, State::Running);
     let fixed = door_entry(world).unwrap();
     assert_eq!((fixed.state, fixed.generation), (DoorState::Running, 1));
@@ -228,6 +252,7 @@ pub async fn a_door_changed_by_hand_is_put_right_by_the_next_status(world: &impl
     world
         .ecs()
         .write_store_by_hand(STORE, DOOR_KEY, Some("not json"));
+    sleep(ENTRY_RECHECK).await;
     assert_eq!(c.status().await.unwrap().state, State::Running);
     assert_eq!(door_entry(world).unwrap().state, DoorState::Running);
 }

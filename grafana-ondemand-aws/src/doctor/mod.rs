@@ -44,14 +44,19 @@ pub struct Check {
 
 /// A check that could not run: the call it needs failed (refused, throttled, unreachable).
 fn unreadable(name: &str, e: &grafana_ondemand_core::Error, call: &str) -> Check {
-    check(
-        name,
-        Verdict::Fail,
-        e.to_string(),
-        Some(&format!(
+    let fix = match e {
+        // Not a permission: the credentials themselves (KeyValueStore's SigV4A).
+        grafana_ondemand_core::Error::InvalidConfig { setting, .. }
+            if setting == "AWS credentials" =>
+        {
+            "get credentials the call can be signed with, as the detail says, and run doctor again"
+                .to_owned()
+        }
+        _ => format!(
             "this check needs {call}: give the CLI's identity that permission, or try again if AWS was busy"
-        )),
-    )
+        ),
+    };
+    check(name, Verdict::Fail, e.to_string(), Some(&fix))
 }
 
 fn check(name: &str, verdict: Verdict, detail: String, fix: Option<&str>) -> Check {

@@ -48,6 +48,16 @@ fn ok(body: serde_json::Value, etag: Option<&str>) -> ResponseTemplate {
 
 impl KvsWire {
     fn answer(&self, request: &Request) -> ResponseTemplate {
+        // KeyValueStore's API is signed with SigV4A, which refuses version 1 session tokens
+        // (from STS's global endpoint): the stub refuses the tokens it is told are such.
+        if self.ecs.refuses_session_tokens() && request.headers.contains_key("x-amz-security-token")
+        {
+            return error(
+                403,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            );
+        }
         let path = request.url.path().trim_start_matches("/key-value-stores/");
         let mut parts = path.split('/');
         let arn = super::percent_decoded(parts.next().unwrap_or_default());

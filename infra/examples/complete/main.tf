@@ -173,6 +173,16 @@ output "grafana_url" {
   value       = module.grafana.grafana_url
 }
 
+output "front_door_distribution_id" {
+  description = "The front door's CloudFront distribution (infra/real-account-check reads it)."
+  value       = module.grafana.front_door_distribution_id
+}
+
+output "front_door_store_arn" {
+  description = "The front door's KeyValueStore (null without its function, as on moto)."
+  value       = module.grafana.front_door_store_arn
+}
+
 output "api_url" {
   description = "Open this in a browser: the control page."
   value       = module.grafana.api_url

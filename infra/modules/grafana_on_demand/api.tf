@@ -108,6 +108,19 @@ resource "aws_apigatewayv2_route" "grafana" {
   authorization_type = var.api_auth == "iam" ? "AWS_IAM" : "NONE"
 }
 
+# The front door's paths: its wake page and contract under /_ondemand, and a person's
+# navigation to any path while Grafana sleeps. CloudFront sends them unchanged to the API's own
+# domain, and API Gateway answers a path no route takes with its own 404, never calling the
+# Lambda: $default takes every path the contract's routes do not. NONE whatever api_auth says:
+# a browser cannot sign. The Lambda acts on them only with the door's secret (and the token).
+resource "aws_apigatewayv2_route" "door" {
+  #checkov:skip=CKV_AWS_309:The front door's route: a browser cannot sign; the Lambda serves it only with the door's secret header and checks the token itself.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "$default"
+  target             = "integrations/${aws_apigatewayv2_integration.controller.id}"
+  authorization_type = "NONE"
+}
+
 resource "aws_apigatewayv2_stage" "default" {
   api_id      = aws_apigatewayv2_api.this.id
   name        = "$default"
@@ -137,7 +150,9 @@ resource "aws_lambda_permission" "api" {
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.controller.function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/grafana*"
+  # Every route of the stage: the contract's (<stage>/<METHOD>/grafana...) and the door's
+  # ($default/$default). Lambda matches it with StringLike.
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/${aws_apigatewayv2_stage.default.name}/*"
 }
 
 # ---------------------------------------------------------------------------------------

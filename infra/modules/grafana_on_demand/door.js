@@ -1,7 +1,9 @@
 // The front door's routing: a CloudFront viewer-request function (cloudfront-js-2.0) that
 // chooses, for each request at the door, where it goes. The rules live here only: the
-// simulated edge runs this very file. One KeyValueStore entry, written by the controller,
-// says where Grafana is; a missing, malformed or unreadable entry means asleep.
+// simulated edge runs this very file, and checks every cf.updateRequestOrigin call against
+// AWS's documented schema. One KeyValueStore entry, written by the controller, says where
+// Grafana is; a missing, malformed or unreadable entry means asleep, and so does one that
+// CloudFront would refuse as an origin (an IP address, a port in the name, too long).
 import cf from 'cloudfront';
 
 const kvs = cf.kvs();
@@ -15,6 +17,13 @@ function header(request, name) {
   return h ? h.value : '';
 }
 
+// A name CloudFront takes as an origin's domainName, hostHeader or sni: no colon, not an IP
+// address, at most 253 characters (and 64 where it is pinned as a certificate name).
+function isOriginName(name, max) {
+  return typeof name === 'string' && name.length > 0 && name.length <= max &&
+    name.indexOf(':') === -1 && !/^[0-9.]+$/.test(name) && /^[A-Za-z0-9.-]+$/.test(name);
+}
+
 // A person's browser opening a page: Sec-Fetch-Mode navigate, or, without Fetch Metadata, a
 // GET asking for HTML. Scripts, HEAD requests and known robots never are.
 function isNavigation(request) {
@@ -25,17 +34,19 @@ function isNavigation(request) {
   if (mode) {
     return mode === 'navigate';
   }
-  return header(request, 'accept').indexOf('text/html') !== -1;
+  // Media types are case-insensitive (RFC 9110, 8.3.1).
+  return header(request, 'accept').toLowerCase().indexOf('text/html') !== -1;
 }
 
 // The entry as the controller writes it, or null for asleep.
 async function where() {
   try {
     const entry = JSON.parse(await kvs.get(ENTRY));
-    if (entry && entry.state === 'running' && typeof entry.origin === 'string' && entry.origin &&
-        typeof entry.host === 'string' && entry.host &&
+    if (entry && entry.state === 'running' && isOriginName(entry.origin, 253) &&
         (entry.protocol === 'http' || entry.protocol === 'https') &&
-        typeof entry.port === 'number' && entry.port % 1 === 0 && entry.port > 0 && entry.port < 65536) {
+        isOriginName(entry.host, entry.protocol === 'https' ? 64 : 253) &&
+        typeof entry.port === 'number' && entry.port % 1 === 0 &&
+        (entry.port === 80 || entry.port === 443 || (entry.port >= 1024 && entry.port <= 65535))) {
       return entry;
     }
   } catch (e) {
@@ -70,11 +81,16 @@ async function handler(event) {
       domainName: entry.origin,
       hostHeader: entry.host,
       originAccessControlConfig: { enabled: false },
+      // This helper's words are http and https (http-only and https-only are the
+      // distribution's OriginProtocolPolicy, refused here).
       customOriginConfig: {
         port: entry.port,
-        protocol: entry.protocol + '-only',
+        protocol: entry.protocol,
         sslProtocols: ['TLSv1.2'],
       },
+      // Without it CloudFront sends the task the controller origin's custom headers: the
+      // door's secret.
+      customHeaders: {},
     };
     if (entry.protocol === 'https') {
       origin.sni = entry.host;

@@ -84,7 +84,9 @@ resource "aws_cloudfront_distribution" "door" {
   price_class     = var.price_class
   http_version    = "http2and3"
 
-  # The controller: the API's own domain, with the door's secret.
+  # The controller: the API's own domain, with the door's secret (which overwrites a viewer's
+  # copy; the function gives the task's origin customHeaders = {}, so the task never gets it).
+  # The door's paths reach the Lambda by the API's $default route (api.tf).
   origin {
     origin_id   = "controller"
     domain_name = local.api_domain
@@ -93,8 +95,8 @@ resource "aws_cloudfront_distribution" "door" {
       https_port             = 443
       origin_protocol_policy = "https-only"
       origin_ssl_protocols   = ["TLSv1.2"]
-      # What the task's origin inherits too (the function changes only host, port and
-      # protocol): long enough for Grafana's long queries.
+      # What the task's origin inherits too (the function sets its domain, Host, port,
+      # protocol, TLS name and custom headers, none): long enough for Grafana's long queries.
       origin_read_timeout = var.origin_read_timeout
     }
     custom_header {

@@ -8,6 +8,9 @@ resource "aws_ecs_cluster" "this" {
   }
 
   tags = local.tags
+  # CreateCluster makes ECS's service-linked role itself when it is missing: with
+  # create_ecs_service_linked_role, the module's own comes first, or the two collide.
+  depends_on = [aws_iam_service_linked_role.ecs]
 }
 
 resource "aws_ecs_cluster_capacity_providers" "this" {

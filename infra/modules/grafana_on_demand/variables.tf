@@ -3,8 +3,10 @@ variable "name" {
   type        = string
   default     = "grafana-ondemand"
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,30}$", var.name))
-    error_message = "name must start with a letter and hold 2 to 31 letters, digits or dashes."
+    # IAM takes 38 characters in a role's name_prefix; the longest the module builds is
+    # "<name>-bkrestore-" (11 more).
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{1,26}$", var.name))
+    error_message = "name must start with a letter and hold 2 to 27 letters, digits or dashes: IAM takes at most 38 characters in a role's name prefix, and the longest the module builds is \"<name>-bkrestore-\"."
   }
 }
 
@@ -29,6 +31,12 @@ variable "allowed_cidrs" {
   validation {
     condition     = alltrue([for c in var.allowed_cidrs : can(cidrhost(c, 0))])
     error_message = "allowed_cidrs must be CIDR blocks such as 203.0.113.0/24."
+  }
+  # CloudFront's origin-facing prefix list weighs 55 of a security group's 60 inbound IPv4
+  # rules (the default quota): five more at most.
+  validation {
+    condition     = length(var.allowed_cidrs) <= 5
+    error_message = "allowed_cidrs takes at most 5 ranges: the front door's rule (CloudFront's origin-facing prefix list) weighs 55 of a security group's 60 inbound rules. Merge ranges into wider ones, or raise the quota \"Inbound or outbound rules per security group\" in Service Quotas first."
   }
 }
 
@@ -247,6 +255,12 @@ variable "public_name" {
   validation {
     condition     = var.public_name == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$", var.public_name))
     error_message = "public_name must be a lowercase DNS name such as grafana.example.com (no scheme, port, path or trailing dot)."
+  }
+  # It is the certificate's name (ACM's domain name, Let's Encrypt's common name) and the door
+  # pins the task's certificate to it: 64 characters at most.
+  validation {
+    condition     = var.public_name == null || length(coalesce(var.public_name, "x")) <= 64
+    error_message = "public_name must have at most 64 characters: it is its certificates' name (ACM and Let's Encrypt take 64), and the front door pins the task's certificate to it."
   }
 }
 
