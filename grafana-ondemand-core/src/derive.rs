@@ -3,10 +3,11 @@
 //! Backends only translate the platform into an [`Observation`]; everything a user is told
 //! (the state, the task, the endpoint, the reason) is decided here, once, with no I/O.
 
+use crate::endpoint::ReadinessSource;
 use crate::endpoint::{AddressKind, Endpoint, ServiceProfile};
 use crate::observation::{Health, Observation, ServiceEvent, TaskPhase, TaskSnapshot};
-use crate::readiness::{Readiness, ReadinessSource, ReadyBy};
-use crate::session::StopRecord;
+use crate::readiness::{Readiness, ReadyBy};
+use crate::session_tags::StopRecord;
 use crate::state::State;
 use crate::status::{Status, TaskInfo};
 use crate::timings::{Seen, StartTimings};

@@ -1,6 +1,5 @@
 //! Where a running task answers, and how to reach it.
 
-use crate::readiness::ReadinessSource;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -225,6 +224,46 @@ impl ServiceProfile {
 impl Default for ServiceProfile {
     fn default() -> Self {
         ServiceProfile::grafana()
+    }
+}
+
+/// Which checks may confirm that a RUNNING task serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadinessSource {
+    /// ECS's container health (`HEALTHY`) alone: no network path to the task needed.
+    Ecs,
+    /// The HTTP probe of the endpoint alone.
+    Http,
+    /// Whichever confirms first: ECS's health, else the HTTP probe.
+    #[default]
+    Any,
+}
+
+impl ReadinessSource {
+    /// Whether ECS's container health may confirm readiness.
+    pub fn trusts_ecs(self) -> bool {
+        matches!(self, ReadinessSource::Ecs | ReadinessSource::Any)
+    }
+
+    /// Whether the HTTP probe may confirm readiness.
+    pub fn probes(self) -> bool {
+        matches!(self, ReadinessSource::Http | ReadinessSource::Any)
+    }
+}
+
+impl std::str::FromStr for ReadinessSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ecs" => Ok(ReadinessSource::Ecs),
+            "http" => Ok(ReadinessSource::Http),
+            "any" => Ok(ReadinessSource::Any),
+            other => Err(format!(
+                "`{other}` is not a readiness source: use ecs (container health; no network path to the task needed), http (probe the endpoint) or any"
+            )),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The state model and decisions of grafana-ondemand: run a service on ECS Fargate only
 //! while someone uses it.
 //!
-//! Backends translate the platform into an [`Observation`]; [`derive`] decides the
+//! Backends translate the platform into an [`Observation`]; [`derive()`] decides the
 //! [`Status`] from it, purely; [`Controller`] reads and acts through a [`Platform`];
 //! frontends talk to a [`ServiceController`].
 //!
@@ -16,6 +16,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod announced;
 mod controller;
 mod cost;
 mod derive;
@@ -24,6 +25,7 @@ mod door;
 mod endpoint;
 mod env;
 mod error;
+mod event;
 mod metrics;
 mod notice;
 mod observation;
@@ -32,13 +34,17 @@ mod readiness;
 mod restore;
 mod service;
 mod session;
+mod session_tags;
 mod shared;
 mod state;
 mod status;
 mod timings;
 mod wait;
 
-pub use controller::{Controller, Handled};
+pub use announced::{
+    ANNOUNCED_TAG, ClaimSeen, already_announced, announced_tag, claim_on, released,
+};
+pub use controller::Controller;
 pub use cost::{Cost, Prices, Rate};
 pub use derive::{
     MAX_PROBES, Probes, confirmed, derive, probe_targets, select_task, task_endpoint,
@@ -51,23 +57,23 @@ pub use door::{
     DEFAULT_PROPAGATION_GRACE, DOOR_KEY, DoorEntry, DoorOutcome, DoorState, DoorTarget,
     ENTRY_RECHECK, FrontDoor, OriginProtocol,
 };
-pub use endpoint::{AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ServiceProfile};
+pub use endpoint::{
+    AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ReadinessSource, ServiceProfile,
+};
 pub use env::setting;
 pub use error::{Error, Result};
+pub use event::{ContainerState, PlatformEvent, TaskEvent};
 pub use metrics::{EmfMetrics, NAMESPACE, emf_line};
 pub use notice::{
-    ANNOUNCED_TAG, ClaimSeen, ContainerState, EventHandler, Notice, NoticeContext, NoticeKind,
-    Notifier, PlatformEvent, TaskEvent, Webhook, already_announced, announced_tag, claim_on,
-    notice_for, released, running_notice,
+    EventHandler, Handled, Notice, NoticeContext, NoticeKind, Notifier, Webhook, notice_for,
+    running_notice,
 };
 pub use observation::{
     Deployment, Health, Observation, ServiceEvent, ServiceSnapshot, TaskNetwork, TaskPhase,
     TaskSize, TaskSnapshot,
 };
 pub use platform::{DesiredStatus, LogPage, NetworkInterface, Platform, StoreEntry, TaskPage};
-pub use readiness::{
-    HttpProbe, NoNetworkPath, Readiness, ReadinessProbe, ReadinessSource, ReadyBy, probe_for,
-};
+pub use readiness::{HttpProbe, NoNetworkPath, Readiness, ReadinessProbe, ReadyBy, probe_for};
 pub use restore::{
     JobState, MoverState, RESTORE_TAG, RecoveryPoint, Restore, RestoreLimits, RestorePlatform,
     Restored, Step, hold_tag, mover_exit_meaning, released_tag, restore_hold,
@@ -76,10 +82,10 @@ pub use restore::{
 pub use service::MockServiceController;
 pub use service::ServiceController;
 pub use session::{
-    Activity, KeepReason, LEASE_TAG, STOP_TAG, Session, SessionPolicy, StopReason, StopRecord,
-    StoppedBy, Verdict, decide, every_request, human, lease_in, lease_tag, parse_duration,
-    parse_limit, past_session_limit, within_session,
+    Activity, KeepReason, Session, SessionPolicy, StopReason, Verdict, decide, every_request,
+    human, parse_duration, parse_limit, past_session_limit, within_session,
 };
+pub use session_tags::{LEASE_TAG, STOP_TAG, StopRecord, StoppedBy, lease_in, lease_tag};
 pub use shared::SharedStatus;
 pub use state::State;
 pub use status::{Status, TaskInfo};

@@ -1,143 +1,20 @@
 //! Word when things change: ECS's events turned into notices for people, each sent once.
 //!
-//! ECS reports every phase change of a task as an "ECS Task State Change" event and a task it
-//! cannot place as an "ECS Service Action" event, through EventBridge. [`PlatformEvent`] reads
-//! the documented shapes; [`notice_for`] decides, purely, what people are told; the
-//! [`ANNOUNCED_TAG`] service tag remembers what was told, so that EventBridge's duplicate
-//! deliveries and out-of-order events are not told twice.
+//! [`PlatformEvent`] reads ECS's events (`event.rs`); [`notice_for`] decides, purely, what
+//! people are told; the [`ANNOUNCED_TAG`](crate::ANNOUNCED_TAG) service tag remembers what was
+//! told (`announced.rs`); a [`Notifier`] tells it.
 
 use crate::error::Result;
-use crate::session::StopRecord;
+use crate::session_tags::StopRecord;
 use crate::state::State;
 use crate::status::Status;
 use crate::timings::StartTimings;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The service tag that remembers the notices sent: `<task id>:<kind>` for the last few tasks.
-pub const ANNOUNCED_TAG: &str = "grafana-ondemand:announced";
-
-/// Tasks remembered in [`ANNOUNCED_TAG`] (a tag value holds 256 characters).
-const ANNOUNCED_KEPT: usize = 4;
-
-/// An event of the platform about this service, as EventBridge delivers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlatformEvent {
-    /// "ECS Task State Change": a task of the service changed phase.
-    Task(TaskEvent),
-    /// "ECS Service Action" `SERVICE_TASK_PLACEMENT_FAILURE`: ECS could not place a task.
-    PlacementFailure {
-        /// The service's ARN.
-        service_arn: String,
-        /// ECS's reason, such as `RESOURCE:FARGATE`.
-        reason: String,
-    },
-    /// Anything else from ECS (other service actions, deployment events): nothing to tell.
-    Other(String),
-}
-
-/// The fields of an "ECS Task State Change" event a notice needs.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskEvent {
-    /// The task's ARN.
-    pub task_arn: String,
-    /// `service:<name>` for a service's tasks.
-    #[serde(default)]
-    pub group: Option<String>,
-    /// The phase it is in: PROVISIONING, PENDING, ACTIVATING, RUNNING, … STOPPED.
-    pub last_status: String,
-    /// RUNNING or STOPPED.
-    pub desired_status: String,
-    /// Why it stopped: `EssentialContainerExited`, `TaskFailedToStart`, …
-    #[serde(default)]
-    pub stop_code: Option<String>,
-    /// ECS's sentence for the stop.
-    #[serde(default)]
-    pub stopped_reason: Option<String>,
-    /// When its containers started; absent for a task that never ran.
-    #[serde(default)]
-    pub started_at: Option<DateTime<Utc>>,
-    /// Its containers, for their exit reasons.
-    #[serde(default)]
-    pub containers: Vec<ContainerState>,
-    /// Increases with every change of the task: tells a later event from an earlier one.
-    #[serde(default)]
-    pub version: u64,
-}
-
-/// A container in a task event.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerState {
-    /// The container's name.
-    pub name: String,
-    /// Its exit code, once exited.
-    #[serde(default)]
-    pub exit_code: Option<i64>,
-    /// Why it stopped (`CannotPullContainerError: …`), when ECS says.
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-impl TaskEvent {
-    /// The short task id.
-    pub fn task_id(&self) -> &str {
-        self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
-    }
-}
-
-/// The EventBridge envelope.
-#[derive(Debug, Deserialize)]
-struct Envelope {
-    source: String,
-    #[serde(rename = "detail-type")]
-    detail_type: String,
-    #[serde(default)]
-    resources: Vec<String>,
-    detail: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServiceAction {
-    event_name: String,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
-impl PlatformEvent {
-    /// Reads an EventBridge event from ECS; `None` when `value` is not an EventBridge event
-    /// from ECS at all, an error when it claims to be one but is malformed.
-    pub fn from_eventbridge(
-        value: &serde_json::Value,
-    ) -> Option<std::result::Result<Self, String>> {
-        let envelope: Envelope = serde_json::from_value(value.clone()).ok()?;
-        if envelope.source != "aws.ecs" {
-            return None;
-        }
-        Some(match envelope.detail_type.as_str() {
-            "ECS Task State Change" => serde_json::from_value(envelope.detail)
-                .map(PlatformEvent::Task)
-                .map_err(|e| format!("an ECS Task State Change event without its fields: {e}")),
-            "ECS Service Action" => serde_json::from_value::<ServiceAction>(envelope.detail)
-                .map(|a| {
-                    if a.event_name == "SERVICE_TASK_PLACEMENT_FAILURE" {
-                        PlatformEvent::PlacementFailure {
-                            service_arn: envelope.resources.first().cloned().unwrap_or_default(),
-                            reason: a.reason.unwrap_or_else(|| "no reason given".into()),
-                        }
-                    } else {
-                        PlatformEvent::Other(a.event_name)
-                    }
-                })
-                .map_err(|e| format!("an ECS Service Action event without its fields: {e}")),
-            other => Ok(PlatformEvent::Other(other.to_owned())),
-        })
-    }
-}
+use crate::event::{PlatformEvent, TaskEvent};
 
 /// What a notice tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -165,7 +42,7 @@ impl NoticeKind {
     }
 
     /// Later in a task's life: a notice never follows one of a higher rank for the same task.
-    fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             NoticeKind::Started => 1,
             NoticeKind::Running => 2,
@@ -173,7 +50,7 @@ impl NoticeKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [
             NoticeKind::Started,
             NoticeKind::Running,
@@ -193,7 +70,7 @@ pub struct Notice {
     pub kind: NoticeKind,
     /// The task it happened to (for a placement failure, the deployment).
     pub subject: String,
-    /// The sentence people read, such as "Grafana is running: https://grafana.example.com".
+    /// The sentence people read, such as "Grafana is running: `https://grafana.example.com`".
     pub text: String,
     /// Where it answers, for `running`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,117 +250,23 @@ fn failure(t: &TaskEvent) -> Option<String> {
     })
 }
 
-/// Whether the notice was already sent or claimed, by the [`ANNOUNCED_TAG`] value.
-pub fn already_announced(tag: Option<&str>, notice: &Notice) -> bool {
-    announced(tag)
-        .iter()
-        .any(|a| a.subject == notice.subject && a.kind.rank() >= notice.kind.rank())
-}
-
-/// The [`ANNOUNCED_TAG`] value that claims `notice` for the process `claim` names: it first
-/// (`<subject>:<kind>:<claim>`), then the last few other subjects (their claims kept as they
-/// are, so that rewriting the tag for one event does not erase another's).
-pub fn announced_tag(tag: Option<&str>, notice: &Notice, claim: &str) -> String {
-    let mut entries = vec![format!(
-        "{}:{}:{claim}",
-        notice.subject,
-        notice.kind.as_str()
-    )];
-    entries.extend(
-        announced(tag)
-            .into_iter()
-            .filter(|a| a.subject != notice.subject)
-            .take(ANNOUNCED_KEPT - 1)
-            .map(|a| a.entry),
-    );
-    entries.join(" ")
-}
-
-/// The [`ANNOUNCED_TAG`] value `now` with the claim on `notice` released: its subject's entry
-/// as it was `before` the claim (or none), the other subjects' as they are now.
-pub fn released(now: Option<&str>, before: Option<&str>, notice: &Notice) -> String {
-    announced(before)
-        .into_iter()
-        .filter(|a| a.subject == notice.subject)
-        .chain(
-            announced(now)
-                .into_iter()
-                .filter(|a| a.subject != notice.subject),
-        )
-        .take(ANNOUNCED_KEPT)
-        .map(|a| a.entry)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// What an [`ANNOUNCED_TAG`] value, as read back, says of a claim on `notice`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimSeen {
-    /// `claim` holds it: the last claim written on this notice is this process's.
-    Mine,
-    /// Another process's claim holds it (or a later notice of the same subject): that one
-    /// tells it.
-    Theirs,
-    /// No claim on it shows: not visible yet (tags are eventually consistent), or erased by
-    /// another process that rewrote the tag for another subject at the same moment.
-    Absent,
-}
-
-/// Reads the claim on `notice` in an [`ANNOUNCED_TAG`] value: the entry of its subject,
-/// wherever it stands, decides (not the first entry: another subject may have been written
-/// since).
-pub fn claim_on(tag: Option<&str>, notice: &Notice, claim: &str) -> ClaimSeen {
-    match announced(tag).iter().find(|a| a.subject == notice.subject) {
-        Some(a) if a.kind == notice.kind && a.claim.as_deref() == Some(claim) => ClaimSeen::Mine,
-        Some(a) if a.kind.rank() >= notice.kind.rank() => ClaimSeen::Theirs,
-        _ => ClaimSeen::Absent,
-    }
-}
-
-struct Announced {
-    subject: String,
-    kind: NoticeKind,
-    claim: Option<String>,
-    entry: String,
-}
-
-fn announced(tag: Option<&str>) -> Vec<Announced> {
-    tag.unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|entry| {
-            let mut parts = entry.split(':');
-            let subject = parts.next()?.to_owned();
-            let kind = NoticeKind::parse(parts.next()?)?;
-            Some(Announced {
-                subject,
-                kind,
-                claim: parts.next().map(str::to_owned),
-                entry: entry.to_owned(),
-            })
-        })
-        .collect()
-}
-
 /// Handles the platform's events about one service (the Lambda, given EventBridge's events;
 /// the demo server, given the simulated ECS's).
 #[async_trait]
 pub trait EventHandler: Send + Sync {
     /// Handles one event: what it did, or an error for the event to be delivered again.
-    async fn handle_event(&self, event: &PlatformEvent) -> Result<crate::Handled>;
+    async fn handle_event(&self, event: &PlatformEvent) -> Result<Handled>;
 }
 
-impl PlatformEvent {
-    /// Whether the event is about the service `service` (EventBridge rules filter on it
-    /// already; a rule written by hand may not).
-    pub fn concerns(&self, service: &str) -> bool {
-        match self {
-            PlatformEvent::Task(t) => t.group.as_deref() == Some(&format!("service:{service}")),
-            PlatformEvent::PlacementFailure { service_arn, .. } => {
-                service_arn.rsplit('/').next() == Some(service)
-            }
-            PlatformEvent::Other(_) => false,
-        }
-    }
+/// What handling a platform event did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Handled {
+    /// The status read for it (the entrance follows it).
+    pub status: Status,
+    /// The notice the event called for, if any.
+    pub notice: Option<Notice>,
+    /// Whether the notice was sent now (not when it had been already).
+    pub sent: bool,
 }
 
 /// Where notices go: a webhook, an SNS topic, or several.

@@ -681,6 +681,7 @@ macro_rules! scenario_suite {
             the_name_stays_on_the_serving_task_during_a_deployment,
             a_stale_record_is_put_right_by_the_status_path, each_change_is_told_once,
             failures_are_told_with_ecs_reason, a_refused_change_is_read_again_and_retried,
+            a_refused_record_write_keeps_status_off_running,
             two_instances_given_the_same_event_tell_it_once,
             the_session_limit_holds_whatever_the_state,
             a_replacement_task_does_not_restart_the_session_clock,

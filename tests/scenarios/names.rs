@@ -469,6 +469,35 @@ pub async fn a_refused_change_is_read_again_and_retried(world: &impl World) {
     );
 }
 
+/// The name keeps the door's promise: a record Route 53 refuses (another zone's id, a policy
+/// without ChangeResourceRecordSets) keeps the status `starting`, without a URL, saying why,
+/// however long it lasts; the first read after the write is allowed points the name and says
+/// running at it.
+pub async fn a_refused_record_write_keeps_status_off_running(world: &impl World) {
+    let (c, _) = setup(world).await;
+    world.ecs().deny("ChangeResourceRecordSets");
+    c.start(None).await.unwrap();
+    sleep(PATIENCE).await;
+    let s = c.status().await.unwrap();
+    assert!(serving_ip(world).is_some(), "the task answers");
+    assert_eq!(s.state, State::Starting, "{s:?}");
+    assert_eq!(s.url(), None, "no URL people cannot reach");
+    let reason = s.reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains(NAME) && reason.contains("could not be pointed"),
+        "{reason}"
+    );
+    assert!(s.message.contains("Trying again"), "{}", s.message);
+    assert_eq!(a_value(world), None, "nothing was written");
+
+    world.ecs().allow("ChangeResourceRecordSets");
+    let s = wait_for(c.as_ref(), State::Running, PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!(s.url().as_deref(), Some(format!("https://{NAME}").as_str()));
+    assert_eq!(a_value(world), serving_ip(world));
+}
+
 /// Two instances given the same event at the same moment (EventBridge delivers at least once,
 /// and Lambda runs deliveries in parallel): the notice is told once. Each claims it in the
 /// service's tag and reads it back after the claims settle: the last claim wins. The same

@@ -91,6 +91,12 @@ variable "create_ecs_service_linked_role" {
   default     = false
 }
 
+variable "api_auth" {
+  description = "How the API's own routes take callers: token (the bearer token) or iam (SigV4-signed requests); the front door's paths take a browser either way."
+  type        = string
+  default     = "token"
+}
+
 variable "lambda_zip_path" {
   description = "The controller's bootstrap.zip."
   type        = string
@@ -166,6 +172,7 @@ module "grafana" {
   notification_webhook_url = var.notification_webhook_url
 
   create_ecs_service_linked_role = var.create_ecs_service_linked_role
+  api_auth                       = var.api_auth
 }
 
 output "grafana_url" {
