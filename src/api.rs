@@ -292,9 +292,11 @@ pub fn error_response(e: &Error) -> Refusal {
             StatusCode::GATEWAY_TIMEOUT,
             "AWS did not answer in time: try again",
         ),
-        Error::NotRunning { .. } | Error::Restoring { .. } => {
-            refuse(StatusCode::CONFLICT, e.to_string())
-        }
+        Error::NotRunning { .. } => refuse(
+            StatusCode::CONFLICT,
+            format!("{e}: POST {{\"action\": \"start\", \"for\": \"1h\"}}"),
+        ),
+        Error::Restoring { .. } => refuse(StatusCode::CONFLICT, e.to_string()),
         Error::InvalidConfig { setting, .. } => refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!(

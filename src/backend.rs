@@ -208,11 +208,12 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
             let cluster = cluster.ok_or_else(|| missing("CLUSTER_NAME", "ECS cluster's name"))?;
             let service = service.ok_or_else(|| missing("SERVICE_NAME", "ECS service's name"))?;
             let description = format!("ECS service `{service}` in cluster `{cluster}`");
+            let request_log = request_log_from_env(&profile);
             let mut builder = Builder::new()
                 .cluster(cluster)
                 .service(service)
                 .profile(profile)
-                .request_log(request_log_from_env())
+                .request_log(request_log)
                 .policy(policy)
                 .prices(prices)
                 .hosted_zone(zone)

@@ -9,7 +9,20 @@
 //! assert_eq!(ServiceProfile::grafana().port, 3000);
 //! assert_eq!(State::Running.to_string(), "running");
 //! ```
+//!
+//! ## Features
+//!
+//! Default: all of them (the frontends' examples use them). A library picks what it needs
+//! ([docs/library.md](https://github.com/grafana-ondemand/grafana-ondemand/blob/main/docs/library.md)):
+//! - `mock`: the simulated ECS (`grafana-ondemand-mock`), re-exported as [`mock`].
+//! - `aws`: the ECS backend (`grafana-ondemand-aws`), re-exported as [`aws`].
+//! - `web`: [`web::router`], the HTTP contract and its page on axum.
+//! - `lambda`: [`lambda`], the contract inside a Lambda function (lambda_http).
+//! - `edge`: the simulated front door (edge and API Gateway) in front of an in-process
+//!   controller (`mock`'s `edge`, and `lambda`).
+//! - `admin`: the CLI's operator commands: `doctor` and `restore` (`aws`'s features).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use grafana_ondemand_core::*;
 
@@ -26,3 +39,9 @@ pub mod web;
 pub use grafana_ondemand_aws as aws;
 #[cfg(feature = "mock")]
 pub use grafana_ondemand_mock as mock;
+
+/// docs/library.md's Rust blocks, compiled and run as doctests: the guide cannot drift from
+/// the API it shows.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/library.md")]
+pub struct LibraryGuide;

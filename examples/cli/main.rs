@@ -132,8 +132,26 @@ async fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
+            if let Some(hint) = hint(&e) {
+                eprintln!("{hint}");
+            }
             ExitCode::from(FAILED)
         }
+    }
+}
+
+/// What the CLI's own user can do about an error, in the CLI's terms (the library's messages
+/// name no setting its callers did not use).
+fn hint(e: &Error) -> Option<&'static str> {
+    match e {
+        Error::ServiceNotFound { .. } | Error::ClusterNotFound { .. } => Some(
+            "the CLI takes them from --cluster and --service, or CLUSTER_NAME and SERVICE_NAME (`terraform output -raw cluster_name` and `service_name`), and the region from --region or AWS_REGION",
+        ),
+        Error::NotRunning { .. } => Some("start it for as long as you need: `start --for 1h`"),
+        Error::Restoring { .. } => Some(
+            "`restore` says when it is done; `restore --release` lets it start if it was abandoned",
+        ),
+        _ => None,
     }
 }
 

@@ -42,12 +42,17 @@ pub struct Builder {
     emf_metrics: bool,
 }
 
-/// The request log from `ACTIVITY_LOG_GROUP` and `ACTIVITY_LOG_STREAM_PREFIX` (default
-/// `grafana/grafana`: the module's stream prefix and container name).
-pub fn request_log_from_env() -> Option<RequestLog> {
+/// The request log of `profile`'s service from `ACTIVITY_LOG_GROUP` and
+/// `ACTIVITY_LOG_STREAM_PREFIX`: the task definition's `awslogs-stream-prefix` and container
+/// name, such as `grafana/grafana`. Unset, the module's convention for the service: both its
+/// display name in lower case (`jupyter/jupyter` for Jupyter).
+pub fn request_log_from_env(profile: &ServiceProfile) -> Option<RequestLog> {
     let group = grafana_ondemand_core::setting("ACTIVITY_LOG_GROUP")?;
     let stream_prefix = grafana_ondemand_core::setting("ACTIVITY_LOG_STREAM_PREFIX")
-        .unwrap_or_else(|| "grafana/grafana".into());
+        .unwrap_or_else(|| {
+            let name = profile.display_name.to_lowercase().replace(' ', "-");
+            format!("{name}/{name}")
+        });
     Some(RequestLog {
         group,
         stream_prefix: stream_prefix.trim_end_matches('/').to_owned(),
@@ -77,13 +82,14 @@ impl Builder {
             &profile.scheme,
             profile.port,
         )?;
+        let request_log = request_log_from_env(&profile);
         Ok(Builder {
             cluster: Some(required("CLUSTER_NAME", "ECS cluster's name")?),
             service: Some(required("SERVICE_NAME", "ECS service's name")?),
             region: None,
             profile,
             sdk_config: None,
-            request_log: request_log_from_env(),
+            request_log,
             policy: SessionPolicy::from_env()?,
             prices: Prices::from_env()?,
             clock: None,

@@ -15,7 +15,14 @@
 //!
 //! Calls per status: see [`Controller`](grafana_ondemand_core::Controller); the IAM policy
 //! it needs is `iam-policy.json` beside this crate.
+//!
+//! ## Features
+//!
+//! None by default: the backend alone is what a controller (a Lambda) links.
+//! - `doctor`: `Doctor`, read-only checks of a deployment (adds IAM, EFS, ACM, SSM clients).
+//! - `restore`: `BackupRestore`, putting an AWS Backup recovery point back (adds AWS Backup).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 #[cfg(feature = "doctor")]
@@ -26,6 +33,9 @@ mod platform;
 #[cfg(feature = "restore")]
 mod restore;
 
+/// The AWS SDK's shared configuration, as [`Builder::sdk_config`] takes it: re-exported, so a
+/// caller needs no `aws-config` dependency of its own to name it.
+pub use aws_config::SdkConfig;
 pub use config::{Builder, request_log_from_env};
 #[cfg(feature = "doctor")]
 pub use doctor::{

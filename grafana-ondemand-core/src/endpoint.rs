@@ -109,9 +109,42 @@ pub const GRAFANA_ACTIVITY_FILTER: &str = "\"Request Completed\" -\"path=/api/he
     -\"path=/api/frontend-metrics\" -\"path=/api/user/auth-tokens/rotate\" \
     -\"path=/api/login/ping\" -\"path=/avatar/\"";
 
+/// The activity filter of [`ServiceProfile::http`]: every request line of an access log in
+/// the Common Log Format (`"GET /lab HTTP/1.1" 200 …`) but the health checks at `health_path`.
+pub fn access_log_filter(health_path: &str) -> String {
+    format!("\"HTTP/1.\" -\"{health_path} HTTP/\"")
+}
+
 impl ServiceProfile {
-    /// Grafana: port 3000, `http`, `GET /api/health`, public IP, readiness from ECS's container
-    /// health or the probe, whichever confirms first.
+    /// Any HTTP service: `display_name` (in every message people read), plain HTTP on `port`,
+    /// ready when `GET health_path` answers 2xx (or ECS's container health says so), reached at
+    /// its task's public IP, and used when its request log holds a request line other than a
+    /// health check ([`access_log_filter`]: an access log in the Common Log Format; set
+    /// `activity_filter` to your service's own CloudWatch Logs filter pattern otherwise).
+    ///
+    /// ```
+    /// use grafana_ondemand_core::ServiceProfile;
+    /// let jupyter = ServiceProfile::http("Jupyter", 8888, "/api");
+    /// assert_eq!((jupyter.port, jupyter.health_path.as_str()), (8888, "/api"));
+    /// ```
+    pub fn http(display_name: &str, port: u16, health_path: &str) -> Self {
+        ServiceProfile {
+            display_name: display_name.into(),
+            address: AddressKind::Public,
+            scheme: "http".into(),
+            port,
+            health_path: health_path.into(),
+            probe_timeout: Duration::from_secs(2),
+            readiness: ReadinessSource::Any,
+            activity_filter: access_log_filter(health_path),
+            public_name: None,
+            front_door: false,
+        }
+    }
+
+    /// Grafana, the preset this project deploys: port 3000, `http`, `GET /api/health`, public
+    /// IP, readiness from ECS's container health or the probe, whichever confirms first, its
+    /// use read from its router log ([`GRAFANA_ACTIVITY_FILTER`]).
     pub fn grafana() -> Self {
         ServiceProfile {
             display_name: "Grafana".into(),
@@ -221,6 +254,7 @@ impl ServiceProfile {
     }
 }
 
+/// Grafana's preset ([`ServiceProfile::grafana`]), what the module deploys.
 impl Default for ServiceProfile {
     fn default() -> Self {
         ServiceProfile::grafana()

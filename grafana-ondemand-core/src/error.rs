@@ -10,7 +10,7 @@ use std::time::Duration;
 pub enum Error {
     /// The ECS service does not exist in the cluster (or not in this region).
     #[error(
-        "ECS service `{service}` was not found in cluster `{cluster}`: check SERVICE_NAME, CLUSTER_NAME and the AWS region"
+        "ECS service `{service}` was not found in cluster `{cluster}`: check the service's and the cluster's names and the AWS region"
     )]
     ServiceNotFound {
         /// The cluster that was searched.
@@ -19,7 +19,7 @@ pub enum Error {
         service: String,
     },
     /// The ECS cluster does not exist (or not in this region).
-    #[error("ECS cluster `{cluster}` was not found: check CLUSTER_NAME and the AWS region")]
+    #[error("ECS cluster `{cluster}` was not found: check the cluster's name and the AWS region")]
     ClusterNotFound {
         /// The cluster that was not found.
         cluster: String,
@@ -54,7 +54,7 @@ pub enum Error {
     },
     /// The action needs a session and there is none.
     #[error(
-        "there is no session to extend: the service is {state}; start it, asking for the time you need (start --for 1h, or {{\"action\": \"start\", \"for\": \"1h\"}})"
+        "there is no session to extend: the service is {state}; start it, asking for the time you need"
     )]
     NotRunning {
         /// The state it is in.
@@ -76,7 +76,7 @@ pub enum Error {
     },
     /// The service's data is being restored: every start is refused until it is done.
     #[error(
-        "Grafana's data is being restored from a backup (since {since}): start it once `restore` says it is done; if that restore was abandoned, `restore --release` lets Grafana start"
+        "the service's data is being restored from a backup (since {since}): start it once the restore is done; if that restore was abandoned, release its hold (the CLI's `restore --release`)"
     )]
     Restoring {
         /// When the hold began.
@@ -95,6 +95,13 @@ pub enum Error {
         setting: String,
         /// What is wrong with it and how to fix it.
         problem: String,
+    },
+    /// The backend has no such capability (a private name's records, a front door's store):
+    /// the service is configured with something this backend cannot do.
+    #[error("this backend has no {capability}: configure the service without it")]
+    Unsupported {
+        /// What it lacks, such as "DNS records".
+        capability: String,
     },
     /// Any other failure of the platform, with its source; not retryable, since nothing says
     /// trying again would help.
@@ -152,9 +159,7 @@ mod tests {
             service: "grafana".into(),
         };
         let text = e.to_string();
-        assert!(
-            text.contains("`grafana`") && text.contains("`prod`") && text.contains("SERVICE_NAME")
-        );
+        assert!(text.contains("`grafana`") && text.contains("`prod`") && text.contains("names"));
         assert!(!e.is_retryable());
         let e = Error::PermissionDenied {
             action: "ecs:UpdateService".into(),

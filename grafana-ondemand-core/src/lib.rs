@@ -14,7 +14,12 @@
 //! assert_eq!(status.state, State::Starting);
 //! assert!(status.endpoint.is_none());
 //! ```
+//!
+//! ## Features
+//!
+//! - `automock`: `MockServiceController` (mockall), for frontends' tests.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod announced;
 mod controller;
@@ -59,6 +64,7 @@ pub use door::{
 };
 pub use endpoint::{
     AddressKind, Endpoint, GRAFANA_ACTIVITY_FILTER, ReadinessSource, ServiceProfile,
+    access_log_filter,
 };
 pub use env::setting;
 pub use error::{Error, Result};

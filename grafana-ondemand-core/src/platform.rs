@@ -1,13 +1,25 @@
 //! The seam to a backend: the few ECS, EC2, CloudWatch Logs, Route 53 and CloudFront
-//! KeyValueStore operations the
-//! controller needs, translated.
+//! KeyValueStore operations the controller needs, translated.
 //!
 //! A backend implements [`Platform`] by translating each call to its API and back; it decides
 //! nothing. The simulated ECS and the AWS backend both implement it, and the same
 //! [`Controller`](crate::Controller) runs on top of either.
+//!
+//! **It is ECS's operations, on purpose.** The trait names what the controller needs of ECS
+//! Fargate (a service's desired count, its tasks and their network interfaces, the task's
+//! request log), because that is the one real platform it runs on; a second real backend
+//! would say what the honest common ground is, and generalising before it would only guess.
+//! A backend for something else implements the required operations in its own terms (a
+//! "service" whose desired count is 0 or 1, "tasks" with an address and a phase). The
+//! optional capabilities have defaults that say "this backend has none"
+//! ([`Error::Unsupported`](crate::Error::Unsupported)): a private name's Route 53 records
+//! ([`Platform::address_records`], [`Platform::change_address_records`],
+//! [`Platform::change_in_sync`]) and the front door's KeyValueStore ([`Platform::door_entry`],
+//! [`Platform::put_door_entry`]). A controller configured with either on such a backend says
+//! so at its first read instead of pretending.
 
 use crate::dns::{NameRecord, RecordChange};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::observation::{ServiceSnapshot, TaskSnapshot};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -111,31 +123,52 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
         page: Option<String>,
     ) -> Result<LogPage>;
     /// Route 53 ListResourceRecordSets: the A and AAAA record sets of `name` in the zone
-    /// (simple routing: one value each, or an alias).
-    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<NameRecord>>;
+    /// (simple routing: one value each, or an alias). Optional: a private name's record.
+    async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<NameRecord>> {
+        let _ = (zone_id, name);
+        Err(unsupported("DNS records (a private name)"))
+    }
     /// Route 53 ChangeResourceRecordSets: these changes to `name`, in one batch, applied
-    /// whole or not at all; the change's id, for [`Platform::change_in_sync`].
+    /// whole or not at all; the change's id, for [`Platform::change_in_sync`]. Optional.
     async fn change_address_records(
         &self,
         zone_id: &str,
         name: &str,
         changes: &[RecordChange],
-    ) -> Result<String>;
+    ) -> Result<String> {
+        let _ = (zone_id, name, changes);
+        Err(unsupported("DNS records (a private name)"))
+    }
     /// Route 53 GetChange: whether the change is INSYNC (every Route 53 name server answers
-    /// with it) rather than PENDING.
-    async fn change_in_sync(&self, change_id: &str) -> Result<bool>;
+    /// with it) rather than PENDING. Optional.
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
+        let _ = change_id;
+        Err(unsupported("DNS records (a private name)"))
+    }
     /// CloudFront KeyValueStore DescribeKeyValueStore (the store's ETag), then GetKey: `key`'s
-    /// value as of that ETag or later.
-    async fn door_entry(&self, store_arn: &str, key: &str) -> Result<StoreEntry>;
+    /// value as of that ETag or later. Optional: the front door's entry.
+    async fn door_entry(&self, store_arn: &str, key: &str) -> Result<StoreEntry> {
+        let _ = (store_arn, key);
+        Err(unsupported("front door store"))
+    }
     /// CloudFront KeyValueStore PutKey with `If-Match: if_match`: the store's new ETag. A
-    /// store changed since that ETag is [`Error::Conflict`](crate::Error::Conflict).
+    /// store changed since that ETag is [`Error::Conflict`](crate::Error::Conflict). Optional.
     async fn put_door_entry(
         &self,
         store_arn: &str,
         key: &str,
         value: &str,
         if_match: &str,
-    ) -> Result<String>;
+    ) -> Result<String> {
+        let _ = (store_arn, key, value, if_match);
+        Err(unsupported("front door store"))
+    }
     /// The platform's clock: the time its timestamps are read against.
     fn now(&self) -> DateTime<Utc>;
+}
+
+fn unsupported(capability: &str) -> Error {
+    Error::Unsupported {
+        capability: capability.to_owned(),
+    }
 }

@@ -26,9 +26,45 @@ pub struct SimulatedEcs {
 }
 
 impl SimulatedEcs {
-    /// A stopped service `grafana` in cluster `ondemand`, with Fargate-like timing.
+    /// A stopped service `grafana` in cluster `ondemand`, with Fargate-like timing: Grafana,
+    /// as the module deploys it ([`SimulatedEcs::for_service`] simulates any other).
     pub fn new(timing: Timing) -> Self {
         Self::named("ondemand", "grafana", timing)
+    }
+
+    /// A stopped service `service` in `cluster` that runs what `profile` describes: its
+    /// health checks at the profile's health path, its requests logged as that service logs
+    /// them ([`SimulatedEcs::serve_profile`]).
+    pub fn for_service(
+        cluster: &str,
+        service: &str,
+        profile: &grafana_ondemand_core::ServiceProfile,
+        timing: Timing,
+    ) -> Self {
+        let ecs = Self::named(cluster, service, timing);
+        ecs.serve_profile(profile);
+        ecs
+    }
+
+    /// The service's tasks run what `profile` describes from now on: their container health
+    /// check and the stand-in's health answer at its health path; their requests logged as
+    /// Grafana's router log for Grafana's activity filter, else as an access log in the
+    /// Common Log Format (what [`ServiceProfile::http`](grafana_ondemand_core::ServiceProfile::http)'s
+    /// filter reads).
+    pub fn serve_profile(&self, profile: &grafana_ondemand_core::ServiceProfile) {
+        let mut m = self.model();
+        m.health_path = profile.health_path.clone();
+        m.request_format =
+            if profile.activity_filter == grafana_ondemand_core::GRAFANA_ACTIVITY_FILTER {
+                crate::model::RequestFormat::Grafana
+            } else {
+                crate::model::RequestFormat::AccessLog
+            };
+    }
+
+    /// The path the service's health checks ask.
+    pub fn health_path(&self) -> String {
+        self.model().health_path.clone()
     }
 
     /// A stopped service with the given cluster and service names.
@@ -222,8 +258,8 @@ impl SimulatedEcs {
 
     // ---- use ----------------------------------------------------------------------------
 
-    /// Someone uses the service: the task at `ip` serves `method path`, and its Grafana logs
-    /// the request as Grafana does. The stand-in calls this for every request it serves.
+    /// Someone uses the service: the task at `ip` serves `method path`, and logs the request
+    /// as the service does. The stand-in calls this for every request it serves.
     /// False when no running task has that address.
     pub fn record_request(&self, ip: IpAddr, method: &str, path: &str) -> bool {
         self.model().record_request(ip, method, path, 200)

@@ -16,7 +16,16 @@
 //! assert!(up.url().unwrap().starts_with("http://127.0.0."));
 //! # }
 //! ```
+//!
+//! ## Features
+//!
+//! - `wire`: the same world served over the AWS wire protocols (ECS JSON, EC2 query, CloudWatch
+//!   Logs, Route 53, KeyValueStore, ...) with wiremock, for the real SDK; and a Lambda Runtime
+//!   API emulator to drive a Lambda binary.
+//! - `edge`: the front door as the module deploys it: the CloudFront function in QuickJS at a
+//!   simulated edge, and a simulated API Gateway HTTP API behind it.
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backup;
 mod ecs;

@@ -138,6 +138,15 @@ impl SimTask {
     }
 }
 
+/// How the simulated service logs a request it served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestFormat {
+    /// Grafana's router log (`msg="Request Completed" method=GET path=/d/abc …`).
+    Grafana,
+    /// An access log line in the Common Log Format (`"GET /lab HTTP/1.1" 200 …`).
+    AccessLog,
+}
+
 #[derive(Debug)]
 pub(crate) struct Model {
     pub timing: Timing,
@@ -167,6 +176,10 @@ pub(crate) struct Model {
     /// The message Grafana writes for each request it served ("Request Completed"; another
     /// version or configuration may word it otherwise).
     pub request_message: String,
+    /// How the service logs a request it served: Grafana's router log, or an access log.
+    pub request_format: RequestFormat,
+    /// The path its container health check (and the stand-in's health answer) uses.
+    pub health_path: String,
     /// Deployments ever created, the first included.
     pub deployments_created: u64,
     /// Requests that reached a task with the front door's secret.
@@ -248,6 +261,8 @@ impl Model {
             list_page_size: LIST_PAGE_MAX,
             log_empty_pages: 0,
             request_message: "Request Completed".into(),
+            request_format: RequestFormat::Grafana,
+            health_path: "/api/health".into(),
             deployments_created: 0,
             leaked_door_secret: 0,
             kvs_refuses_session_tokens: false,
@@ -770,13 +785,20 @@ impl Model {
         }
     }
 
-    /// Grafana's log line for one request, in its text format with router logging on.
+    /// The service's log line for one request: Grafana's, in its text format with router
+    /// logging on; any other service's, an access log line in the Common Log Format.
     fn request_line(&self, at: DateTime<Utc>, method: &str, path: &str, status: u16) -> String {
-        format!(
-            "logger=context userId=0 orgId=1 uname= t={} level=info msg=\"{}\" method={method} path={path} status={status} remote_addr=127.0.0.1 time_ms=1 duration=1.2ms size=120 referer= handler={path} status_source=server",
-            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            self.request_message
-        )
+        match self.request_format {
+            RequestFormat::Grafana => format!(
+                "logger=context userId=0 orgId=1 uname= t={} level=info msg=\"{}\" method={method} path={path} status={status} remote_addr=127.0.0.1 time_ms=1 duration=1.2ms size=120 referer= handler={path} status_source=server",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                self.request_message
+            ),
+            RequestFormat::AccessLog => format!(
+                "127.0.0.1 - - [{}] \"{method} {path} HTTP/1.1\" {status} 120",
+                at.format("%d/%b/%Y:%H:%M:%S +0000")
+            ),
+        }
     }
 
     /// Records a request served by the task at `ip`; false when no running task is there.
@@ -801,14 +823,16 @@ impl Model {
             return Vec::new();
         };
         let end = task.stopped.unwrap_or(self.now).min(self.now);
-        let mut lines = vec![(
-            started,
-            format!(
-                "logger=http.server t={} level=info msg=\"HTTP Server Listen\" address=[::]:3000 protocol=http",
-                self.wall(started)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        let at = self
+            .wall(started)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let listening = match self.request_format {
+            RequestFormat::Grafana => format!(
+                "logger=http.server t={at} level=info msg=\"HTTP Server Listen\" address=[::]:3000 protocol=http"
             ),
-        )];
+            RequestFormat::AccessLog => format!("{at} listening for HTTP requests"),
+        };
+        let mut lines = vec![(started, listening)];
         let interval = self.timing.health_check_interval;
         if !interval.is_zero() {
             // Only the checks from `from` on: a long session has thousands before.
@@ -817,7 +841,7 @@ impl Model {
             while at <= end {
                 lines.push((
                     at,
-                    self.request_line(self.wall(at), "GET", "/api/health", 200),
+                    self.request_line(self.wall(at), "GET", &self.health_path, 200),
                 ));
                 at += interval;
             }

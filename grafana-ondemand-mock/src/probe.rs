@@ -22,13 +22,14 @@ impl SimulatedProbe {
 #[async_trait]
 impl ReadinessProbe for SimulatedProbe {
     async fn check(&self, endpoint: &Endpoint) -> Readiness {
+        let path = self.ecs.health_path();
         if !self.ecs.is_reachable() {
-            return Readiness::NotReady("/api/health could not be reached".into());
+            return Readiness::NotReady(format!("{path} could not be reached"));
         }
         if self.ecs.is_answering(endpoint.ip) {
             Readiness::Ready
         } else {
-            Readiness::NotReady("/api/health answered HTTP 503".into())
+            Readiness::NotReady(format!("{path} answered HTTP 503"))
         }
     }
 }

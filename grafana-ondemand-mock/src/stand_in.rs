@@ -11,9 +11,10 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-/// Serves `/api/health` (200 once the simulated task at that address answers, 503 before)
-/// and a page that says it stands in for Grafana, on every simulated task address, and logs
-/// each request into that task's log stream as Grafana does.
+/// Serves the service's health path (`/api/health` for Grafana; 200 once the simulated task at
+/// that address answers, 503 before) and a page that says it stands in for the service, on
+/// every simulated task address, and logs each request into that task's log stream as the
+/// service does.
 #[derive(Debug)]
 pub struct StandIn {
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -49,7 +50,7 @@ impl StandIn {
         let mut tasks = Vec::new();
         for (addr, listener) in listeners {
             let app = Router::new()
-                .route("/api/health", get(health))
+                .route(&ecs.health_path(), get(health))
                 .route("/login", get(login_form).post(login))
                 .route("/api/live/ws", get(live))
                 .fallback(get(page))

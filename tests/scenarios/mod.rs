@@ -14,10 +14,12 @@ use tokio::time::{Instant, sleep};
 
 mod door;
 mod names;
+mod services;
 mod sessions;
 mod wake;
 pub use door::*;
 pub use names::*;
+pub use services::*;
 pub use sessions::*;
 pub use wake::*;
 
@@ -695,7 +697,7 @@ macro_rules! scenario_suite {
             two_controllers_racing_the_door_write_it_once, a_stop_closes_the_door_before_the_task_is_gone,
             a_task_without_a_public_dns_name_is_a_clear_failure, a_door_changed_by_hand_is_put_right_by_the_next_status,
             a_refused_door_write_keeps_status_off_running, the_running_notice_waits_for_the_door_to_propagate,
-            a_start_is_timed_from_ecs_timestamps);
+            a_start_is_timed_from_ecs_timestamps, another_http_service_runs_end_to_end);
     };
     (@each $make:expr; $($name:ident),*) => {
         $(
