@@ -212,6 +212,99 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
         "read-only and bounded: {}",
         ecs.total_calls() - before
     );
+    // What stops a first start: an image that does not exist in the account's ECR (its
+    // repository, then its tag), a deleted log group, a role ECS cannot assume. Each is named
+    // with the variable or the resource to fix.
+    let v = verdicts(&doctor(&stub).await);
+    assert_eq!(v["its log groups exist"].0, "pass", "{v:?}");
+    assert_eq!(v["ECS can assume its roles"].0, "pass", "{v:?}");
+    assert_eq!(v["its images exist"].0, "warn", "Docker Hub, unseen: {v:?}");
+    assert!(
+        v["its images' registry"].1.contains("grafana_image = "),
+        "{v:?}"
+    );
+    let ecr = "123456789012.dkr.ecr.eu-west-3.amazonaws.com/grafana-mirror:11.3.0";
+    ecs.set_image(ecr);
+    let out = doctor(&stub).await;
+    let (verdict, fix) = &verdicts(&out)["its images exist"];
+    assert_eq!(verdict, "fail");
+    assert!(fix.contains("push the image"), "{fix}");
+    let detail = &details(&out)["its images exist"];
+    assert!(
+        detail.contains(ecr)
+            && detail.contains("grafana_image")
+            && detail.contains("repository grafana-mirror does not exist"),
+        "{detail}"
+    );
+    ecs.add_ecr_image("grafana-mirror", "11.2.0");
+    let detail = &details(&doctor(&stub).await)["its images exist"];
+    assert!(
+        detail.contains("tag 11.3.0 is not in repository grafana-mirror"),
+        "{detail}"
+    );
+    ecs.add_ecr_image("grafana-mirror", "11.3.0");
+    assert_eq!(verdicts(&doctor(&stub).await)["its images exist"].0, "pass");
+    ecs.delete_log_group("/ecs/grafana");
+    let out = doctor(&stub).await;
+    let (verdict, fix) = &verdicts(&out)["its log groups exist"];
+    assert_eq!(verdict, "fail");
+    assert!(fix.contains("aws_cloudwatch_log_group.grafana"), "{fix}");
+    assert!(details(&out)["its log groups exist"].contains("/ecs/grafana does not exist"));
+    ecs.set_role_trust(
+        "grafana-exec",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    let out = doctor(&stub).await;
+    assert_eq!(verdicts(&out)["ECS can assume its roles"].0, "fail");
+    let detail = &details(&out)["ECS can assume its roles"];
+    assert!(
+        detail.contains(exec_role)
+            && detail.contains("lambda.amazonaws.com")
+            && detail.contains("ecs-tasks.amazonaws.com"),
+        "{detail}"
+    );
+
+    // A cluster that does not exist, a malformed region: each its own fix, not a permission's.
+    let cli = |cluster: &'static str, region: &'static str| {
+        let mut c = crate::support::command("cli");
+        c.args([
+            "--json",
+            "--backend",
+            "aws",
+            "--region",
+            region,
+            "--cluster",
+            cluster,
+        ])
+        .args(["--service", "grafana", "doctor"])
+        .env("AWS_ENDPOINT_URL", stub.uri())
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        );
+        tokio::task::spawn_blocking(move || c.output().unwrap())
+    };
+    let out = cli("nope", "eu-west-3").await.unwrap();
+    let (verdict, fix) = &verdicts(&out)["the ECS service exists"];
+    assert_eq!(verdict, "fail");
+    assert!(
+        fix.contains("--cluster") && !fix.contains("permission"),
+        "{fix}"
+    );
+    let out = cli("ondemand", "not a region").await.unwrap();
+    let (verdict, fix) = &verdicts(&out)["the ECS service exists"];
+    assert_eq!(verdict, "fail");
+    assert!(
+        fix.contains("AWS region") && !fix.contains("permission"),
+        "{fix}"
+    );
+    let detail = &details(&out)["the ECS service exists"];
+    assert!(
+        detail.contains("such as eu-west-3") && !detail.contains("DispatchFailure"),
+        "{detail}"
+    );
+
     // Credentials with a version 1 session token (STS's global endpoint): KeyValueStore's
     // SigV4A refuses them, and doctor says what to do about the credentials, not a permission.
     ecs.refuse_session_tokens();

@@ -54,9 +54,11 @@ pub async fn run(
             }
         }
         eprintln!(
-            "{} checks, {} read-only AWS calls, {:.1} s",
+            "{} check{}, {} read-only AWS call{}, {:.1} s",
             checks.len(),
+            if checks.len() == 1 { "" } else { "s" },
             doctor.calls(),
+            if doctor.calls() == 1 { "" } else { "s" },
             took.as_secs_f64()
         );
     }

@@ -79,7 +79,47 @@ where
                 "none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
             );
         }
+        // No endpoint for the region (a malformed one), or no such host (an unknown one).
+        SdkError::ConstructionFailure(_) | SdkError::DispatchFailure(_)
+            if [
+                "region",
+                "endpoint",
+                "dns error",
+                "failed to lookup",
+                "name or service",
+            ]
+            .iter()
+            .any(|w| mentions(&err, w)) =>
+        {
+            return Error::invalid_config(
+                "AWS region",
+                format!(
+                    "`{action}` found no AWS endpoint for it: set a region AWS has, such as eu-west-3 (AWS_REGION, or the CLI's --region), and check the network's way to AWS"
+                ),
+            );
+        }
         _ => {}
+    }
+    // An endpoint that does not implement the call (an emulator such as moto): it says so, or
+    // answers a 5xx outside AWS's protocol (AWS's own 5xx carry an error code).
+    let unparsed_5xx = err.code().is_none()
+        && match &err {
+            SdkError::ServiceError(e) => e.raw().status().is_server_error(),
+            SdkError::ResponseError(e) => e.raw().status().is_server_error(),
+            _ => false,
+        };
+    if unparsed_5xx
+        || err.code() == Some("NotImplemented")
+        || err.message().is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("not yet implemented") || m.contains("has not been implemented")
+        })
+    {
+        return Error::Unsupported {
+            capability: format!(
+                "`{action}` at this endpoint (it answers no AWS error for it: an emulator that lacks it?)"
+            ),
+        };
     }
     match err.code() {
         Some("ServiceNotFoundException" | "ServiceNotActiveException") => Error::ServiceNotFound {

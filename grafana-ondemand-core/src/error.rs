@@ -98,7 +98,7 @@ pub enum Error {
     },
     /// The backend has no such capability (a private name's records, a front door's store):
     /// the service is configured with something this backend cannot do.
-    #[error("this backend has no {capability}: configure the service without it")]
+    #[error("not supported here: {capability}")]
     Unsupported {
         /// What it lacks, such as "DNS records".
         capability: String,

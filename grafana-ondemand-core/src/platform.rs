@@ -126,7 +126,7 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
     /// (simple routing: one value each, or an alias). Optional: a private name's record.
     async fn address_records(&self, zone_id: &str, name: &str) -> Result<Vec<NameRecord>> {
         let _ = (zone_id, name);
-        Err(unsupported("DNS records (a private name)"))
+        Err(unsupported(PRIVATE_NAME))
     }
     /// Route 53 ChangeResourceRecordSets: these changes to `name`, in one batch, applied
     /// whole or not at all; the change's id, for [`Platform::change_in_sync`]. Optional.
@@ -137,19 +137,19 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
         changes: &[RecordChange],
     ) -> Result<String> {
         let _ = (zone_id, name, changes);
-        Err(unsupported("DNS records (a private name)"))
+        Err(unsupported(PRIVATE_NAME))
     }
     /// Route 53 GetChange: whether the change is INSYNC (every Route 53 name server answers
     /// with it) rather than PENDING. Optional.
     async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
         let _ = change_id;
-        Err(unsupported("DNS records (a private name)"))
+        Err(unsupported(PRIVATE_NAME))
     }
     /// CloudFront KeyValueStore DescribeKeyValueStore (the store's ETag), then GetKey: `key`'s
     /// value as of that ETag or later. Optional: the front door's entry.
     async fn door_entry(&self, store_arn: &str, key: &str) -> Result<StoreEntry> {
         let _ = (store_arn, key);
-        Err(unsupported("front door store"))
+        Err(unsupported(DOOR_STORE))
     }
     /// CloudFront KeyValueStore PutKey with `If-Match: if_match`: the store's new ETag. A
     /// store changed since that ETag is [`Error::Conflict`](crate::Error::Conflict). Optional.
@@ -161,11 +161,16 @@ pub trait Platform: Send + Sync + std::fmt::Debug {
         if_match: &str,
     ) -> Result<String> {
         let _ = (store_arn, key, value, if_match);
-        Err(unsupported("front door store"))
+        Err(unsupported(DOOR_STORE))
     }
     /// The platform's clock: the time its timestamps are read against.
     fn now(&self) -> DateTime<Utc>;
 }
+
+const PRIVATE_NAME: &str =
+    "a private name's DNS records (this backend has none: configure the service without them)";
+const DOOR_STORE: &str =
+    "a front door's store (this backend has none: configure the service without a door)";
 
 fn unsupported(capability: &str) -> Error {
     Error::Unsupported {

@@ -265,6 +265,57 @@ impl SimulatedEcs {
         self.model().record_request(ip, method, path, 200)
     }
 
+    /// Deletes the log group `name` (the task definition's is `/ecs/<service>`).
+    pub fn delete_log_group(&self, name: &str) {
+        self.model().log_groups.remove(name);
+    }
+
+    /// Whether the log group `name` exists.
+    pub fn log_group_exists(&self, name: &str) -> bool {
+        self.model().log_groups.contains(name)
+    }
+
+    /// The task definition's container runs `image` from now on.
+    pub fn set_image(&self, image: &str) {
+        self.model().image = image.to_owned();
+    }
+
+    /// The task definition's container's image.
+    pub fn image(&self) -> String {
+        self.model().image.clone()
+    }
+
+    /// ECR holds `repository` (created if need be) with the tag `tag`.
+    pub fn add_ecr_image(&self, repository: &str, tag: &str) {
+        self.model()
+            .ecr
+            .entry(repository.to_owned())
+            .or_default()
+            .insert(tag.to_owned());
+    }
+
+    /// ECR's repository `repository`'s tags, `None` when it does not exist.
+    pub fn ecr_tags(&self, repository: &str) -> Option<Vec<String>> {
+        self.model()
+            .ecr
+            .get(repository)
+            .map(|t| t.iter().cloned().collect())
+    }
+
+    /// The role named `role` trusts what `policy` (a trust policy's JSON) says from now on.
+    pub fn set_role_trust(&self, role: &str, policy: &str) {
+        self.model()
+            .role_trusts
+            .insert(role.to_owned(), policy.to_owned());
+    }
+
+    /// The role named `role`'s trust policy (JSON): `ecs-tasks.amazonaws.com` unless changed.
+    pub fn role_trust(&self, role: &str) -> String {
+        self.model().role_trusts.get(role).cloned().unwrap_or_else(|| {
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.to_owned()
+        })
+    }
+
     /// From now on KeyValueStore's API refuses requests signed with a session token, as it
     /// refuses version 1 tokens from STS's global endpoint (SigV4A takes only regional ones).
     pub fn refuse_session_tokens(&self) {

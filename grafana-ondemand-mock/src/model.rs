@@ -186,6 +186,15 @@ pub(crate) struct Model {
     pub leaked_door_secret: u64,
     /// KeyValueStore's API refuses session tokens (version 1 tokens, in AWS).
     pub kvs_refuses_session_tokens: bool,
+    /// CloudWatch Logs' log groups of the account (the task definition's, at first).
+    pub log_groups: std::collections::BTreeSet<String>,
+    /// ECR's repositories of the account and region, and their tags.
+    pub ecr: BTreeMap<String, std::collections::BTreeSet<String>>,
+    /// The image of the task definition's container.
+    pub image: String,
+    /// Roles' trust policies (JSON) by role name, where a test changed them; the others
+    /// trust `ecs-tasks.amazonaws.com`.
+    pub role_trusts: BTreeMap<String, String>,
     pub calls: BTreeMap<String, u64>,
     pub serial: u64,
     pub revision: u32,
@@ -266,6 +275,10 @@ impl Model {
             deployments_created: 0,
             leaked_door_secret: 0,
             kvs_refuses_session_tokens: false,
+            log_groups: [format!("/ecs/{service}")].into(),
+            ecr: BTreeMap::new(),
+            image: "grafana/grafana-oss:11.3.0".into(),
+            role_trusts: BTreeMap::new(),
             calls: BTreeMap::new(),
             serial: 0,
             revision: 1,

@@ -547,7 +547,7 @@ impl EcsWire {
             "taskRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/{}-task", m.service),
             "containerDefinitions": [{
                 "name": "grafana",
-                "image": "grafana/grafana-oss:11.3.0",
+                "image": m.image,
                 "essential": true,
                 "portMappings": [{"containerPort": 3000, "hostPort": 3000, "protocol": "tcp"}],
                 "secrets": [{
@@ -605,6 +605,61 @@ impl EcsWire {
         match self.ecs.op_tag_service(&pairs) {
             Ok(()) => ecs_ok(json!({})),
             Err(f) => fault_response(f),
+        }
+    }
+
+    /// CloudWatch Logs DescribeLogGroups: the account's groups whose names begin with
+    /// `logGroupNamePrefix`.
+    fn describe_log_groups(&self, body: &Value) -> ResponseTemplate {
+        let prefix = body
+            .get("logGroupNamePrefix")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let groups: Vec<Value> = self
+            .ecs
+            .model()
+            .log_groups
+            .iter()
+            .filter(|g| g.starts_with(prefix))
+            .map(|g| {
+                json!({
+                    "logGroupName": g,
+                    "arn": format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{g}:*"),
+                    "creationTime": 1_764_000_000_000_i64,
+                    "storedBytes": 0,
+                })
+            })
+            .collect();
+        ecs_ok(json!({ "logGroups": groups }))
+    }
+
+    /// ECR DescribeImages: the image of that tag in that repository, or ECR's errors.
+    fn describe_images(&self, body: &Value) -> ResponseTemplate {
+        let repository = body
+            .get("repositoryName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let tag = body["imageIds"][0]["imageTag"].as_str();
+        let Some(tags) = self.ecs.ecr_tags(repository) else {
+            return ecs_error(
+                "RepositoryNotFoundException",
+                &format!(
+                    "The repository with name '{repository}' does not exist in the registry with id '{ACCOUNT}'"
+                ),
+            );
+        };
+        match tag {
+            Some(t) if tags.iter().any(|x| x == t) => ecs_ok(json!({"imageDetails": [{
+                "registryId": ACCOUNT, "repositoryName": repository, "imageTags": [t],
+                "imageDigest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            }]})),
+            _ => ecs_error(
+                "ImageNotFoundException",
+                &format!(
+                    "The image with imageId {{imageDigest:'null', imageTag:'{}'}} does not exist within the repository with name '{repository}' in the registry with id '{ACCOUNT}'",
+                    tag.unwrap_or_default()
+                ),
+            ),
         }
     }
 
@@ -672,8 +727,12 @@ impl Respond for EcsWire {
             .unwrap_or_default()
             .to_owned();
         let response = match serde_json::from_slice::<Value>(&request.body) {
+            Ok(body) if target == "AmazonEC2ContainerRegistry_V20150921.DescribeImages" => {
+                self.describe_images(&body)
+            }
             Ok(body) => match target.strip_prefix("Logs_20140328.") {
                 Some("FilterLogEvents") => self.filter_log_events(&body),
+                Some("DescribeLogGroups") => self.describe_log_groups(&body),
                 Some(other) => ecs_error("InvalidAction", &format!("{other} is not simulated")),
                 None => self.answer(
                     target

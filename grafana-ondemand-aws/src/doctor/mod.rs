@@ -15,6 +15,7 @@ mod door;
 mod grafana;
 mod network;
 mod roles;
+mod start;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,21 +43,42 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-/// A check that could not run: the call it needs failed (refused, throttled, unreachable).
+/// A check that could not run: its error classified first, then the fix for that class
+/// (never the SDK's debug text: the error's own words are the detail).
 fn unreadable(name: &str, e: &grafana_ondemand_core::Error, call: &str) -> Check {
-    let fix = match e {
+    use grafana_ondemand_core::Error;
+    let (verdict, fix) = match e {
+        Error::ServiceNotFound { .. } | Error::ClusterNotFound { .. } => (
+            Verdict::Fail,
+            "check --cluster, --service and --region (`terraform output -raw cluster_name`, `service_name`; the region the module was applied in)".to_owned(),
+        ),
+        Error::PermissionDenied { .. } => (
+            Verdict::Fail,
+            format!("this check needs {call}: give the CLI's identity that permission"),
+        ),
+        Error::Throttled { .. } | Error::Unavailable { .. } | Error::Timeout { .. } => (
+            Verdict::Fail,
+            "AWS was busy or out of reach for this call: run doctor again in a minute".to_owned(),
+        ),
+        Error::Unsupported { .. } => (
+            Verdict::Warn,
+            format!("the endpoint does not serve {call} (an emulator such as moto): only AWS itself can answer this check"),
+        ),
         // Not a permission: the credentials themselves (KeyValueStore's SigV4A).
-        grafana_ondemand_core::Error::InvalidConfig { setting, .. }
-            if setting == "AWS credentials" =>
-        {
-            "get credentials the call can be signed with, as the detail says, and run doctor again"
-                .to_owned()
-        }
-        _ => format!(
-            "this check needs {call}: give the CLI's identity that permission, or try again if AWS was busy"
+        Error::InvalidConfig { setting, .. } if setting == "AWS credentials" => (
+            Verdict::Fail,
+            "get credentials the call can be signed with, as the detail says, and run doctor again".to_owned(),
+        ),
+        Error::InvalidConfig { setting, .. } => (
+            Verdict::Fail,
+            format!("fix {setting} as the detail says, and run doctor again"),
+        ),
+        _ => (
+            Verdict::Fail,
+            format!("AWS refused {call} for the reason in the detail: fix that, and run doctor again"),
         ),
     };
-    check(name, Verdict::Fail, e.to_string(), Some(&fix))
+    check(name, verdict, e.to_string(), Some(&fix))
 }
 
 fn check(name: &str, verdict: Verdict, detail: String, fix: Option<&str>) -> Check {
@@ -103,6 +125,8 @@ pub struct Doctor {
     ec2: aws_sdk_ec2::Client,
     efs: aws_sdk_efs::Client,
     iam: aws_sdk_iam::Client,
+    ecr: aws_sdk_ecr::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
     route53: aws_sdk_route53::Client,
     /// The SDK's configuration, for clients of another region (ACM's us-east-1).
     sdk: aws_config::SdkConfig,
@@ -131,6 +155,10 @@ struct TaskSeen {
     task_role: Option<String>,
     /// Its containers' log groups and stream prefixes (awslogs).
     logs: Vec<(String, String)>,
+    /// The log groups its containers may create themselves (`awslogs-create-group`).
+    created_groups: Vec<String>,
+    /// Its containers' names and images.
+    images: Vec<(String, String)>,
     /// Its containers' secrets (`valueFrom`).
     secrets: Vec<String>,
     /// Grafana's admin user, and the parameter its password is read from.
@@ -151,6 +179,8 @@ impl Doctor {
             ec2: aws_sdk_ec2::Client::new(sdk),
             efs: aws_sdk_efs::Client::new(sdk),
             iam: aws_sdk_iam::Client::new(sdk),
+            ecr: aws_sdk_ecr::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
             route53: aws_sdk_route53::Client::new(sdk),
             sdk: sdk.clone(),
             ssm: aws_sdk_ssm::Client::new(sdk),
@@ -194,9 +224,13 @@ impl Doctor {
             .and_then(|n| n.awsvpc_configuration())
             .cloned();
         let task = self.task_definition(&service, &mut checks).await;
+        self.images(&task, &mut checks).await;
+        self.log_groups(&task, &mut checks).await;
+        self.trust(&task, &mut checks).await;
         if let Some(vpc) = &network {
             let subnets = self.subnets(vpc).await;
-            self.routes(vpc, &subnets, &mut checks).await;
+            self.routes(vpc, &subnets, !task.secrets.is_empty(), &mut checks)
+                .await;
             self.door_ingress(vpc, task.port, &mut checks).await;
             if let Some(fs) = &task.file_system {
                 self.mount_targets(vpc, &subnets, fs, &mut checks).await;
@@ -315,10 +349,11 @@ impl Doctor {
             .iter()
             .filter_map(|c| c.image())
             .collect();
-        let docker_hub: Vec<&str> = images
+        let docker_hub: Vec<(&str, &str)> = def
+            .container_definitions()
             .iter()
-            .copied()
-            .filter(|i| is_docker_hub(i))
+            .filter_map(|c| Some((c.name()?, c.image()?)))
+            .filter(|(_, i)| is_docker_hub(i))
             .collect();
         if docker_hub.is_empty() {
             checks.push(check(
@@ -331,8 +366,15 @@ impl Doctor {
             checks.push(check(
                 "its images' registry",
                 Verdict::Warn,
-                format!("{} from Docker Hub, which limits anonymous pulls per IP address (Fargate's addresses are shared: a start may fail with toomanyrequests)", docker_hub.join(", ")),
-                Some("use the same image from public.ecr.aws (grafana_image = \"public.ecr.aws/…\") or an ECR pull-through cache"),
+                format!("{} from Docker Hub, which limits anonymous pulls per IP address (Fargate's addresses are shared: a start may fail with toomanyrequests)", docker_hub.iter().map(|(_, i)| *i).collect::<Vec<_>>().join(", ")),
+                Some(&format!(
+                    "use the same image from public.ecr.aws or an ECR pull-through cache ({})",
+                    docker_hub
+                        .iter()
+                        .map(|(c, _)| format!("{} = \"public.ecr.aws/…\"", image_variable(c)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             ));
         }
         let containers = def.container_definitions();
@@ -378,6 +420,19 @@ impl Doctor {
                     ))
                 })
                 .collect(),
+            created_groups: containers
+                .iter()
+                .filter_map(|c| {
+                    let options = c.log_configuration()?.options()?;
+                    (options.get("awslogs-create-group").map(String::as_str) == Some("true"))
+                        .then(|| options.get("awslogs-group").cloned())
+                        .flatten()
+                })
+                .collect(),
+            images: containers
+                .iter()
+                .filter_map(|c| Some((c.name()?.to_owned(), c.image()?.to_owned())))
+                .collect(),
             secrets: containers
                 .iter()
                 .flat_map(|c| c.secrets())
@@ -417,6 +472,15 @@ impl Doctor {
                 None,
             ));
         }
+    }
+}
+
+/// The module's variable that sets the image of container `name`.
+fn image_variable(name: &str) -> String {
+    match name {
+        "grafana" => "grafana_image".into(),
+        "acme" => "acme_image".into(),
+        other => format!("the image of container {other}"),
     }
 }
 

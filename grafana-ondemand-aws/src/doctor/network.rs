@@ -25,12 +25,15 @@ impl Doctor {
             .map_err(|e| map(e, "ec2:DescribeSubnets", &self.names()))
     }
 
-    /// Each subnet's route to the internet, against `assignPublicIp`: a public IP needs an
-    /// internet gateway (the image pull and the logs go through it), no public IP a NAT.
+    /// Each subnet's way out for the image pull, the logs and the secrets, against
+    /// `assignPublicIp`: a public IP needs an internet gateway; no public IP, a NAT, or the
+    /// VPC endpoints that serve them (ECR API, ECR Docker, S3, CloudWatch Logs, and SSM when
+    /// the task reads its secrets there), the interface ones with private DNS on.
     pub(super) async fn routes(
         &self,
         vpc: &ecs::AwsVpcConfiguration,
         described: &Subnets,
+        reads_ssm: bool,
         checks: &mut Vec<Check>,
     ) {
         let name = "the subnets reach ECR and CloudWatch Logs";
@@ -107,14 +110,60 @@ impl Doctor {
                 format!("the task gets a public IP, but {} route 0.0.0.0/0 to no internet gateway: the image cannot be pulled, and the task never starts", missing.join(", ")),
                 Some("put the service in public subnets (subnet_ids), or set assign_public_ip = false in subnets with a NAT gateway"),
             )),
-            (false, false) => checks.push(check(
-                name,
-                Verdict::Warn,
-                format!("the task gets no public IP, and {} route 0.0.0.0/0 to no NAT: the image pull and the logs need VPC endpoints (ecr.api, ecr.dkr, s3, logs)", missing.join(", ")),
-                Some("add a NAT gateway or those VPC endpoints, or set assign_public_ip = true in public subnets"),
-            )),
+            (false, false) => {
+                let lacking = self.endpoints_lacking(&vpc_id, reads_ssm).await;
+                match lacking {
+                    Ok(lacking) if lacking.is_empty() => checks.push(check(
+                        name,
+                        Verdict::Pass,
+                        format!("no public IP and no NAT from {}, but the VPC endpoints for ECR, S3, CloudWatch Logs{}", missing.join(", "), if reads_ssm { " and SSM" } else { "" }),
+                        None,
+                    )),
+                    Ok(lacking) => checks.push(check(
+                        name,
+                        Verdict::Fail,
+                        format!("the task gets no public IP, {} route 0.0.0.0/0 to no NAT, and the VPC has no {}: the image cannot be pulled (nor the logs written, nor the secrets read), and the task never starts", missing.join(", "), lacking.join(", ")),
+                        Some("set assign_public_ip = true in public subnets, or add a NAT gateway, or add those VPC endpoints (interface endpoints with private DNS on; S3 a gateway endpoint on the subnets' route tables)"),
+                    )),
+                    Err(e) => checks.push(unreadable(name, &e, "ec2:DescribeVpcEndpoints")),
+                }
+            }
         }
         self.dns_names(&vpc_id, checks).await;
+    }
+
+    /// The VPC endpoints a task without a way out needs that `vpc_id` lacks (none: it has them).
+    async fn endpoints_lacking(
+        &self,
+        vpc_id: &str,
+        reads_ssm: bool,
+    ) -> Result<Vec<String>, grafana_ondemand_core::Error> {
+        self.count();
+        let found = self
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .send()
+            .await
+            .map_err(|e| map(e, "ec2:DescribeVpcEndpoints", &self.names()))?;
+        let region = self.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let mut wanted = vec!["ecr.api", "ecr.dkr", "s3", "logs"];
+        if reads_ssm {
+            wanted.push("ssm");
+        }
+        Ok(wanted
+            .into_iter()
+            .filter(|service| {
+                let full = format!("com.amazonaws.{region}.{service}");
+                !found.vpc_endpoints().iter().any(|e| {
+                    let usable = e.vpc_endpoint_type()
+                        == Some(&aws_sdk_ec2::types::VpcEndpointType::Gateway)
+                        || e.private_dns_enabled() == Some(true);
+                    e.service_name() == Some(full.as_str()) && usable
+                })
+            })
+            .map(|s| format!("{s} endpoint"))
+            .collect())
     }
 
     /// The front door reaches a task by its public DNS name: the VPC must give them.

@@ -42,11 +42,8 @@ fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
 }
 
 /// `GetRole`: the role of that name (the last part of its ARN), or NoSuchEntity.
-fn get_role(
-    policies: &RolePolicies,
-    body: &[u8],
-    now: chrono::DateTime<chrono::Utc>,
-) -> ResponseTemplate {
+fn get_role(policies: &RolePolicies, body: &[u8], ecs: &crate::SimulatedEcs) -> ResponseTemplate {
+    let now = ecs.now();
     let Some(name) = form_value(body, "RoleName") else {
         return error(400, "ValidationError", "RoleName is required");
     };
@@ -69,9 +66,15 @@ fn get_role(
         .split_once(":role")
         .map(|(_, p)| p.trim_end_matches(name.as_str()))
         .unwrap_or("/");
+    // IAM gives the trust policy URL-encoded.
+    let trust = percent_encoding::utf8_percent_encode(
+        &ecs.role_trust(&name),
+        percent_encoding::NON_ALPHANUMERIC,
+    )
+    .to_string();
     ResponseTemplate::new(200).set_body_raw(
         format!(
-            "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><Role><Path>{path}</Path><RoleName>{name}</RoleName><RoleId>AROAEXAMPLE0123456789</RoleId><Arn>{arn}</Arn><CreateDate>{created}</CreateDate></Role></GetRoleResult><ResponseMetadata><RequestId>5d6e7f80-91a2-4b3c-8d4e-f5a6b7c8d9e0</RequestId></ResponseMetadata></GetRoleResponse>"
+            "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><Role><Path>{path}</Path><RoleName>{name}</RoleName><RoleId>AROAEXAMPLE0123456789</RoleId><Arn>{arn}</Arn><CreateDate>{created}</CreateDate><AssumeRolePolicyDocument>{trust}</AssumeRolePolicyDocument></Role></GetRoleResult><ResponseMetadata><RequestId>5d6e7f80-91a2-4b3c-8d4e-f5a6b7c8d9e0</RequestId></ResponseMetadata></GetRoleResponse>"
         ),
         "text/xml",
     )
@@ -81,7 +84,7 @@ impl Respond for IamWire {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let body = &request.body;
         if form_value(body, "Action").as_deref() == Some("GetRole") {
-            return get_role(&self.policies, body, self.ecs.now()).set_delay(self.delay);
+            return get_role(&self.policies, body, &self.ecs).set_delay(self.delay);
         }
         let Some(role) = form_value(body, "PolicySourceArn") else {
             return error(400, "ValidationError", "PolicySourceArn is required")
