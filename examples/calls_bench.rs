@@ -44,14 +44,16 @@ struct Row {
 }
 
 async fn platform(uri: &str) -> EcsPlatform {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(uri)
-        .region(aws_config::Region::new("eu-west-3"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKID", "SECRET", None, None, "bench",
-        ))
-        .load()
-        .await;
+    let sdk = grafana_ondemand::aws::aws_config::defaults(
+        grafana_ondemand::aws::aws_config::BehaviorVersion::latest(),
+    )
+    .endpoint_url(uri)
+    .region(grafana_ondemand::aws::aws_config::Region::new("eu-west-3"))
+    .credentials_provider(grafana_ondemand::aws::Credentials::new(
+        "AKID", "SECRET", None, None, "bench",
+    ))
+    .load()
+    .await;
     Builder::new()
         .cluster("ondemand")
         .service("grafana")

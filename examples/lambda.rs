@@ -21,7 +21,7 @@
 //!
 //! ```sh
 //! pip install cargo-lambda
-//! cargo lambda build --release --x86-64 --example lambda --output-format zip
+//! cargo lambda build --release --x86-64 --example lambda --no-default-features --features aws,lambda --output-format zip
 //! ```
 
 use grafana_ondemand::api::{Access, Api};
@@ -126,29 +126,12 @@ async fn secret(var: &str, what: &str) -> Result<Option<String>, lambda_http::Er
     let Some(name) = std::env::var(var).ok().filter(|s| !s.is_empty()) else {
         return Ok(None);
     };
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let out = aws_sdk_ssm::Client::new(&config)
-        .get_parameter()
-        .name(&name)
-        .with_decryption(true)
-        .send()
+    let value = grafana_ondemand::aws::secure_parameter(&name)
         .await
-        .map_err(|e| {
-            format!(
-                "cannot read the {what} from SSM parameter {name} ({var}): {}",
-                aws_sdk_ssm::error::DisplayErrorContext(e)
-            )
-        })?;
-    let value = out
-        .parameter()
-        .and_then(|p| p.value())
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    Ok(Some(
-        value
-            .ok_or_else(|| format!("SSM parameter {name} ({var}) holds no {what}"))?
-            .to_owned(),
-    ))
+        .map_err(|e| format!("cannot read the {what} from SSM parameter {name} ({var}): {e}"))?;
+    Ok(Some(value.ok_or_else(|| {
+        format!("SSM parameter {name} ({var}) holds no {what}")
+    })?))
 }
 
 #[tokio::main]

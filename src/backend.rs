@@ -1,13 +1,19 @@
 //! Choosing and connecting a backend from flags and the environment, for every frontend.
 
+#[cfg(feature = "aws")]
 use crate::aws::{Builder, request_log_from_env};
+#[cfg(feature = "mock")]
 use crate::mock::{SimulatedEcs, StandIn, TestCertificate, Timing};
+#[cfg(feature = "mock")]
 use crate::{
-    AddressKind, AliasTarget, Controller, DEFAULT_PROPAGATION_GRACE, Error, EventHandler,
-    FrontDoor, HostedZone, HttpProbe, NameRecord, Notifier, OriginProtocol, Prices,
-    ReadinessSource, RecordType, Result, ServiceController, ServiceProfile, SessionPolicy,
-    SharedStatus, Webhook, probe_for,
+    AddressKind, AliasTarget, Controller, DEFAULT_PROPAGATION_GRACE, HttpProbe, NameRecord,
+    Notifier, OriginProtocol, RecordType, Webhook, probe_for,
 };
+use crate::{
+    Error, EventHandler, FrontDoor, HostedZone, Prices, ReadinessSource, Result, ServiceController,
+    ServiceProfile, SessionPolicy, SharedStatus,
+};
+#[cfg(feature = "mock")]
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,11 +85,13 @@ pub struct Backend {
     /// When sessions end by themselves, as the controller applies it (scaled when simulated).
     pub policy: SessionPolicy,
     /// The simulated world, when simulated.
+    #[cfg(feature = "mock")]
     pub simulated: Option<SimulatedWorld>,
     /// How fast the simulated world runs (`SIMULATED_TIME_SCALE`; 1 on AWS).
     pub time_scale: f64,
 }
 
+#[cfg(feature = "mock")]
 /// The simulated ECS and what surrounds it on this machine.
 pub struct SimulatedWorld {
     /// The simulated ECS (and its hosted zone).
@@ -102,6 +110,7 @@ pub struct SimulatedWorld {
     _stand_in: StandIn,
 }
 
+#[cfg(feature = "mock")]
 /// The front door in the simulated world: the name is an alias of the distribution for
 /// ever; the controller writes the store's entry.
 #[derive(Debug, Clone)]
@@ -113,14 +122,19 @@ pub struct SimulatedDoor {
     pub distribution: AliasTarget,
 }
 
+#[cfg(feature = "mock")]
 /// The simulated front door's distribution, store and zone.
 const SIMULATED_DISTRIBUTION: &str = "d111111abcdef8.cloudfront.net";
+#[cfg(feature = "mock")]
 /// CloudFront's hosted zone id, the one every distribution's alias targets.
 const CLOUDFRONT_ZONE: &str = "Z2FDTNDATAQYW2";
+#[cfg(feature = "mock")]
 const SIMULATED_STORE: &str =
     "arn:aws:cloudfront::123456789012:key-value-store/5a1e6b2c-0d4f-4e8a-9b7c-simulated";
+#[cfg(feature = "mock")]
 const SIMULATED_ZONE: &str = "Z0SIMULATED";
 
+#[cfg(feature = "mock")]
 /// `example.com` for `grafana.example.com`.
 fn parent_domain(name: &str) -> &str {
     name.split_once('.').map_or(name, |(_, d)| d)
@@ -133,6 +147,7 @@ impl Backend {
     }
 }
 
+#[cfg(feature = "mock")]
 impl std::fmt::Debug for SimulatedWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimulatedWorld")
@@ -194,179 +209,267 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
     {
         profile.readiness = readiness;
     }
+    let prepared = Prepared {
+        kind,
+        cluster,
+        service,
+        profile,
+        policy,
+        share,
+        public_name,
+        prices,
+        zone,
+        door,
+        webhook,
+        region: settings.region,
+        emf_metrics: settings.emf_metrics,
+    };
     match kind {
-        BackendKind::Aws => {
-            let missing = |var: &str, what: &str| {
-                Error::invalid_config(
-                    var,
-                    format!(
-                        "is not set: set it (or --{}) to the {what}",
-                        var.split('_').next().unwrap_or(var).to_ascii_lowercase()
-                    ),
-                )
-            };
-            let cluster = cluster.ok_or_else(|| missing("CLUSTER_NAME", "ECS cluster's name"))?;
-            let service = service.ok_or_else(|| missing("SERVICE_NAME", "ECS service's name"))?;
-            let description = format!("ECS service `{service}` in cluster `{cluster}`");
-            let request_log = request_log_from_env(&profile);
-            let mut builder = Builder::new()
-                .cluster(cluster)
-                .service(service)
-                .profile(profile)
-                .request_log(request_log)
-                .policy(policy)
-                .prices(prices)
-                .hosted_zone(zone)
-                .front_door(door)
-                .topic(env("NOTIFY_TOPIC_ARN"))
-                .webhook(webhook)
-                .emf_metrics(settings.emf_metrics);
-            if let Some(region) = settings.region {
-                builder = builder.region(region);
-            }
-            let controller = Arc::new(builder.build_controller().await?);
-            Ok(Backend {
-                controller: Arc::new(SharedStatus::new(controller.clone(), share)),
-                events: controller,
-                kind,
-                description,
-                public_name,
-                policy,
-                simulated: None,
-                time_scale: 1.0,
-            })
+        BackendKind::Aws => connect_aws(prepared).await,
+        BackendKind::Simulated => connect_simulated(prepared).await,
+    }
+}
+
+/// What `connect` read, for the backend it connects.
+struct Prepared {
+    kind: BackendKind,
+    cluster: Option<String>,
+    service: Option<String>,
+    profile: ServiceProfile,
+    policy: SessionPolicy,
+    share: Duration,
+    public_name: Option<String>,
+    prices: Prices,
+    zone: Option<HostedZone>,
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
+    door: Option<FrontDoor>,
+    webhook: Option<String>,
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
+    region: Option<String>,
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
+    emf_metrics: bool,
+}
+
+#[cfg(feature = "aws")]
+async fn connect_aws(p: Prepared) -> Result<Backend> {
+    let Prepared {
+        kind,
+        cluster,
+        service,
+        profile,
+        policy,
+        share,
+        public_name,
+        prices,
+        zone,
+        door,
+        webhook,
+        region,
+        emf_metrics,
+    } = p;
+    {
+        let missing = |var: &str, what: &str| {
+            Error::invalid_config(
+                var,
+                format!(
+                    "is not set: set it (or --{}) to the {what}",
+                    var.split('_').next().unwrap_or(var).to_ascii_lowercase()
+                ),
+            )
+        };
+        let cluster = cluster.ok_or_else(|| missing("CLUSTER_NAME", "ECS cluster's name"))?;
+        let service = service.ok_or_else(|| missing("SERVICE_NAME", "ECS service's name"))?;
+        let description = format!("ECS service `{service}` in cluster `{cluster}`");
+        let request_log = request_log_from_env(&profile);
+        let mut builder = Builder::new()
+            .cluster(cluster)
+            .service(service)
+            .profile(profile)
+            .request_log(request_log)
+            .policy(policy)
+            .prices(prices)
+            .hosted_zone(zone)
+            .front_door(door)
+            .topic(env("NOTIFY_TOPIC_ARN"))
+            .webhook(webhook)
+            .emf_metrics(emf_metrics);
+        if let Some(region) = region {
+            builder = builder.region(region);
         }
-        BackendKind::Simulated => {
-            let scale = match env("SIMULATED_TIME_SCALE") {
-                None => 1.0,
-                Some(v) => v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| *f > 0.0 && *f <= 10.0)
-                    .ok_or_else(|| {
-                        Error::invalid_config(
-                            "SIMULATED_TIME_SCALE",
-                            format!("`{v}` is not a factor from 0 to 10 (0.1: ten times faster)"),
-                        )
-                    })?,
-            };
-            let ecs = SimulatedEcs::named(
-                cluster.as_deref().unwrap_or("ondemand"),
-                service.as_deref().unwrap_or("grafana"),
-                Timing::fargate().scaled(scale),
-            );
-            // Over https the stand-in serves a certificate for the public name from a CA of
-            // this run, which the probe (and only it) trusts.
-            let cert = match profile.scheme.as_str() {
-                "https" => Some(
-                    TestCertificate::for_name(
-                        profile.public_name.as_deref().unwrap_or("localhost"),
+        let controller = Arc::new(builder.build_controller().await?);
+        Ok(Backend {
+            controller: Arc::new(SharedStatus::new(controller.clone(), share)),
+            events: controller,
+            kind,
+            description,
+            public_name,
+            policy,
+            #[cfg(feature = "mock")]
+            simulated: None,
+            time_scale: 1.0,
+        })
+    }
+}
+
+#[cfg(not(feature = "aws"))]
+async fn connect_aws(_: Prepared) -> Result<Backend> {
+    Err(Error::invalid_config(
+        "BACKEND",
+        "aws, and this build has no AWS backend: build it with the `aws` feature (`cargo run --features aws --example server`; the CLI: `--features admin`)",
+    ))
+}
+
+#[cfg(feature = "mock")]
+async fn connect_simulated(p: Prepared) -> Result<Backend> {
+    let Prepared {
+        kind,
+        cluster,
+        service,
+        mut profile,
+        policy,
+        share,
+        public_name,
+        prices,
+        zone,
+        webhook,
+        ..
+    } = p;
+    {
+        let scale = match env("SIMULATED_TIME_SCALE") {
+            None => 1.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|f| *f > 0.0 && *f <= 10.0)
+                .ok_or_else(|| {
+                    Error::invalid_config(
+                        "SIMULATED_TIME_SCALE",
+                        format!("`{v}` is not a factor from 0 to 10 (0.1: ten times faster)"),
                     )
+                })?,
+        };
+        let ecs = SimulatedEcs::named(
+            cluster.as_deref().unwrap_or("ondemand"),
+            service.as_deref().unwrap_or("grafana"),
+            Timing::fargate().scaled(scale),
+        );
+        // Over https the stand-in serves a certificate for the public name from a CA of
+        // this run, which the probe (and only it) trusts.
+        let cert = match profile.scheme.as_str() {
+            "https" => Some(
+                TestCertificate::for_name(profile.public_name.as_deref().unwrap_or("localhost"))
                     .map_err(|e| {
                         Error::invalid_config(
                             "SERVICE_SCHEME",
                             format!("no test certificate ({e})"),
                         )
                     })?,
-                ),
-                _ => None,
-            };
-            let (stand_in, port) = serve_stand_in(
-                &ecs,
-                profile.port,
-                cert.as_ref(),
-                env("SERVICE_PORT").is_none(),
-            )
-            .await?;
-            profile.port = port;
-            let probe: Arc<dyn crate::ReadinessProbe> = match &cert {
-                Some(cert) if profile.readiness.probes() => {
-                    Arc::new(HttpProbe::new(&profile)?.trusting(cert.ca_pem.as_bytes())?)
-                }
-                _ => probe_for(&profile)?,
-            };
-            let policy = policy.scaled(scale);
-            let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
-                .with_policy(policy)
-                .with_prices(prices);
-            let mut door = None;
-            if let Some(name) = profile
-                .public_name
-                .clone()
-                .filter(|_| profile.address == AddressKind::Public)
-            {
-                // What the module deploys for a name: a CloudFront distribution the name is an
-                // alias of for ever, whose function reads the entry the controller writes.
-                let zone_id = zone.as_ref().map_or(SIMULATED_ZONE, |z| z.zone_id.as_str());
-                ecs.add_hosted_zone(zone_id, parent_domain(&name));
-                let distribution =
-                    ecs.add_custom_domain(SIMULATED_DISTRIBUTION, CLOUDFRONT_ZONE, None);
-                ecs.set_record(
-                    zone_id,
-                    &name,
-                    NameRecord::Alias {
-                        kind: RecordType::A,
-                        target: distribution.clone(),
-                    },
-                );
-                let store_arn = ecs.add_key_value_store(SIMULATED_STORE);
-                let grace = FrontDoor::from_env(Some(&name), &profile.scheme, profile.port)?
-                    .map_or(DEFAULT_PROPAGATION_GRACE, |d| d.grace);
-                controller = controller.with_front_door(FrontDoor {
-                    store_arn: store_arn.clone(),
-                    host: name.clone(),
-                    protocol: if profile.scheme == "https" {
-                        OriginProtocol::Https
-                    } else {
-                        OriginProtocol::Http
-                    },
-                    port: profile.port,
-                    grace: grace.mul_f64(scale),
-                })?;
-                door = Some(SimulatedDoor {
-                    store_arn,
-                    distribution,
-                });
-            } else if let (Some(zone), Some(name)) = (zone, &profile.public_name) {
-                // A private name: the simulated zone holds its parent domain, and the record
-                // follows the task's private address.
-                ecs.add_hosted_zone(&zone.zone_id, parent_domain(name));
-                controller = controller.with_hosted_zone(zone)?;
+            ),
+            _ => None,
+        };
+        let (stand_in, port) = serve_stand_in(
+            &ecs,
+            profile.port,
+            cert.as_ref(),
+            env("SERVICE_PORT").is_none(),
+        )
+        .await?;
+        profile.port = port;
+        let probe: Arc<dyn crate::ReadinessProbe> = match &cert {
+            Some(cert) if profile.readiness.probes() => {
+                Arc::new(HttpProbe::new(&profile)?.trusting(cert.ca_pem.as_bytes())?)
             }
-            let ca_file = match &cert {
-                Some(cert) => Some(write_ca(cert)?),
-                None => None,
-            };
-            if let Some(url) = webhook {
-                let notifier: Arc<dyn Notifier> = Arc::new(Webhook::new(url)?);
-                controller = controller.with_notifier(notifier);
-            }
-            let controller = Arc::new(controller);
-            let leases = ScaledLeases {
-                inner: controller.clone(),
-                scale,
-            };
-            Ok(Backend {
-                controller: Arc::new(SharedStatus::new(leases, share)),
-                events: controller,
-                kind,
-                description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
-                public_name,
-                policy,
-                simulated: Some(SimulatedWorld {
-                    ecs,
-                    certificate: cert,
-                    ca_file,
-                    door,
-                    service_port: profile.port,
-                    _stand_in: stand_in,
-                }),
-                time_scale: scale,
-            })
+            _ => probe_for(&profile)?,
+        };
+        let policy = policy.scaled(scale);
+        let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
+            .with_policy(policy)
+            .with_prices(prices);
+        let mut door = None;
+        if let Some(name) = profile
+            .public_name
+            .clone()
+            .filter(|_| profile.address == AddressKind::Public)
+        {
+            // What the module deploys for a name: a CloudFront distribution the name is an
+            // alias of for ever, whose function reads the entry the controller writes.
+            let zone_id = zone.as_ref().map_or(SIMULATED_ZONE, |z| z.zone_id.as_str());
+            ecs.add_hosted_zone(zone_id, parent_domain(&name));
+            let distribution = ecs.add_custom_domain(SIMULATED_DISTRIBUTION, CLOUDFRONT_ZONE, None);
+            ecs.set_record(
+                zone_id,
+                &name,
+                NameRecord::Alias {
+                    kind: RecordType::A,
+                    target: distribution.clone(),
+                },
+            );
+            let store_arn = ecs.add_key_value_store(SIMULATED_STORE);
+            let grace = FrontDoor::from_env(Some(&name), &profile.scheme, profile.port)?
+                .map_or(DEFAULT_PROPAGATION_GRACE, |d| d.grace);
+            controller = controller.with_front_door(FrontDoor {
+                store_arn: store_arn.clone(),
+                host: name.clone(),
+                protocol: if profile.scheme == "https" {
+                    OriginProtocol::Https
+                } else {
+                    OriginProtocol::Http
+                },
+                port: profile.port,
+                grace: grace.mul_f64(scale),
+            })?;
+            door = Some(SimulatedDoor {
+                store_arn,
+                distribution,
+            });
+        } else if let (Some(zone), Some(name)) = (zone, &profile.public_name) {
+            // A private name: the simulated zone holds its parent domain, and the record
+            // follows the task's private address.
+            ecs.add_hosted_zone(&zone.zone_id, parent_domain(name));
+            controller = controller.with_hosted_zone(zone)?;
         }
+        let ca_file = match &cert {
+            Some(cert) => Some(write_ca(cert)?),
+            None => None,
+        };
+        if let Some(url) = webhook {
+            let notifier: Arc<dyn Notifier> = Arc::new(Webhook::new(url)?);
+            controller = controller.with_notifier(notifier);
+        }
+        let controller = Arc::new(controller);
+        let leases = ScaledLeases {
+            inner: controller.clone(),
+            scale,
+        };
+        Ok(Backend {
+            controller: Arc::new(SharedStatus::new(leases, share)),
+            events: controller,
+            kind,
+            description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
+            public_name,
+            policy,
+            simulated: Some(SimulatedWorld {
+                ecs,
+                certificate: cert,
+                ca_file,
+                door,
+                service_port: profile.port,
+                _stand_in: stand_in,
+            }),
+            time_scale: scale,
+        })
     }
 }
 
+#[cfg(not(feature = "mock"))]
+async fn connect_simulated(_: Prepared) -> Result<Backend> {
+    Err(Error::invalid_config(
+        "BACKEND",
+        "simulated, and this build has no simulated ECS: build it with the `mock` feature",
+    ))
+}
+
+#[cfg(feature = "mock")]
 /// The Grafana stand-in on `port` of every simulated task address; when that port was not
 /// asked for and is taken (another simulated world, such as the server example's, holds it),
 /// on a free port instead, which the URLs then carry.
@@ -405,6 +508,7 @@ async fn serve_stand_in(
     })
 }
 
+#[cfg(feature = "mock")]
 /// Writes the run's CA certificate where `SIMULATED_CA_FILE` says (default: a file in the
 /// temporary directory), for a browser to trust it.
 fn write_ca(cert: &TestCertificate) -> Result<PathBuf> {
@@ -422,6 +526,7 @@ fn write_ca(cert: &TestCertificate) -> Result<PathBuf> {
     Ok(path)
 }
 
+#[cfg(feature = "mock")]
 /// The simulated world's leases run at its speed, as its task lifecycle and session limits
 /// do: "keep it 1 more hour" at `SIMULATED_TIME_SCALE=0.01` keeps it 36 s.
 struct ScaledLeases<C> {
@@ -429,6 +534,7 @@ struct ScaledLeases<C> {
     scale: f64,
 }
 
+#[cfg(feature = "mock")]
 #[async_trait::async_trait]
 impl<C: ServiceController> ServiceController for ScaledLeases<C> {
     async fn start(&self, lease: Option<Duration>) -> Result<crate::Status> {

@@ -27,7 +27,7 @@
 pub use grafana_ondemand_core::*;
 
 pub mod api;
-#[cfg(all(feature = "aws", feature = "mock"))]
+#[cfg(any(feature = "aws", feature = "mock"))]
 pub mod backend;
 #[cfg(feature = "lambda")]
 pub mod lambda;

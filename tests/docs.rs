@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::support::root()
 }
 
 fn read(path: &Path) -> String {

@@ -246,10 +246,9 @@ async fn a_failed_restore_job_lets_grafana_start_and_a_missing_flag_says_which_o
 /// The task's script, run as the task runs it (`sh -c <script>`), on a directory laid out
 /// as AWS Backup leaves the file system.
 fn mover(root: &Path, aside: &str) -> Output {
-    let script = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/infra/modules/grafana_on_demand/restore.sh"
-    ))
+    let script = std::fs::read_to_string(
+        crate::support::root().join("infra/modules/grafana_on_demand/restore.sh"),
+    )
     .expect("restore.sh");
     std::process::Command::new("sh")
         .args(["-c", &script])

@@ -18,9 +18,11 @@ pub fn example(name: &str) -> PathBuf {
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     if !built.contains(name) {
         let mut cargo = Command::new(env!("CARGO"));
+        // With every feature, as the test build unified them: the same build, not another.
         cargo
-            .args(["build", "--quiet", "--example", name, "--manifest-path"])
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .args(["build", "--quiet", "--example", name, "--all-features"])
+            .args(["--package", "grafana-ondemand", "--manifest-path"])
+            .arg(root().join("Cargo.toml"))
             .arg("--target-dir")
             .arg(target_dir)
             // Cargo runs on the real clock: .ci/test runs the tests a year ahead under
@@ -35,6 +37,12 @@ pub fn example(name: &str) -> PathBuf {
         built.insert(name.to_owned());
     }
     profile_dir.join("examples").join(name)
+}
+
+/// The repository's root (this package is its `tests/` folder).
+pub fn root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
 }
 
 /// A process's output as text (lossy: a test shows what it got, whatever it is).
@@ -110,7 +118,7 @@ impl Drop for Killed {
 
 /// Where tests leave files for people to look at (screenshots).
 pub fn artifacts() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts");
+    let dir = root().join("artifacts");
     std::fs::create_dir_all(&dir).expect("artifacts dir");
     dir
 }

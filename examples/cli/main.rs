@@ -13,7 +13,9 @@
 //!
 //! Exit codes: 0 done; 1 error (the message says what to do); 2 timed out, still on its way.
 
+#[cfg(feature = "admin")]
 mod doctor;
+#[cfg(feature = "admin")]
 mod restore;
 
 use clap::{Parser, Subcommand};
@@ -95,7 +97,16 @@ enum Command {
     Url,
     /// List Grafana's backups (AWS Backup recovery points), or put one back with --from:
     /// Grafana must be stopped, and starts are refused until the restore ends. AWS only.
+    #[cfg(feature = "admin")]
     Restore(restore::RestoreArgs),
+    /// List Grafana's backups, or put one back: this build has no AWS admin commands (build it
+    /// with `--features admin`).
+    #[cfg(not(feature = "admin"))]
+    Restore {
+        /// Its flags.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Check the deployment (read-only): the service, its task definition and images, the
     /// subnets' routes, the VPC's DNS names, the front door's way in, capacity, the door's
     /// entry. Exit 0 when no check failed. AWS only.
@@ -167,13 +178,22 @@ async fn run(cli: Cli) -> Result<u8, Error> {
         emf_metrics: false,
     };
     match cli.command {
+        #[cfg(feature = "admin")]
         Command::Restore(args) => {
             let (cluster, service, region) = on_aws(settings, cli.api.is_some(), "restore")?;
             return restore::run(args, cluster, service, region, cli.json).await;
         }
+        #[cfg(feature = "admin")]
         Command::Doctor => {
             let (cluster, service, region) = on_aws(settings, cli.api.is_some(), "doctor")?;
             return doctor::run(cluster, service, region, cli.json).await;
+        }
+        #[cfg(not(feature = "admin"))]
+        Command::Restore { .. } | Command::Doctor => {
+            return Err(Error::invalid_config(
+                "the CLI",
+                "this build has no AWS admin commands (doctor, restore): run it as `cargo run --features admin --example cli -- doctor`",
+            ));
         }
         _ => {}
     }
@@ -224,7 +244,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
             (c.stop().await?, wait.then_some(State::Stopped), timeout)
         }
         // Handled before any backend is connected.
-        Command::Restore(_) | Command::Doctor => return Ok(FAILED),
+        Command::Restore { .. } | Command::Doctor => return Ok(FAILED),
     };
     let status = match target {
         Some(target) if status.state != target => {
@@ -245,6 +265,7 @@ async fn run(cli: Cli) -> Result<u8, Error> {
 
 /// The service an operator command (`restore`, `doctor`) acts on: it drives AWS directly,
 /// never through an API, never simulated.
+#[cfg(feature = "admin")]
 fn on_aws(
     settings: Settings,
     through_api: bool,

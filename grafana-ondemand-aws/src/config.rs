@@ -59,6 +59,29 @@ pub fn request_log_from_env(profile: &ServiceProfile) -> Option<RequestLog> {
     })
 }
 
+/// The value of the SSM Parameter Store parameter `name` (a SecureString, decrypted), through
+/// the AWS chain: how a Lambda reads its secrets once at cold start. `None` when it is empty.
+pub async fn secure_parameter(name: &str) -> Result<Option<String>> {
+    let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let names = crate::errors::Names {
+        cluster: String::new(),
+        service: String::new(),
+    };
+    let out = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| crate::errors::map(e, "ssm:GetParameter", &names))?;
+    Ok(out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned))
+}
+
 fn required(var: &str, what: &str) -> Result<String> {
     grafana_ondemand_core::setting(var).ok_or_else(|| {
         Error::invalid_config(var, format!("is not set or empty: set it to the {what}"))

@@ -33,10 +33,14 @@ mod platform;
 #[cfg(feature = "restore")]
 mod restore;
 
-/// The AWS SDK's shared configuration, as [`Builder::sdk_config`] takes it: re-exported, so a
-/// caller needs no `aws-config` dependency of its own to name it.
+/// The AWS SDK's configuration loader, re-exported: a caller builds an [`SdkConfig`] for
+/// [`Builder::sdk_config`] with no `aws-config` dependency of its own.
+pub use aws_config;
+/// The AWS SDK's shared configuration, as [`Builder::sdk_config`] takes it.
 pub use aws_config::SdkConfig;
-pub use config::{Builder, request_log_from_env};
+/// Static AWS credentials (tests, stubs), for an [`SdkConfig`].
+pub use aws_sdk_ecs::config::Credentials;
+pub use config::{Builder, request_log_from_env, secure_parameter};
 #[cfg(feature = "doctor")]
 pub use doctor::{
     CERTIFICATE_TAG, CHECKIP_URL, CONTROLLER_ROLE_TAG, Check, DOOR_TAG, Doctor, GRAFANA_URL_TAG,

@@ -221,6 +221,6 @@ output "traffic_encryption" {
 }
 
 output "restore_flags" {
-  description = "The CLI's restore flags: `cargo run --example cli -- restore $(terraform output -raw restore_flags)` lists Grafana's backups; add `--from <ARN>` to put one back."
+  description = "The CLI's restore flags: `cargo run --features admin --example cli -- restore $(terraform output -raw restore_flags)` lists Grafana's backups; add `--from <ARN>` to put one back."
   value       = module.grafana.restore_flags
 }

@@ -89,7 +89,7 @@ output "efs_file_system_arn" {
 }
 
 output "restore_flags" {
-  description = "The CLI's restore flags for this deployment: `cargo run --example cli -- restore $(terraform output -raw restore_flags)` lists the backups, and with `--from <ARN>` puts one back (null without efs_backup)."
+  description = "The CLI's restore flags for this deployment: `cargo run --features admin --example cli -- restore $(terraform output -raw restore_flags)` lists the backups, and with `--from <ARN>` puts one back (null without efs_backup)."
   value = local.restore ? join(" ", [
     "--region", local.region,
     "--cluster", aws_ecs_cluster.this.name,

@@ -111,7 +111,7 @@ variable "efs_backup" {
 }
 
 variable "lambda_zip_path" {
-  description = "Path to the controller Lambda's bootstrap.zip (cargo lambda build --release --example lambda --output-format zip)."
+  description = "Path to the controller Lambda's bootstrap.zip (cargo lambda build --release --x86-64 --example lambda --no-default-features --features aws,lambda --output-format zip)."
   type        = string
 }
 
