@@ -305,6 +305,21 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
         "{detail}"
     );
 
+    // Access denied and throttled past the SDK's retries: each its own fix.
+    ecs.deny("DescribeServices");
+    let (verdict, fix) = verdicts(&doctor(&stub).await)["the ECS service exists"].clone();
+    assert_eq!(verdict, "fail");
+    assert!(
+        fix.contains("needs ecs:DescribeServices") && fix.contains("permission"),
+        "{fix}"
+    );
+    ecs.allow("DescribeServices");
+    ecs.throttle_next_calls(50);
+    let (verdict, fix) = verdicts(&doctor(&stub).await)["the ECS service exists"].clone();
+    assert_eq!(verdict, "fail");
+    assert!(fix.contains("busy") && !fix.contains("permission"), "{fix}");
+    ecs.throttle_next_calls(0);
+
     // Credentials with a version 1 session token (STS's global endpoint): KeyValueStore's
     // SigV4A refuses them, and doctor says what to do about the credentials, not a permission.
     ecs.refuse_session_tokens();
