@@ -210,7 +210,6 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
         profile.readiness = readiness;
     }
     let prepared = Prepared {
-        kind,
         cluster,
         service,
         profile,
@@ -232,7 +231,6 @@ pub async fn connect(settings: Settings) -> Result<Backend> {
 
 /// What `connect` read, for the backend it connects.
 struct Prepared {
-    kind: BackendKind,
     cluster: Option<String>,
     service: Option<String>,
     profile: ServiceProfile,
@@ -253,7 +251,6 @@ struct Prepared {
 #[cfg(feature = "aws")]
 async fn connect_aws(p: Prepared) -> Result<Backend> {
     let Prepared {
-        kind,
         cluster,
         service,
         profile,
@@ -267,48 +264,46 @@ async fn connect_aws(p: Prepared) -> Result<Backend> {
         region,
         emf_metrics,
     } = p;
-    {
-        let missing = |var: &str, what: &str| {
-            Error::invalid_config(
-                var,
-                format!(
-                    "is not set: set it (or --{}) to the {what}",
-                    var.split('_').next().unwrap_or(var).to_ascii_lowercase()
-                ),
-            )
-        };
-        let cluster = cluster.ok_or_else(|| missing("CLUSTER_NAME", "ECS cluster's name"))?;
-        let service = service.ok_or_else(|| missing("SERVICE_NAME", "ECS service's name"))?;
-        let description = format!("ECS service `{service}` in cluster `{cluster}`");
-        let request_log = request_log_from_env(&profile);
-        let mut builder = Builder::new()
-            .cluster(cluster)
-            .service(service)
-            .profile(profile)
-            .request_log(request_log)
-            .policy(policy)
-            .prices(prices)
-            .hosted_zone(zone)
-            .front_door(door)
-            .topic(env("NOTIFY_TOPIC_ARN"))
-            .webhook(webhook)
-            .emf_metrics(emf_metrics);
-        if let Some(region) = region {
-            builder = builder.region(region);
-        }
-        let controller = Arc::new(builder.build_controller().await?);
-        Ok(Backend {
-            controller: Arc::new(SharedStatus::new(controller.clone(), share)),
-            events: controller,
-            kind,
-            description,
-            public_name,
-            policy,
-            #[cfg(feature = "mock")]
-            simulated: None,
-            time_scale: 1.0,
-        })
+    let missing = |var: &str, what: &str| {
+        Error::invalid_config(
+            var,
+            format!(
+                "is not set: set it (or --{}) to the {what}",
+                var.split('_').next().unwrap_or(var).to_ascii_lowercase()
+            ),
+        )
+    };
+    let cluster = cluster.ok_or_else(|| missing("CLUSTER_NAME", "ECS cluster's name"))?;
+    let service = service.ok_or_else(|| missing("SERVICE_NAME", "ECS service's name"))?;
+    let description = format!("ECS service `{service}` in cluster `{cluster}`");
+    let request_log = request_log_from_env(&profile);
+    let mut builder = Builder::new()
+        .cluster(cluster)
+        .service(service)
+        .profile(profile)
+        .request_log(request_log)
+        .policy(policy)
+        .prices(prices)
+        .hosted_zone(zone)
+        .front_door(door)
+        .topic(env("NOTIFY_TOPIC_ARN"))
+        .webhook(webhook)
+        .emf_metrics(emf_metrics);
+    if let Some(region) = region {
+        builder = builder.region(region);
     }
+    let controller = Arc::new(builder.build_controller().await?);
+    Ok(Backend {
+        controller: Arc::new(SharedStatus::new(controller.clone(), share)),
+        events: controller,
+        kind: BackendKind::Aws,
+        description,
+        public_name,
+        policy,
+        #[cfg(feature = "mock")]
+        simulated: None,
+        time_scale: 1.0,
+    })
 }
 
 #[cfg(not(feature = "aws"))]
@@ -322,7 +317,6 @@ async fn connect_aws(_: Prepared) -> Result<Backend> {
 #[cfg(feature = "mock")]
 async fn connect_simulated(p: Prepared) -> Result<Backend> {
     let Prepared {
-        kind,
         cluster,
         service,
         mut profile,
@@ -334,131 +328,126 @@ async fn connect_simulated(p: Prepared) -> Result<Backend> {
         webhook,
         ..
     } = p;
-    {
-        let scale = match env("SIMULATED_TIME_SCALE") {
-            None => 1.0,
-            Some(v) => v
-                .parse::<f64>()
-                .ok()
-                .filter(|f| *f > 0.0 && *f <= 10.0)
-                .ok_or_else(|| {
-                    Error::invalid_config(
-                        "SIMULATED_TIME_SCALE",
-                        format!("`{v}` is not a factor from 0 to 10 (0.1: ten times faster)"),
-                    )
+    let scale = match env("SIMULATED_TIME_SCALE") {
+        None => 1.0,
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|f| *f > 0.0 && *f <= 10.0)
+            .ok_or_else(|| {
+                Error::invalid_config(
+                    "SIMULATED_TIME_SCALE",
+                    format!("`{v}` is not a factor from 0 to 10 (0.1: ten times faster)"),
+                )
+            })?,
+    };
+    let ecs = SimulatedEcs::named(
+        cluster.as_deref().unwrap_or("ondemand"),
+        service.as_deref().unwrap_or("grafana"),
+        Timing::fargate().scaled(scale),
+    );
+    // Over https the stand-in serves a certificate for the public name from a CA of
+    // this run, which the probe (and only it) trusts.
+    let cert = match profile.scheme.as_str() {
+        "https" => Some(
+            TestCertificate::for_name(profile.public_name.as_deref().unwrap_or("localhost"))
+                .map_err(|e| {
+                    Error::invalid_config("SERVICE_SCHEME", format!("no test certificate ({e})"))
                 })?,
-        };
-        let ecs = SimulatedEcs::named(
-            cluster.as_deref().unwrap_or("ondemand"),
-            service.as_deref().unwrap_or("grafana"),
-            Timing::fargate().scaled(scale),
+        ),
+        _ => None,
+    };
+    let (stand_in, port) = serve_stand_in(
+        &ecs,
+        profile.port,
+        cert.as_ref(),
+        env("SERVICE_PORT").is_none(),
+    )
+    .await?;
+    profile.port = port;
+    let probe: Arc<dyn crate::ReadinessProbe> = match &cert {
+        Some(cert) if profile.readiness.probes() => {
+            Arc::new(HttpProbe::new(&profile)?.trusting(cert.ca_pem.as_bytes())?)
+        }
+        _ => probe_for(&profile)?,
+    };
+    let policy = policy.scaled(scale);
+    let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
+        .with_policy(policy)
+        .with_prices(prices);
+    let mut door = None;
+    if let Some(name) = profile
+        .public_name
+        .clone()
+        .filter(|_| profile.address == AddressKind::Public)
+    {
+        // What the module deploys for a name: a CloudFront distribution the name is an
+        // alias of for ever, whose function reads the entry the controller writes.
+        let zone_id = zone.as_ref().map_or(SIMULATED_ZONE, |z| z.zone_id.as_str());
+        ecs.add_hosted_zone(zone_id, parent_domain(&name));
+        let distribution = ecs.add_custom_domain(SIMULATED_DISTRIBUTION, CLOUDFRONT_ZONE, None);
+        ecs.set_record(
+            zone_id,
+            &name,
+            NameRecord::Alias {
+                kind: RecordType::A,
+                target: distribution.clone(),
+            },
         );
-        // Over https the stand-in serves a certificate for the public name from a CA of
-        // this run, which the probe (and only it) trusts.
-        let cert = match profile.scheme.as_str() {
-            "https" => Some(
-                TestCertificate::for_name(profile.public_name.as_deref().unwrap_or("localhost"))
-                    .map_err(|e| {
-                        Error::invalid_config(
-                            "SERVICE_SCHEME",
-                            format!("no test certificate ({e})"),
-                        )
-                    })?,
-            ),
-            _ => None,
-        };
-        let (stand_in, port) = serve_stand_in(
-            &ecs,
-            profile.port,
-            cert.as_ref(),
-            env("SERVICE_PORT").is_none(),
-        )
-        .await?;
-        profile.port = port;
-        let probe: Arc<dyn crate::ReadinessProbe> = match &cert {
-            Some(cert) if profile.readiness.probes() => {
-                Arc::new(HttpProbe::new(&profile)?.trusting(cert.ca_pem.as_bytes())?)
-            }
-            _ => probe_for(&profile)?,
-        };
-        let policy = policy.scaled(scale);
-        let mut controller = Controller::new(ecs.clone(), profile.clone(), probe)
-            .with_policy(policy)
-            .with_prices(prices);
-        let mut door = None;
-        if let Some(name) = profile
-            .public_name
-            .clone()
-            .filter(|_| profile.address == AddressKind::Public)
-        {
-            // What the module deploys for a name: a CloudFront distribution the name is an
-            // alias of for ever, whose function reads the entry the controller writes.
-            let zone_id = zone.as_ref().map_or(SIMULATED_ZONE, |z| z.zone_id.as_str());
-            ecs.add_hosted_zone(zone_id, parent_domain(&name));
-            let distribution = ecs.add_custom_domain(SIMULATED_DISTRIBUTION, CLOUDFRONT_ZONE, None);
-            ecs.set_record(
-                zone_id,
-                &name,
-                NameRecord::Alias {
-                    kind: RecordType::A,
-                    target: distribution.clone(),
-                },
-            );
-            let store_arn = ecs.add_key_value_store(SIMULATED_STORE);
-            let grace = FrontDoor::from_env(Some(&name), &profile.scheme, profile.port)?
-                .map_or(DEFAULT_PROPAGATION_GRACE, |d| d.grace);
-            controller = controller.with_front_door(FrontDoor {
-                store_arn: store_arn.clone(),
-                host: name.clone(),
-                protocol: if profile.scheme == "https" {
-                    OriginProtocol::Https
-                } else {
-                    OriginProtocol::Http
-                },
-                port: profile.port,
-                grace: grace.mul_f64(scale),
-            })?;
-            door = Some(SimulatedDoor {
-                store_arn,
-                distribution,
-            });
-        } else if let (Some(zone), Some(name)) = (zone, &profile.public_name) {
-            // A private name: the simulated zone holds its parent domain, and the record
-            // follows the task's private address.
-            ecs.add_hosted_zone(&zone.zone_id, parent_domain(name));
-            controller = controller.with_hosted_zone(zone)?;
-        }
-        let ca_file = match &cert {
-            Some(cert) => Some(write_ca(cert)?),
-            None => None,
-        };
-        if let Some(url) = webhook {
-            let notifier: Arc<dyn Notifier> = Arc::new(Webhook::new(url)?);
-            controller = controller.with_notifier(notifier);
-        }
-        let controller = Arc::new(controller);
-        let leases = ScaledLeases {
-            inner: controller.clone(),
-            scale,
-        };
-        Ok(Backend {
-            controller: Arc::new(SharedStatus::new(leases, share)),
-            events: controller,
-            kind,
-            description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
-            public_name,
-            policy,
-            simulated: Some(SimulatedWorld {
-                ecs,
-                certificate: cert,
-                ca_file,
-                door,
-                service_port: profile.port,
-                _stand_in: stand_in,
-            }),
-            time_scale: scale,
-        })
+        let store_arn = ecs.add_key_value_store(SIMULATED_STORE);
+        let grace = FrontDoor::from_env(Some(&name), &profile.scheme, profile.port)?
+            .map_or(DEFAULT_PROPAGATION_GRACE, |d| d.grace);
+        controller = controller.with_front_door(FrontDoor {
+            store_arn: store_arn.clone(),
+            host: name.clone(),
+            protocol: if profile.scheme == "https" {
+                OriginProtocol::Https
+            } else {
+                OriginProtocol::Http
+            },
+            port: profile.port,
+            grace: grace.mul_f64(scale),
+        })?;
+        door = Some(SimulatedDoor {
+            store_arn,
+            distribution,
+        });
+    } else if let (Some(zone), Some(name)) = (zone, &profile.public_name) {
+        // A private name: the simulated zone holds its parent domain, and the record
+        // follows the task's private address.
+        ecs.add_hosted_zone(&zone.zone_id, parent_domain(name));
+        controller = controller.with_hosted_zone(zone)?;
     }
+    let ca_file = match &cert {
+        Some(cert) => Some(write_ca(cert)?),
+        None => None,
+    };
+    if let Some(url) = webhook {
+        let notifier: Arc<dyn Notifier> = Arc::new(Webhook::new(url)?);
+        controller = controller.with_notifier(notifier);
+    }
+    let controller = Arc::new(controller);
+    let leases = ScaledLeases {
+        inner: controller.clone(),
+        scale,
+    };
+    Ok(Backend {
+        controller: Arc::new(SharedStatus::new(leases, share)),
+        events: controller,
+        kind: BackendKind::Simulated,
+        description: "the simulated ECS (no AWS account needed; nothing is billed)".into(),
+        public_name,
+        policy,
+        simulated: Some(SimulatedWorld {
+            ecs,
+            certificate: cert,
+            ca_file,
+            door,
+            service_port: profile.port,
+            _stand_in: stand_in,
+        }),
+        time_scale: scale,
+    })
 }
 
 #[cfg(not(feature = "mock"))]

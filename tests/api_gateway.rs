@@ -68,7 +68,9 @@ fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: &str) -> htt
     r.body(Bytes::from(body.to_owned())).unwrap()
 }
 
-async fn json_of(response: http::Response<Bytes>) -> (u16, Value) {
+/// Asks `gateway` from the address every test's viewer has: its status and JSON body.
+async fn ask(gateway: &HttpApi, request: http::Request<Bytes>) -> (u16, Value) {
+    let response = gateway.handle(request, "198.51.100.7").await;
     let status = response.status().as_u16();
     (
         status,
@@ -152,12 +154,7 @@ async fn routes_are_selected_as_api_gateway_selects_them() {
         ("GET", "/_ondemand", None),
     ] {
         let before = f.events.lock().unwrap().len();
-        let (status, body) = json_of(
-            gateway
-                .handle(request(method, path, &[], ""), "198.51.100.7")
-                .await,
-        )
-        .await;
+        let (status, body) = ask(&gateway, request(method, path, &[], "")).await;
         match key {
             Some(key) => {
                 assert_eq!(status, 201, "{method} {path}: {body}");
@@ -187,12 +184,7 @@ async fn routes_are_selected_as_api_gateway_selects_them() {
     });
     let f = Arc::new(Recorder::default());
     let gateway = api(with_default, f.clone());
-    let (status, _) = json_of(
-        gateway
-            .handle(request("GET", "/d/abc", &[], ""), "198.51.100.7")
-            .await,
-    )
-    .await;
+    let (status, _) = ask(&gateway, request("GET", "/d/abc", &[], "")).await;
     assert_eq!(status, 201);
     assert_eq!(f.events.lock().unwrap()[0]["routeKey"], "$default");
     // Keys API Gateway refuses.
@@ -233,12 +225,7 @@ async fn the_lambda_permission_decides_which_routes_reach_the_function() {
     };
     let f = Arc::new(Recorder::default());
     let gateway = api(old, f.clone());
-    let (status, body) = json_of(
-        gateway
-            .handle(request("GET", "/d/abc", &[], ""), "198.51.100.7")
-            .await,
-    )
-    .await;
+    let (status, body) = ask(&gateway, request("GET", "/d/abc", &[], "")).await;
     assert_eq!(
         (status, body),
         (500, json!({"message": "Internal Server Error"}))
@@ -247,12 +234,7 @@ async fn the_lambda_permission_decides_which_routes_reach_the_function() {
         f.events.lock().unwrap().is_empty(),
         "invoked without a permission"
     );
-    let (status, _) = json_of(
-        gateway
-            .handle(request("POST", "/grafana", &[], "{}"), "198.51.100.7")
-            .await,
-    )
-    .await;
+    let (status, _) = ask(&gateway, request("POST", "/grafana", &[], "{}")).await;
     assert_eq!(status, 201);
     // The module's: every route of the stage.
     let f = Arc::new(Recorder::default());
@@ -262,12 +244,7 @@ async fn the_lambda_permission_decides_which_routes_reach_the_function() {
         ("POST", "/_ondemand"),
         ("GET", "/grafana/api/status"),
     ] {
-        let (status, _) = json_of(
-            gateway
-                .handle(request(method, path, &[], ""), "198.51.100.7")
-                .await,
-        )
-        .await;
+        let (status, _) = ask(&gateway, request(method, path, &[], "")).await;
         assert_eq!(status, 201, "{method} {path}");
     }
     assert!(source_arn_allows(
@@ -287,18 +264,14 @@ async fn aws_iam_routes_refuse_unsigned_requests_and_the_doors_route_does_not() 
     let f = Arc::new(Recorder::default());
     let gateway = api(module("iam").api, f.clone());
     for (method, path) in [("POST", "/grafana"), ("GET", "/grafana/api/status")] {
-        let (status, body) = json_of(
-            gateway
-                .handle(
-                    request(
-                        method,
-                        path,
-                        &[("authorization", "Bearer a-long-enough-token-0123456789")],
-                        "",
-                    ),
-                    "198.51.100.7",
-                )
-                .await,
+        let (status, body) = ask(
+            &gateway,
+            request(
+                method,
+                path,
+                &[("authorization", "Bearer a-long-enough-token-0123456789")],
+                "",
+            ),
         )
         .await;
         assert_eq!(
@@ -309,33 +282,21 @@ async fn aws_iam_routes_refuse_unsigned_requests_and_the_doors_route_does_not() 
     }
     assert!(f.events.lock().unwrap().is_empty());
     let signed = "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261207/eu-west-3/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc123";
-    let (status, _) = json_of(
-        gateway
-            .handle(
-                request(
-                    "POST",
-                    "/grafana",
-                    &[
-                        ("authorization", signed),
-                        ("x-amz-date", "20261207T000000Z"),
-                    ],
-                    "{}",
-                ),
-                "198.51.100.7",
-            )
-            .await,
+    let (status, _) = ask(
+        &gateway,
+        request(
+            "POST",
+            "/grafana",
+            &[
+                ("authorization", signed),
+                ("x-amz-date", "20261207T000000Z"),
+            ],
+            "{}",
+        ),
     )
     .await;
     assert_eq!(status, 201);
-    let (status, _) = json_of(
-        gateway
-            .handle(
-                request("GET", "/_ondemand/api/status", &[], ""),
-                "198.51.100.7",
-            )
-            .await,
-    )
-    .await;
+    let (status, _) = ask(&gateway, request("GET", "/_ondemand/api/status", &[], "")).await;
     assert_eq!(status, 201);
     let events = f.events.lock().unwrap();
     assert_eq!(
@@ -406,12 +367,7 @@ async fn a_function_slower_than_29_s_is_api_gateways_503() {
     });
     let gateway = api(module("token").api, f.clone());
     let started = tokio::time::Instant::now();
-    let (status, body) = json_of(
-        gateway
-            .handle(request("POST", "/grafana", &[], "{}"), "198.51.100.7")
-            .await,
-    )
-    .await;
+    let (status, body) = ask(&gateway, request("POST", "/grafana", &[], "{}")).await;
     assert_eq!(
         (status, body),
         (503, json!({"message": "Service Unavailable"}))
