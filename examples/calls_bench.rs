@@ -50,7 +50,11 @@ async fn platform(uri: &str) -> EcsPlatform {
     .endpoint_url(uri)
     .region(grafana_ondemand::aws::aws_config::Region::new("eu-west-3"))
     .credentials_provider(grafana_ondemand::aws::Credentials::new(
-        "AKID", "SECRET", None, None, "bench",
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        None,
+        None,
+        "bench",
     ))
     .load()
     .await;
@@ -475,7 +479,10 @@ async fn lambda_cold_start() -> String {
             .env("AWS_REGION", "eu-west-3")
             .env("AWS_ENDPOINT_URL", stub.uri())
             .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .envs(api.function_env())
             .stdout(std::process::Stdio::null())

@@ -188,8 +188,8 @@ impl ProvideCredentials for NoCredentials {
 
 fn test_credentials() -> Credentials {
     Credentials::new(
-        "AKIDEXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        grafana_ondemand::mock::wire::sigv4::ACCESS_KEY_ID,
+        grafana_ondemand::mock::wire::sigv4::SECRET_ACCESS_KEY,
         None,
         None,
         "test",
@@ -544,6 +544,122 @@ async fn malformed_ec2_xml_is_a_backend_error_naming_the_call() {
     }
 }
 
+/// The EC2 requests the stub received.
+async fn ec2_requests(stub: &WireStub) -> usize {
+    stub.server()
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| {
+            String::from_utf8_lossy(&r.body).starts_with("Action=DescribeNetworkInterfaces")
+        })
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn ec2_throttling_is_retried_as_the_sdk_retries() {
+    let w = OverTheWire::new().await;
+    w.controller.start(None).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let eni = w.stub.ecs().tasks()[0].network.eni_id.clone().unwrap();
+    let throttled = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>1</RequestID></Response>";
+    Mock::given(body_string_contains("Action=DescribeNetworkInterfaces"))
+        .respond_with(ResponseTemplate::new(503).set_body_raw(throttled, "text/xml"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(w.stub.server())
+        .await;
+    let before = ec2_requests(&w.stub).await;
+    let found = w
+        .controller
+        .platform()
+        .describe_network_interfaces(std::slice::from_ref(&eni))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the third attempt is answered");
+    assert_eq!(ec2_requests(&w.stub).await - before, 3);
+    // Past the configured attempts (3), the call is Throttled, and retryable.
+    Mock::given(body_string_contains("Action=DescribeNetworkInterfaces"))
+        .respond_with(ResponseTemplate::new(503).set_body_raw(throttled, "text/xml"))
+        .with_priority(1)
+        .mount(w.stub.server())
+        .await;
+    let before = ec2_requests(&w.stub).await;
+    match w
+        .controller
+        .platform()
+        .describe_network_interfaces(&[eni])
+        .await
+    {
+        Err(e @ Error::Throttled { .. }) => assert!(e.is_retryable()),
+        other => panic!("expected Throttled, got {other:?}"),
+    }
+    assert_eq!(ec2_requests(&w.stub).await - before, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ec2_request_signed_with_a_wrong_secret_is_refused_as_ec2_refuses_it() {
+    let wrong = Credentials::new(
+        grafana_ondemand::mock::wire::sigv4::ACCESS_KEY_ID,
+        "not-the-secret-of-that-key",
+        None,
+        None,
+        "test",
+    );
+    let w = OverTheWire::named("ondemand", "grafana", Some(wrong)).await;
+    let found = w
+        .controller
+        .platform()
+        .describe_network_interfaces(&["eni-0123456789abcdef0".to_owned()])
+        .await;
+    match found {
+        Err(Error::InvalidConfig { setting, problem }) => {
+            assert_eq!(setting, "AWS credentials");
+            assert!(
+                problem.contains("ec2:DescribeNetworkInterfaces"),
+                "{problem}"
+            );
+            assert!(problem.contains("AWS_SECRET_ACCESS_KEY"), "{problem}");
+        }
+        other => panic!("expected a credentials error, got {other:?}"),
+    }
+    // Not retried: a refused signature stays refused.
+    assert_eq!(ec2_requests(&w.stub).await, 1);
+    // A request whose body changed after signing is refused too (the stub reads the
+    // signature back from the wire, as EC2 does).
+    let good = OverTheWire::new().await;
+    good.controller
+        .platform()
+        .describe_network_interfaces(&["eni-0123456789abcdef0".to_owned()])
+        .await
+        .unwrap();
+    let signed = good
+        .stub
+        .server()
+        .received_requests()
+        .await
+        .unwrap_or_default();
+    let original = signed.last().unwrap();
+    let uri = good.stub.uri();
+    let mut tampered = reqwest::Client::new()
+        .post(uri)
+        .body(String::from_utf8_lossy(&original.body).replace("Value.1=eni-0", "Value.1=eni-1"));
+    for (name, value) in original.headers.iter() {
+        if name != "content-length" {
+            tampered = tampered.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let (code, body) = off_clock(async move {
+        let r = tampered.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    })
+    .await;
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("<Code>AuthFailure</Code>"), "{body}");
+    assert!(body.contains("signature"), "{body}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_vanished_interface_leaves_out_only_itself() {
     let w = OverTheWire::new().await;
@@ -557,13 +673,17 @@ async fn a_vanished_interface_leaves_out_only_itself() {
     );
     let uri = w.stub.uri();
     let (code, body) = off_clock(async move {
-        let r = reqwest::Client::new()
-            .post(uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(by_id)
-            .send()
-            .await
-            .unwrap();
+        let headers = grafana_ondemand::mock::wire::sigv4::signed_form_headers(
+            &uri,
+            &by_id,
+            "ec2",
+            "eu-west-3",
+        );
+        let mut request = reqwest::Client::new().post(uri).body(by_id);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let r = request.send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     })
     .await;

@@ -11,6 +11,7 @@ mod cli;
 mod docs;
 mod doctor;
 mod door;
+mod ec2_moto;
 mod iam;
 mod lambda_runtime;
 mod restore;

@@ -11,8 +11,26 @@ pub(crate) struct Names {
     pub service: String,
 }
 
+/// No credentials in the AWS chain.
+pub(crate) fn no_credentials() -> Error {
+    Error::invalid_config(
+        "AWS credentials",
+        "none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
+    )
+}
+
+/// No AWS endpoint for the region: a malformed region, or a host no one answers for.
+pub(crate) fn no_endpoint(action: &str) -> Error {
+    Error::invalid_config(
+        "AWS region",
+        format!(
+            "`{action}` found no AWS endpoint for it: set a region AWS has, such as eu-west-3 (AWS_REGION, or the CLI's --region), and check the network's way to AWS"
+        ),
+    )
+}
+
 /// Walks an error's sources looking for a word (the SDK nests the interesting part).
-fn mentions(err: &(dyn std::error::Error + 'static), word: &str) -> bool {
+pub(crate) fn mentions(err: &(dyn std::error::Error + 'static), word: &str) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
         if e.to_string().to_ascii_lowercase().contains(word) {
@@ -74,10 +92,7 @@ where
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
             if mentions(&err, "credential") =>
         {
-            return Error::invalid_config(
-                "AWS credentials",
-                "none were found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an IAM role",
-            );
+            return no_credentials();
         }
         // No endpoint for the region (a malformed one), or no such host (an unknown one).
         SdkError::ConstructionFailure(_) | SdkError::DispatchFailure(_)
@@ -91,37 +106,51 @@ where
             .iter()
             .any(|w| mentions(&err, w)) =>
         {
-            return Error::invalid_config(
-                "AWS region",
-                format!(
-                    "`{action}` found no AWS endpoint for it: set a region AWS has, such as eu-west-3 (AWS_REGION, or the CLI's --region), and check the network's way to AWS"
-                ),
-            );
+            return no_endpoint(&action);
         }
         _ => {}
     }
+    let status = match &err {
+        SdkError::ServiceError(e) => Some(e.raw().status().as_u16()),
+        SdkError::ResponseError(e) => Some(e.raw().status().as_u16()),
+        _ => None,
+    };
+    by_code(err.code(), err.message(), status, &action, names).unwrap_or_else(|| {
+        Error::backend(
+            action,
+            aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),
+        )
+    })
+}
+
+/// What an AWS answer means, from its error code, message and HTTP status; `None` when none
+/// of them says (the caller keeps the detail). Shared by the SDK's clients ([`map`]) and the
+/// small EC2 client (`ec2.rs`).
+pub(crate) fn by_code(
+    code: Option<&str>,
+    message: Option<&str>,
+    status: Option<u16>,
+    action: &str,
+    names: &Names,
+) -> Option<Error> {
+    let action = action.to_owned();
+    let server_error = status.is_some_and(|s| (500..600).contains(&s));
     // An endpoint that does not implement the call (an emulator such as moto): it says so, or
     // answers a 5xx outside AWS's protocol (AWS's own 5xx carry an error code).
-    let unparsed_5xx = err.code().is_none()
-        && match &err {
-            SdkError::ServiceError(e) => e.raw().status().is_server_error(),
-            SdkError::ResponseError(e) => e.raw().status().is_server_error(),
-            _ => false,
-        };
-    if unparsed_5xx
-        || err.code() == Some("NotImplemented")
-        || err.message().is_some_and(|m| {
+    if (code.is_none() && server_error)
+        || code == Some("NotImplemented")
+        || message.is_some_and(|m| {
             let m = m.to_ascii_lowercase();
             m.contains("not yet implemented") || m.contains("has not been implemented")
         })
     {
-        return Error::Unsupported {
+        return Some(Error::Unsupported {
             capability: format!(
                 "`{action}` at this endpoint (it answers no AWS error for it: an emulator that lacks it?)"
             ),
-        };
+        });
     }
-    match err.code() {
+    Some(match code {
         Some("ServiceNotFoundException" | "ServiceNotActiveException") => Error::ServiceNotFound {
             cluster: names.cluster.clone(),
             service: names.service.clone(),
@@ -129,6 +158,15 @@ where
         Some("ClusterNotFoundException") => Error::ClusterNotFound {
             cluster: names.cluster.clone(),
         },
+        // EC2's words for keys or a signature it does not take.
+        Some("AuthFailure" | "SignatureDoesNotMatch" | "InvalidClientTokenId") => {
+            Error::invalid_config(
+                "AWS credentials",
+                format!(
+                    "were refused by `{action}`: the access key is unknown, or the secret key does not match it; check AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or get new credentials"
+                ),
+            )
+        }
         Some(
             "AccessDeniedException"
             | "AccessDenied"
@@ -145,12 +183,7 @@ where
             "ServerException" | "InternalError" | "InternalFailure" | "ServiceUnavailable"
             | "Unavailable",
         ) => Error::Unavailable { action },
-        _ if matches!(&err, SdkError::ServiceError(e) if e.raw().status().is_server_error()) => {
-            Error::Unavailable { action }
-        }
-        _ => Error::backend(
-            action,
-            aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),
-        ),
-    }
+        _ if server_error => Error::Unavailable { action },
+        _ => return None,
+    })
 }

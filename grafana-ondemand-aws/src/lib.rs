@@ -27,6 +27,7 @@
 mod config;
 #[cfg(feature = "doctor")]
 mod doctor;
+mod ec2;
 mod errors;
 mod notify;
 mod platform;

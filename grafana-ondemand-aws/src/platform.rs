@@ -86,7 +86,7 @@ impl aws_sdk_cloudfrontkeyvaluestore::config::endpoint::ResolveEndpoint for AsGi
 #[derive(Debug, Clone)]
 pub struct EcsPlatform {
     ecs: aws_sdk_ecs::Client,
-    ec2: aws_sdk_ec2::Client,
+    ec2: crate::ec2::Ec2Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     route53: aws_sdk_route53::Client,
     kvs: aws_sdk_cloudfrontkeyvaluestore::Client,
@@ -109,7 +109,7 @@ impl EcsPlatform {
     ) -> Self {
         EcsPlatform {
             ecs: aws_sdk_ecs::Client::new(sdk),
-            ec2: aws_sdk_ec2::Client::new(sdk),
+            ec2: crate::ec2::Ec2Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
             route53: aws_sdk_route53::Client::new(sdk),
             kvs: kvs_client(sdk),
@@ -315,40 +315,9 @@ impl Platform for EcsPlatform {
         &self,
         eni_ids: &[String],
     ) -> Result<Vec<NetworkInterface>> {
-        // By filter, not by id: EC2 fails a whole by-id call when one interface is gone (as a
-        // draining task's is), and a filter simply leaves it out.
-        let filter = aws_sdk_ec2::types::Filter::builder()
-            .name("network-interface-id")
-            .set_values(Some(eni_ids.to_vec()))
-            .build();
-        let out = self
-            .ec2
-            .describe_network_interfaces()
-            .filters(filter)
-            .send()
+        self.ec2
+            .describe_network_interfaces(eni_ids, &self.names)
             .await
-            .map_err(|e| map(e, "ec2:DescribeNetworkInterfaces", &self.names))?;
-        Ok(out
-            .network_interfaces()
-            .iter()
-            .map(|n| NetworkInterface {
-                id: n.network_interface_id().unwrap_or_default().to_owned(),
-                public_ip: n
-                    .association()
-                    .and_then(|a| a.public_ip())
-                    .and_then(|ip| ip.parse().ok()),
-                private_ip: n.private_ip_address().and_then(|ip| ip.parse().ok()),
-                ipv6: n
-                    .ipv6_addresses()
-                    .iter()
-                    .find_map(|a| a.ipv6_address()?.parse().ok()),
-                public_dns_name: n
-                    .association()
-                    .and_then(|a| a.public_dns_name())
-                    .filter(|name| !name.is_empty())
-                    .map(str::to_owned),
-            })
-            .collect())
     }
 
     async fn update_service(

@@ -12,6 +12,7 @@ mod backup;
 mod iam;
 mod kvs;
 mod route53;
+pub mod sigv4;
 
 use crate::ecs::SimulatedEcs;
 use crate::model::{CallFault, Model};
@@ -822,6 +823,9 @@ pub(crate) fn percent_decoded(text: &str) -> String {
 
 impl Respond for Ec2Wire {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        if let Some(why) = sigv4::refused(request, "ec2", REGION) {
+            return ec2_error(401, "AuthFailure", &why).set_delay(self.delay);
+        }
         let body = String::from_utf8_lossy(&request.body);
         let pairs: Vec<(&str, &str)> = body
             .split('&')

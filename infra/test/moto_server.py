@@ -3,7 +3,7 @@ regional target name and hosted zone (an alias record is made to them) and its s
 EFS's DeleteFileSystemPolicy (without it, `terraform destroy` waits for ever on the policy);
 ECS's service-linked role, which ECS creates in an account at its first CreateCluster, under
 the name IAM gives it (AWSServiceRoleForECS; moto spells it AWSServiceRoleForecs).
-With MOTO_RUST_CALL_DELAY_MS, each call of an AWS SDK for Rust client (the CLI; not Terraform's,
+With MOTO_RUST_CALL_DELAY_MS, each call of an AWS SDK for Rust client or of our own EC2 client (the CLI; not Terraform's,
 not boto3's) waits that long first: a stand-in for a round trip to a region. Run as `python3 moto_server.py -H 127.0.0.1 -p PORT`, like moto_server; test use only."""
 
 import hashlib
@@ -69,7 +69,7 @@ answer = DomainDispatcherApplication.__call__
 
 
 def delayed(self, environ, start_response):
-    if RUST_DELAY and "aws-sdk-rust" in environ.get("HTTP_USER_AGENT", ""):
+    if RUST_DELAY and any(w in environ.get("HTTP_USER_AGENT", "") for w in ("aws-sdk-rust", "grafana-ondemand")):
         time.sleep(RUST_DELAY)
     return answer(self, environ, start_response)
 
