@@ -8,6 +8,7 @@ mod api_contract;
 mod api_gateway;
 mod aws_wire;
 mod cli;
+mod dashboards;
 mod docs;
 mod doctor;
 mod door;

@@ -41,6 +41,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "dashboards_path" {
+  description = "A folder of dashboard JSON files Grafana provisions at every start (null: this example's dashboards/)."
+  type        = string
+  default     = null
+}
+
 variable "allowed_cidrs" {
   description = "IPv4 ranges allowed to reach Grafana's port directly, beside the front door (your office or home IP as x.x.x.x/32); none by default."
   type        = list(string)
@@ -173,11 +179,19 @@ module "grafana" {
 
   create_ecs_service_linked_role = var.create_ecs_service_linked_role
   api_auth                       = var.api_auth
+
+  # This folder's dashboards (two to start from), provisioned at every start.
+  dashboards_path = coalesce(var.dashboards_path, "${path.module}/dashboards")
 }
 
 output "grafana_url" {
   description = "Grafana's address for ever: the front door (the name, or the distribution's own domain)."
   value       = module.grafana.grafana_url
+}
+
+output "dashboards" {
+  description = "The dashboards Grafana provisions at every start."
+  value       = module.grafana.dashboards
 }
 
 output "front_door_distribution_id" {

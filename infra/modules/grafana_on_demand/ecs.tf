@@ -48,9 +48,15 @@ locals {
     # Grafana's links, login and redirects stay on the door.
     [{ name = "GF_SERVER_ROOT_URL", value = local.root_url }],
     local.https_environment,
+    local.dashboard_environment,
   )
 
   health_url = "${local.scheme}://localhost:${local.port}/api/health"
+
+  container_definitions = jsonencode(concat(
+    local.named ? [jsondecode(jsonencode(local.acme_container))] : [],
+    [jsondecode(jsonencode(local.grafana_container))],
+  ))
 
   # Every container's output in the task's log group, as `grafana/<container>/<task id>`.
   log_configuration = {
@@ -66,11 +72,17 @@ locals {
     name      = "grafana"
     image     = var.grafana_image
     essential = true
-    # Writes the data source file, then hands over to Grafana's own entry point.
+    # Writes the data source's and the dashboards' files (dashboards.tf), then hands over to
+    # Grafana's own entry point.
     entryPoint = ["/bin/sh", "-c"]
-    command = [
-      "mkdir -p /tmp/provisioning/datasources /tmp/provisioning/dashboards /tmp/provisioning/plugins /tmp/provisioning/alerting && printf '%s' \"$GF_DATASOURCES_YAML\" > /tmp/provisioning/datasources/cloudwatch.yaml && exec /run.sh"
-    ]
+    command = [join(" && ", concat(
+      [
+        "mkdir -p /tmp/provisioning/datasources /tmp/provisioning/dashboards /tmp/provisioning/plugins /tmp/provisioning/alerting",
+        "printf '%s' \"$GF_DATASOURCES_YAML\" > /tmp/provisioning/datasources/cloudwatch.yaml",
+      ],
+      local.dashboard_commands,
+      ["exec /run.sh"],
+    ))]
     # With a name, Grafana (uid 472) serves 443 itself: the task's network namespace lets
     # unprivileged processes bind low ports.
     systemControls = local.named ? [{ namespace = "net.ipv4.ip_unprivileged_port_start", value = "0" }] : []
@@ -121,10 +133,7 @@ resource "aws_ecs_task_definition" "grafana" {
   }
 
   # The certificate's container first, when there is a name.
-  container_definitions = jsonencode(concat(
-    local.named ? [jsondecode(jsonencode(local.acme_container))] : [],
-    [jsondecode(jsonencode(local.grafana_container))],
-  ))
+  container_definitions = local.container_definitions
 
   dynamic "volume" {
     for_each = var.persistent_storage ? [1] : []
@@ -142,6 +151,18 @@ resource "aws_ecs_task_definition" "grafana" {
   }
 
   lifecycle {
+    precondition {
+      condition     = alltrue([for f in local.dashboard_files : can(regex("^[A-Za-z0-9][A-Za-z0-9._-]*\\.json$", f))])
+      error_message = "dashboards_path: rename ${join(", ", [for f in local.dashboard_files : f if !can(regex("^[A-Za-z0-9][A-Za-z0-9._-]*\\.json$", f))])} to letters, digits, dots, dashes and underscores (each file becomes a file of Grafana's, written by a shell)."
+    }
+    precondition {
+      condition     = alltrue([for f in local.dashboard_files : can(keys(jsondecode(file("${var.dashboards_path}/${f}"))))])
+      error_message = "dashboards_path: ${join(", ", [for f in local.dashboard_files : f if !can(keys(jsondecode(file("${var.dashboards_path}/${f}"))))])} is not a JSON object: export a dashboard's JSON from Grafana (Share, Export, Save to file) and put that file there."
+    }
+    precondition {
+      condition     = local.dashboards_bytes <= local.dashboards_budget
+      error_message = "The dashboards would weigh ${ceil(local.dashboards_bytes / 1024)} KiB in the task definition (compressed): ECS takes 64 KiB at most for a whole definition, and this module gives the dashboards 48 KiB of it. Make the largest of dashboards_path's files smaller (remove their \"__inputs\" and unused panels), move some to another folder, or set on_demand_dashboard = false."
+    }
     precondition {
       condition     = !local.named || var.hosted_zone_id != null
       error_message = "public_name needs hosted_zone_id: the Route 53 hosted zone that holds it."

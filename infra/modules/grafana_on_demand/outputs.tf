@@ -99,3 +99,8 @@ output "restore_flags" {
     "--task-definition", aws_ecs_task_definition.restore[0].family,
   ]) : null
 }
+
+output "dashboards" {
+  description = "The dashboard files Grafana provisions at every start, under /tmp/provisioning/dashboards (files/: dashboards_path's, in dashboards_folder; on-demand/: the built-in one)."
+  value       = local.dashboard_paths
+}

@@ -245,6 +245,31 @@ variable "max_session" {
 }
 
 # ---------------------------------------------------------------------------------------
+# Dashboards as code (docs/dashboards.md)
+
+variable "dashboards_path" {
+  description = "A folder of dashboard JSON files (its *.json; not its subfolders), provisioned at every start into dashboards_folder: a changed file is updated and a removed file's dashboard deleted at the next start; the UI cannot save over them. null: none."
+  type        = string
+  default     = null
+}
+
+variable "dashboards_folder" {
+  description = "The Grafana folder dashboards_path's dashboards go in."
+  type        = string
+  default     = "Repository"
+  validation {
+    condition     = length(trimspace(var.dashboards_folder)) > 0 && var.dashboards_folder != "On demand"
+    error_message = "dashboards_folder must be a folder name, other than \"On demand\" (the built-in dashboard's)."
+  }
+}
+
+variable "on_demand_dashboard" {
+  description = "Provision the built-in \"On demand\" dashboard (its starts, failures, start phases, sessions and their cost, from the controller's CloudWatch metrics) in a folder of that name."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------
 # A stable HTTPS name, and word when Grafana starts, stops or fails
 
 variable "public_name" {
