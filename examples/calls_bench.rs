@@ -50,8 +50,8 @@ async fn platform(uri: &str) -> EcsPlatform {
     .endpoint_url(uri)
     .region(grafana_ondemand::aws::aws_config::Region::new("eu-west-3"))
     .credentials_provider(grafana_ondemand::aws::Credentials::new(
-        "AKIDEXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        grafana_ondemand::mock::wire::sigv4::ACCESS_KEY_ID,
+        grafana_ondemand::mock::wire::sigv4::SECRET_ACCESS_KEY,
         None,
         None,
         "bench",
@@ -478,10 +478,13 @@ async fn lambda_cold_start() -> String {
             .env("SERVICE_NAME", "grafana")
             .env("AWS_REGION", "eu-west-3")
             .env("AWS_ENDPOINT_URL", stub.uri())
-            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env(
+                "AWS_ACCESS_KEY_ID",
+                grafana_ondemand::mock::wire::sigv4::ACCESS_KEY_ID,
+            )
             .env(
                 "AWS_SECRET_ACCESS_KEY",
-                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                grafana_ondemand::mock::wire::sigv4::SECRET_ACCESS_KEY,
             )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .envs(api.function_env())

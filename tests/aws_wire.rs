@@ -544,6 +544,31 @@ async fn malformed_ec2_xml_is_a_backend_error_naming_the_call() {
     }
 }
 
+/// A `POST` made by hand to the stub, off the paused clock: its status and body.
+async fn post_by_hand(uri: String, body: String, headers: Vec<(String, Vec<u8>)>) -> (u16, String) {
+    off_clock(async move {
+        let mut request = reqwest::Client::new().post(uri).body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let r = request.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    })
+    .await
+}
+
+/// What the stub received, as a request made by hand would send it again (its body, and its
+/// headers but the length).
+fn as_received(request: &wiremock::Request) -> (String, Vec<(String, Vec<u8>)>) {
+    let headers = request
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != "content-length")
+        .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+        .collect();
+    (String::from_utf8_lossy(&request.body).into_owned(), headers)
+}
+
 /// The EC2 requests the stub received.
 async fn ec2_requests(stub: &WireStub) -> usize {
     stub.server()
@@ -640,24 +665,58 @@ async fn an_ec2_request_signed_with_a_wrong_secret_is_refused_as_ec2_refuses_it(
         .received_requests()
         .await
         .unwrap_or_default();
-    let original = signed.last().unwrap();
-    let uri = good.stub.uri();
-    let mut tampered = reqwest::Client::new()
-        .post(uri)
-        .body(String::from_utf8_lossy(&original.body).replace("Value.1=eni-0", "Value.1=eni-1"));
-    for (name, value) in original.headers.iter() {
-        if name != "content-length" {
-            tampered = tampered.header(name.as_str(), value.as_bytes());
-        }
-    }
-    let (code, body) = off_clock(async move {
-        let r = tampered.send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    })
-    .await;
+    let (body, headers) = as_received(signed.last().unwrap());
+    let tampered = body.replace("Value.1=eni-0", "Value.1=eni-1");
+    let (code, body) = post_by_hand(good.stub.uri(), tampered, headers).await;
     assert_eq!(code, 401, "{body}");
     assert!(body.contains("<Code>AuthFailure</Code>"), "{body}");
     assert!(body.contains("signature"), "{body}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ec2_request_carries_and_signs_the_session_token_of_temporary_credentials() {
+    // What a Lambda function has: its role's temporary credentials, with a session token.
+    let temporary = Credentials::new(
+        grafana_ondemand::mock::wire::sigv4::ACCESS_KEY_ID,
+        grafana_ondemand::mock::wire::sigv4::SECRET_ACCESS_KEY,
+        Some("FQoGZXIvYXdzEXAMPLEsession".to_owned()),
+        None,
+        "test",
+    );
+    let w = OverTheWire::named("ondemand", "grafana", Some(temporary)).await;
+    w.controller
+        .platform()
+        .describe_network_interfaces(&["eni-0123456789abcdef0".to_owned()])
+        .await
+        .unwrap();
+    let received = w
+        .stub
+        .server()
+        .received_requests()
+        .await
+        .unwrap_or_default();
+    let sent = received.last().unwrap();
+    assert_eq!(
+        sent.headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok()),
+        Some("FQoGZXIvYXdzEXAMPLEsession")
+    );
+    let authorization = sent.headers.get("authorization").unwrap().to_str().unwrap();
+    assert!(
+        authorization.contains("x-amz-security-token"),
+        "the token is among the signed headers: {authorization}"
+    );
+    // Another token under the same signature is refused.
+    let (body, mut headers) = as_received(sent);
+    for (name, value) in &mut headers {
+        if name == "x-amz-security-token" {
+            *value = b"FQoGZXIvYXdzEXAMPLEother".to_vec();
+        }
+    }
+    let (code, body) = post_by_hand(w.stub.uri(), body, headers).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("<Code>AuthFailure</Code>"), "{body}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -672,21 +731,13 @@ async fn a_vanished_interface_leaves_out_only_itself() {
         "Action=DescribeNetworkInterfaces&Version=2016-11-15&NetworkInterfaceId.1={eni}&NetworkInterfaceId.2={gone}"
     );
     let uri = w.stub.uri();
-    let (code, body) = off_clock(async move {
-        let headers = grafana_ondemand::mock::wire::sigv4::signed_form_headers(
-            &uri,
-            &by_id,
-            "ec2",
-            "eu-west-3",
-        );
-        let mut request = reqwest::Client::new().post(uri).body(by_id);
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let r = request.send().await.unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    })
-    .await;
+    let headers =
+        grafana_ondemand::mock::wire::sigv4::signed_form_headers(&uri, &by_id, "ec2", "eu-west-3");
+    let headers = headers
+        .into_iter()
+        .map(|(name, value)| (name, value.into_bytes()))
+        .collect();
+    let (code, body) = post_by_hand(uri, by_id, headers).await;
     assert_eq!(code, 400);
     assert!(
         body.contains("InvalidNetworkInterfaceID.NotFound"),

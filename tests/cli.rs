@@ -150,10 +150,13 @@ async fn on_aws_it_reads_and_starts_the_named_service_over_the_wire() {
         ])
         .args(args)
         .env("AWS_ENDPOINT_URL", stub.uri())
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_ACCESS_KEY_ID",
+            grafana_ondemand_mock::wire::sigv4::ACCESS_KEY_ID,
+        )
         .env(
             "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            grafana_ondemand_mock::wire::sigv4::SECRET_ACCESS_KEY,
         );
         c
     };

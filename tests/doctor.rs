@@ -278,10 +278,13 @@ async fn doctor_reads_the_deployment_and_names_a_door_that_disagrees() {
         ])
         .args(["--service", "grafana", "doctor"])
         .env("AWS_ENDPOINT_URL", stub.uri())
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_ACCESS_KEY_ID",
+            grafana_ondemand_mock::wire::sigv4::ACCESS_KEY_ID,
+        )
         .env(
             "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            grafana_ondemand_mock::wire::sigv4::SECRET_ACCESS_KEY,
         );
         tokio::task::spawn_blocking(move || c.output().unwrap())
     };

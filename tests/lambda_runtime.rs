@@ -112,11 +112,17 @@ fn aws_env(stub: &WireStub) -> Vec<(&'static str, String)> {
         ("SERVICE_ADDRESS", "public".into()),
         ("AWS_REGION", "eu-west-3".into()),
         ("AWS_ENDPOINT_URL", stub.uri()),
-        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".into()),
+        (
+            "AWS_ACCESS_KEY_ID",
+            grafana_ondemand_mock::wire::sigv4::ACCESS_KEY_ID.into(),
+        ),
         (
             "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            grafana_ondemand_mock::wire::sigv4::SECRET_ACCESS_KEY.into(),
         ),
+        // Lambda gives a function its role's temporary credentials: every request carries
+        // their session token, signed with it.
+        ("AWS_SESSION_TOKEN", "FQoGZXIvYXdzEXAMPLEsession".into()),
         ("ACCESS_TOKEN_PARAMETER", PARAMETER.into()),
         ("ALLOWED_ORIGINS", "https://dash.example.com".into()),
         ("ACTIVITY_LOG_GROUP", "/ecs/grafana-ondemand".into()),

@@ -35,10 +35,13 @@ pub(crate) async fn run_cli(stub: &WireStub, args: &[&str], env: &[(&str, &str)]
         .env("RESTORE_BACKUP_ROLE_ARN", ROLE)
         .env("RESTORE_TASK_DEFINITION", "grafana-restore")
         .env("AWS_ENDPOINT_URL", stub.uri())
-        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env(
+            "AWS_ACCESS_KEY_ID",
+            grafana_ondemand_mock::wire::sigv4::ACCESS_KEY_ID,
+        )
         .env(
             "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            grafana_ondemand_mock::wire::sigv4::SECRET_ACCESS_KEY,
         )
         .envs(env.iter().copied());
     tokio::task::spawn_blocking(move || c.output().expect("cli runs"))

@@ -21,13 +21,14 @@
 //!
 //! doctor (the CLI's `admin` feature) still uses `aws-sdk-ec2` for its many EC2 reads.
 
-use crate::errors::{Names, by_code, mentions, no_credentials, no_endpoint};
+use crate::errors::{Names, by_code, no_credentials, no_endpoint, no_such_host};
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, XmlDecodeError, try_data};
 use grafana_ondemand_core::{Error, NetworkInterface, Result};
@@ -78,7 +79,8 @@ pub(crate) struct Ec2Client {
     cached: Arc<Mutex<Option<Credentials>>>,
     retry: RetryConfig,
     timeouts: TimeoutConfig,
-    config: SdkConfig,
+    /// The clock requests are signed and credentials judged by (the SDK's, when it has one).
+    clock: Option<SharedTimeSource>,
 }
 
 /// What one attempt came to.
@@ -126,8 +128,15 @@ impl Ec2Client {
                 .cloned()
                 .unwrap_or_else(RetryConfig::standard),
             timeouts,
-            config: sdk.clone(),
+            clock: sdk.time_source(),
         }
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock
+            .as_ref()
+            .map(|t| t.now())
+            .unwrap_or_else(SystemTime::now)
     }
 
     /// The interfaces among `ids` that still exist. By filter, not by id: EC2 fails a whole
@@ -215,13 +224,7 @@ impl Ec2Client {
         let (status, text) = match answered {
             Ok(answered) => answered,
             Err(e) if e.is_timeout() => return Attempt::Retry(timed_out(None)),
-            Err(e)
-                if ["dns error", "failed to lookup", "name or service"]
-                    .iter()
-                    .any(|w| mentions(&e, w)) =>
-            {
-                return Attempt::Done(Err(no_endpoint(ACTION)));
-            }
+            Err(e) if no_such_host(&e) => return Attempt::Done(Err(no_endpoint(ACTION))),
             Err(e) => {
                 return Attempt::Retry(Error::backend(
                     ACTION,
@@ -269,11 +272,7 @@ impl Ec2Client {
             .map_err(|e| Error::backend(ACTION, e.clone()))?;
         let url = self.endpoint.clone().ok_or_else(|| no_endpoint(ACTION))?;
         let identity: Identity = self.credentials().await?.into();
-        let now = self
-            .config
-            .time_source()
-            .map(|t| t.now())
-            .unwrap_or_else(SystemTime::now);
+        let now = self.now();
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
@@ -309,10 +308,8 @@ impl Ec2Client {
     async fn credentials(&self) -> Result<Credentials> {
         let provider = self.credentials.as_ref().ok_or_else(no_credentials)?;
         let mut cached = self.cached.lock().await;
-        let fresh = |c: &Credentials| {
-            c.expiry()
-                .is_none_or(|at| at > SystemTime::now() + REFRESH_AHEAD)
-        };
+        let now = self.now();
+        let fresh = |c: &Credentials| c.expiry().is_none_or(|at| at > now + REFRESH_AHEAD);
         if let Some(c) = cached.as_ref().filter(|c| fresh(c)) {
             return Ok(c.clone());
         }

@@ -29,6 +29,14 @@ pub(crate) fn no_endpoint(action: &str) -> Error {
     )
 }
 
+/// Whether `err` says the endpoint's host has no address (a region or endpoint no one answers
+/// for), in the words of the resolvers under the SDK's client and reqwest.
+pub(crate) fn no_such_host(err: &(dyn std::error::Error + 'static)) -> bool {
+    ["dns error", "failed to lookup", "name or service"]
+        .iter()
+        .any(|w| mentions(err, w))
+}
+
 /// Walks an error's sources looking for a word (the SDK nests the interesting part).
 pub(crate) fn mentions(err: &(dyn std::error::Error + 'static), word: &str) -> bool {
     let mut next = Some(err);
@@ -96,15 +104,7 @@ where
         }
         // No endpoint for the region (a malformed one), or no such host (an unknown one).
         SdkError::ConstructionFailure(_) | SdkError::DispatchFailure(_)
-            if [
-                "region",
-                "endpoint",
-                "dns error",
-                "failed to lookup",
-                "name or service",
-            ]
-            .iter()
-            .any(|w| mentions(&err, w)) =>
+            if mentions(&err, "region") || mentions(&err, "endpoint") || no_such_host(&err) =>
         {
             return no_endpoint(&action);
         }

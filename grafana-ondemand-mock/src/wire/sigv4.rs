@@ -7,7 +7,9 @@
 //! off; the tests' clocks are paused and the signer reads the system's).
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    SignableBody, SignableRequest, SigningInstructions, SigningSettings, sign,
+};
 use aws_smithy_runtime_api::client::identity::Identity;
 use std::time::SystemTime;
 use wiremock::Request;
@@ -51,18 +53,6 @@ fn check(request: &Request, service: &str, region: &str) -> Result<(), String> {
         .ok_or(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header",
         )?;
-    let token = header("x-amz-security-token");
-    let identity: Identity =
-        Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, token, None, "stub").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(time)
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| e.to_string())?
-        .into();
     // What was signed, read back from the wire: the headers the signature names (the signer
     // adds the date and the token itself).
     let signed: Vec<(String, String)> = fields
@@ -80,10 +70,8 @@ fn check(request: &Request, service: &str, region: &str) -> Result<(), String> {
         SignableBody::Bytes(&request.body),
     )
     .map_err(|e| e.to_string())?;
-    let expected = sign(signable, &params)
-        .map_err(|e| e.to_string())?
-        .into_parts()
-        .0;
+    let token = header("x-amz-security-token");
+    let expected = sign_with_the_stubs_key(signable, token, service, region, time)?;
     let expected = expected
         .headers()
         .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
@@ -120,6 +108,31 @@ fn parse(authorization: &str) -> Option<Fields> {
     })
 }
 
+/// How `request` is signed at `time` with the account's key (and `token`, a session's).
+fn sign_with_the_stubs_key(
+    request: SignableRequest<'_>,
+    token: Option<String>,
+    service: &str,
+    region: &str,
+    time: SystemTime,
+) -> Result<SigningInstructions, String> {
+    let identity: Identity =
+        Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, token, None, "stub").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    Ok(sign(request, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts()
+        .0)
+}
+
 /// The headers that sign a form-encoded `POST` to `url` with the stub's key, for a test that
 /// speaks to the stub by hand (`content-type` among them).
 pub fn signed_form_headers(
@@ -129,29 +142,16 @@ pub fn signed_form_headers(
     region: &str,
 ) -> Vec<(String, String)> {
     const CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
-    let identity: Identity =
-        Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "stub").into();
-    let signed = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(service)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map(Into::into)
-        .ok()
-        .and_then(|params| {
-            let request = SignableRequest::new(
-                "POST",
-                url,
-                [("content-type", CONTENT_TYPE)].into_iter(),
-                SignableBody::Bytes(body.as_bytes()),
-            )
-            .ok()?;
-            Some(sign(request, &params).ok()?.into_parts().0)
-        });
+    let signed = SignableRequest::new(
+        "POST",
+        url,
+        [("content-type", CONTENT_TYPE)].into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|request| sign_with_the_stubs_key(request, None, service, region, SystemTime::now()));
     let mut headers = vec![("content-type".to_owned(), CONTENT_TYPE.to_owned())];
-    if let Some(instructions) = signed {
+    if let Ok(instructions) = signed {
         headers.extend(
             instructions
                 .headers()
